@@ -1,0 +1,73 @@
+"""bulletin — 全国連携マッチング掲示板. The app factory lists every extension, blueprint, CLI group and receiver."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request, session
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from bulletin import models  # noqa: F401  every model registered on the metadata
+from bulletin.accounts.views import bp as accounts_bp
+from bulletin.cli import register_commands
+from bulletin.config import load_config
+from bulletin.core.db import render_migration_item
+from bulletin.core.errors import register_error_handlers
+from bulletin.core.security import init_security
+from bulletin.core.templating import init_templating
+from bulletin.extensions import babel, csrf, db, limiter, login_manager, migrate
+from bulletin.main.views import bp as main_bp
+from bulletin.moderation.views import bp as moderation_bp
+from bulletin.notifications.receivers import connect_receivers
+from bulletin.organizations.views import bp as organizations_bp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def select_locale() -> str:
+    """The user's chosen language, else the session's, else the browser's, else Japanese."""
+    if current_user and current_user.is_authenticated and current_user.locale:
+        return current_user.locale
+    if session.get("locale"):
+        return session["locale"]
+    return request.accept_languages.best_match(["ja", "en"]) or "ja"
+
+
+def create_app(config: dict | str | None = None) -> Flask:
+    """Build the application: configuration, extensions, blueprints, CLI commands, receivers."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(Path.cwd() / "instance"),
+        instance_relative_config=False,
+    )
+    load_config(app, config)
+
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(ROOT / "migrations"),
+        render_as_batch=True,
+        compare_type=True,
+        render_item=render_migration_item,
+    )
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.session_protection = "strong"
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("このページを見るにはログインしてください。")
+    login_manager.login_message_category = "info"
+
+    for blueprint in (main_bp, accounts_bp, organizations_bp, moderation_bp):
+        app.register_blueprint(blueprint)
+    init_security(app)
+    init_templating(app)
+    register_error_handlers(app)
+    register_commands(app)
+    connect_receivers()
+    return app

@@ -1,0 +1,1 @@
+"""Accounts (職員): registration, confirmation, approval, login, invitations and profiles."""

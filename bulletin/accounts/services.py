@@ -1,0 +1,266 @@
+"""Account verbs: register, confirm, authenticate, reset, invite, manage colleagues. None of them commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from bulletin.accounts import tokens
+from bulletin.accounts.models import Invitation, OrgRole, User, UserState
+from bulletin.accounts.passwords import DUMMY_PASSWORD, hash_password, needs_rehash, verify_password
+from bulletin.core import signals
+from bulletin.core.db import utcnow
+from bulletin.extensions import db
+from bulletin.organizations.models import Membership, Organization
+
+
+class AccountError(Exception):
+    """A request the rules refuse; `message` is shown to the user."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def normalise_email(email: str) -> str:
+    """Addresses are compared case-insensitively: stored lower-case."""
+    return email.strip().lower()
+
+
+def get_user_by_email(email: str) -> User | None:
+    """The user with this address, if any."""
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+@dataclass
+class Registration:
+    """The details a person gives when registering."""
+
+    email: str
+    password: str
+    name: str
+    department: str
+    phone: str
+    organization: Organization
+    invitation: Invitation | None = None
+    locale: str = "ja"
+
+
+def find_invitation(token: str) -> Invitation | None:
+    """The usable invitation behind a token, or None."""
+    if not token:
+        return None
+    invitation = db.session.scalar(
+        select(Invitation).where(Invitation.token_hash == tokens.hash_invitation_token(token))
+    )
+    if invitation is None or not invitation.is_usable(utcnow()):
+        return None
+    return invitation
+
+
+def register(details: Registration) -> User | None:
+    """Create an unconfirmed account and send the confirmation link.
+
+    If the address is already registered nothing is created: its owner is told by e-mail instead, and the
+    caller shows the same page as for a new registration, so that the form never reveals who is registered.
+    """
+    email = normalise_email(details.email)
+    existing = get_user_by_email(email)
+    if existing is not None:
+        signals.registration_attempt_on_existing.send(None, user=existing)
+        return None
+    organization = details.organization
+    if details.invitation is not None and (
+        details.invitation.organization_id != organization.id or normalise_email(details.invitation.email) != email
+    ):
+        raise AccountError("招待されたメールアドレスと団体で登録してください。", field="email")
+    user = User(
+        email=email,
+        password_hash=hash_password(details.password),
+        name=details.name,
+        department=details.department,
+        phone=details.phone,
+        organization=organization,
+        role=OrgRole.STAFF,
+        state=UserState.UNCONFIRMED,
+        locale=details.locale,
+        invited_by_id=details.invitation.invited_by_id if details.invitation else None,
+    )
+    db.session.add(user)
+    if organization.membership == Membership.NONE:
+        organization.membership = Membership.PENDING
+    db.session.flush()
+    if details.invitation is not None:
+        details.invitation.accepted_at = utcnow()
+        details.invitation.accepted_by_id = user.id
+    signals.user_registered.send(None, user=user, token=tokens.make_confirmation_token(user))
+    return user
+
+
+def is_trusted_without_review(user: User) -> bool:
+    """An officer needs no moderator when their domain is confirmed for their organization or they were invited.
+
+    A domain is never trusted for ending in .lg.jp alone.
+    """
+    if user.organization is None:
+        return False
+    if user.invited_by_id is not None:
+        return True
+    return user.organization.membership == Membership.MEMBER and user.email_domain in (
+        user.organization.confirmed_domains()
+    )
+
+
+def confirm_email(token: str) -> User:
+    """Mark the address behind a confirmation link as confirmed; raises TokenError for a bad or used link."""
+    user_id, email_fingerprint = tokens.load_confirmation_token(token)
+    user = db.session.get(User, user_id)
+    if user is None or not tokens.fingerprint_matches(user.email, email_fingerprint):
+        raise tokens.TokenError("invalid")
+    if user.state != UserState.UNCONFIRMED:
+        raise tokens.TokenError("used")
+    now = utcnow()
+    user.confirmed_at = now
+    if is_trusted_without_review(user):
+        user.state = UserState.ACTIVE
+        user.approved_at = now
+    else:
+        user.state = UserState.PENDING
+    db.session.flush()
+    signals.user_confirmed.send(None, user=user, awaiting_approval=user.state == UserState.PENDING)
+    return user
+
+
+class LoginRefused(Exception):
+    """Login did not succeed; `reason` is one of bad_credentials, unconfirmed, pending, rejected, suspended."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def authenticate(email: str, password: str) -> User:
+    """The user whose address and password these are, if they may log in; raises LoginRefused otherwise."""
+    user = get_user_by_email(email)
+    if user is None:
+        verify_password(hash_password(DUMMY_PASSWORD), password)  # same cost as a real check
+        raise LoginRefused("bad_credentials")
+    if not verify_password(user.password_hash, password):
+        raise LoginRefused("bad_credentials")
+    if user.state != UserState.ACTIVE:
+        raise LoginRefused(user.state.value)
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """Send a reset link if the address belongs to a usable account; say nothing either way."""
+    user = get_user_by_email(email)
+    if user is None or user.state not in (UserState.ACTIVE, UserState.PENDING):
+        return
+    signals.password_reset_requested.send(None, user=user, token=tokens.make_reset_token(user))
+
+
+def user_for_reset_token(token: str) -> User:
+    """The user a reset link is for; raises TokenError when forged, expired or used."""
+    user_id, password_fingerprint = tokens.load_reset_token(token)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise tokens.TokenError("invalid")
+    if not tokens.fingerprint_matches(user.password_hash, password_fingerprint):
+        raise tokens.TokenError("used")
+    return user
+
+
+def set_password(user: User, new_password: str) -> None:
+    """Change the password and end every other session of the user."""
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    db.session.flush()
+    signals.password_changed.send(None, user=user)
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """A logged-in user changes their password, proving they know the current one."""
+    if not verify_password(user.password_hash, current_password):
+        raise AccountError("現在のパスワードが正しくありません。", field="current_password")
+    set_password(user, new_password)
+
+
+def update_profile(user: User, name: str, department: str, phone: str) -> None:
+    """A user edits their own name, department and phone number."""
+    user.name, user.department, user.phone = name, department, phone
+
+
+def invite_colleague(actor: User, email: str) -> Invitation:
+    """An org admin invites a colleague; the invitation link lets them skip moderator review."""
+    if not actor.can_invite():
+        raise AccountError("招待できるのは団体の管理者だけです。")
+    email = normalise_email(email)
+    if get_user_by_email(email) is not None:
+        raise AccountError("このアドレスはすでに登録されています。", field="email")
+    token, token_hash = tokens.new_invitation_token()
+    invitation = Invitation(
+        organization_id=actor.organization_id,
+        email=email,
+        token_hash=token_hash,
+        invited_by_id=actor.id,
+        expires_at=utcnow() + timedelta(days=current_app.config["INVITATION_MAX_AGE_DAYS"]),
+    )
+    db.session.add(invitation)
+    db.session.flush()
+    signals.user_invited.send(actor, invitation=invitation, token=token)
+    return invitation
+
+
+def hand_over_admin(actor: User, colleague: User, keep_own: bool = False) -> None:
+    """Make an active colleague an admin of the organization; the actor steps down unless keep_own."""
+    if not actor.can_manage_member(colleague) or colleague.state != UserState.ACTIVE:
+        raise AccountError("この職員を管理者にすることはできません。")
+    colleague.role = OrgRole.ADMIN
+    if not keep_own:
+        actor.role = OrgRole.STAFF
+
+
+def deactivate_colleague(actor: User, colleague: User) -> None:
+    """An org admin deactivates a colleague who left; what they wrote stays with the organization."""
+    if not actor.can_manage_member(colleague) or colleague.state == UserState.DEACTIVATED:
+        raise AccountError("この職員を無効にすることはできません。")
+    colleague.state = UserState.DEACTIVATED
+    colleague.role = OrgRole.STAFF
+    colleague.session_version += 1
+
+
+def create_moderator(email: str, password: str, name: str = "事務局") -> User:
+    """An active moderator account for the secretariat (from the command line)."""
+    email = normalise_email(email)
+    user = get_user_by_email(email)
+    now = utcnow()
+    if user is None:
+        user = User(email=email, name=name, password_hash=hash_password(password))
+        db.session.add(user)
+    else:
+        user.password_hash = hash_password(password)
+    user.is_moderator = True
+    user.state = UserState.ACTIVE
+    user.confirmed_at = user.confirmed_at or now
+    user.approved_at = user.approved_at or now
+    db.session.flush()
+    return user
+
+
+def organization_colleagues(user: User) -> list[User]:
+    """Everyone on the staff of the user's organization, admins first."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.organization_id == user.organization_id)
+            .order_by(User.role, func.lower(User.name))  # 'admin' sorts before 'staff'
+        )
+    )

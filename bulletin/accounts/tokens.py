@@ -1,0 +1,77 @@
+"""Signed, expiring links. Each is single-use because it is bound to state that its use changes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from bulletin.accounts.models import User
+
+
+class TokenError(Exception):
+    """The link is forged, expired or already used."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason  # "invalid", "expired" or "used"
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"bulletin.{purpose}")
+
+
+def _fingerprint(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def make_confirmation_token(user: User) -> str:
+    """A link token confirming the user's address; dead once the address is confirmed."""
+    return _serializer("confirm").dumps({"u": user.id, "e": _fingerprint(user.email)})
+
+
+def make_reset_token(user: User) -> str:
+    """A password reset token; dead once the password changes (it carries a fingerprint of the current hash)."""
+    return _serializer("reset").dumps({"u": user.id, "p": _fingerprint(user.password_hash)})
+
+
+def _load(purpose: str, token: str, max_age: int) -> dict:
+    try:
+        data = _serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired as error:
+        raise TokenError("expired") from error
+    except BadSignature as error:
+        raise TokenError("invalid") from error
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int):
+        raise TokenError("invalid")
+    return data
+
+
+def load_confirmation_token(token: str) -> tuple[int, str]:
+    """(user id, e-mail fingerprint) from a confirmation token."""
+    data = _load("confirm", token, current_app.config["CONFIRM_TOKEN_MAX_AGE"])
+    return data["u"], str(data.get("e"))
+
+
+def load_reset_token(token: str) -> tuple[int, str]:
+    """(user id, password fingerprint) from a reset token."""
+    data = _load("reset", token, current_app.config["RESET_TOKEN_MAX_AGE"])
+    return data["u"], str(data.get("p"))
+
+
+def fingerprint_matches(value: str, fingerprint: str) -> bool:
+    """Constant-time comparison of a value's fingerprint with one from a token."""
+    return secrets.compare_digest(_fingerprint(value), fingerprint)
+
+
+def new_invitation_token() -> tuple[str, str]:
+    """A random invitation token and the hash stored in its place."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_invitation_token(token)
+
+
+def hash_invitation_token(token: str) -> str:
+    """The stored form of an invitation token."""
+    return hashlib.sha256(token.encode()).hexdigest()

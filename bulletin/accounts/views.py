@@ -1,0 +1,339 @@
+"""Registration, confirmation, login, password reset, profile and the organization's staff page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+
+from bulletin.accounts import services, tokens
+from bulletin.accounts.forms import (
+    ChangePasswordForm,
+    ConfirmActionForm,
+    ForgotPasswordForm,
+    InviteForm,
+    LoginForm,
+    ProfileForm,
+    RegistrationForm,
+    ResetPasswordForm,
+)
+from bulletin.accounts.models import User, UserState
+from bulletin.extensions import db, limiter, login_manager
+from bulletin.organizations.services import get_by_code, search_organizations
+
+bp = Blueprint("accounts", __name__)
+
+
+@login_manager.user_loader
+def load_user(identity: str) -> User | None:
+    """Session identity is "id:session_version"; an older version (password changed) logs the session out."""
+    user_id, _sep, version = identity.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_version != int(version):
+        return None
+    return user
+
+
+LOGIN_MESSAGES = {
+    "bad_credentials": _l("メールアドレスまたはパスワードが正しくありません。"),
+    "unconfirmed": _l("メールアドレスの確認が済んでいません。届いたメールのリンクを開いてください。"),
+    "pending": _l("事務局の承認をお待ちください。承認されるとメールでお知らせします。"),
+    "rejected": _l("この登録は承認されませんでした。事務局にお問い合わせください。"),
+    "suspended": _l("このアカウントは停止されています。事務局にお問い合わせください。"),
+    "deactivated": _l("このアカウントは無効になっています。団体の管理者にお問い合わせください。"),
+}
+
+TOKEN_MESSAGES = {
+    "invalid": _l("リンクが正しくありません。メールのリンクをそのまま開いてください。"),
+    "expired": _l("リンクの有効期限が切れています。"),
+    "used": _l("このリンクはすでに使われています。"),
+}
+
+
+def _login_email_key() -> str:
+    return "login-account:" + (request.form.get("email") or "").strip().lower()
+
+
+def _failed_login(response) -> bool:
+    return request.method == "POST" and response.status_code != 302
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths are followed after login."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    """The registration form, with an organization search that works without JavaScript."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = RegistrationForm()
+    invitation = services.find_invitation(request.values.get("invitation", ""))
+    if request.method == "GET" and invitation is not None:
+        form.invitation.data = request.args["invitation"]
+        form.email.data = invitation.email
+        form.organization_code.data = invitation.organization.code
+    org_query = request.args.get("org_q", "").strip()[:50]
+    org_results = search_organizations(org_query) if org_query else []
+    if request.method == "GET" and request.args.get("code"):
+        form.organization_code.data = request.args["code"][:6]
+    organization = None
+    if form.validate_on_submit():
+        organization = get_by_code(form.organization_code.data)
+        if organization is None:
+            form.organization_code.errors.append(_("この団体コードの団体は見つかりません。団体名で検索してください。"))
+        elif form.invitation.data and invitation is None:
+            form.invitation.errors.append(_("招待リンクの有効期限が切れているか、すでに使われています。"))
+        else:
+            details = services.Registration(
+                email=form.email.data,
+                password=form.password.data,
+                name=form.name.data,
+                department=form.department.data,
+                phone=form.phone.data or "",
+                organization=organization,
+                invitation=invitation,
+                locale=str(get_locale() or "ja"),
+            )
+            try:
+                services.register(details)
+            except services.AccountError as error:
+                getattr(form, error.field or "email").errors.append(error.message)
+            else:
+                db.session.commit()
+                session["registered_email"] = form.email.data
+                return redirect(url_for("accounts.registered"))
+    elif form.organization_code.data and not form.organization_code.errors:
+        organization = get_by_code(form.organization_code.data)
+    return render_template(
+        "accounts/register.html",
+        form=form,
+        org_query=org_query,
+        org_results=org_results,
+        organization=organization,
+        invitation=invitation,
+    )
+
+
+@bp.get("/register/sent")
+def registered():
+    """ "Check your e-mail" — the same page whether or not the address was already registered."""
+    return render_template("accounts/registered.html", email=session.get("registered_email", ""))
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):
+    """Show the confirmation button; the GET changes nothing (mail scanners open links)."""
+    form = ConfirmActionForm()
+    return render_template("accounts/confirm.html", form=form, token=token)
+
+
+@bp.post("/confirm/<token>")
+def confirm_post(token: str):
+    """Confirm the address behind the link."""
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        user = services.confirm_email(token)
+    except tokens.TokenError as error:
+        return render_template(
+            "accounts/confirm.html", form=form, token=token, error=str(TOKEN_MESSAGES[error.reason])
+        ), 400
+    db.session.commit()
+    return render_template("accounts/confirmed.html", user=user)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+    methods=["POST"],
+    deduct_when=_failed_login,
+    scope="login-address",
+)
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    methods=["POST"],
+    deduct_when=_failed_login,
+    key_func=_login_email_key,
+    scope="login-account",
+)
+def login():
+    """Log in with address and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = _safe_next(request.args.get("next")) or ""
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.email.data, form.password.data)
+        except services.LoginRefused as refused:
+            form.form_errors.append(str(LOGIN_MESSAGES[refused.reason]))
+            db.session.rollback()
+        else:
+            session.clear()
+            login_user(user)
+            session.permanent = True
+            db.session.commit()
+            flash(_("ログインしました。"), "success")
+            return redirect(_safe_next(form.next.data) or url_for("main.index"))
+    return render_template("accounts/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    """Log out (POST only, with CSRF)."""
+    logout_user()
+    session.clear()
+    flash(_("ログアウトしました。"), "success")
+    return redirect(url_for("main.index"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], scope="password-forgot")
+def forgot_password():
+    """Ask for a reset link; the answer never reveals whether the address is registered."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        db.session.commit()
+        return render_template("accounts/forgot_sent.html", email=form.email.data)
+    return render_template("accounts/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Set a new password from a reset link."""
+    try:
+        user = services.user_for_reset_token(token)
+    except tokens.TokenError as error:
+        return render_template("accounts/reset_invalid.html", message=str(TOKEN_MESSAGES[error.reason])), 400
+    form = ResetPasswordForm()
+    form.account_email = user.email
+    if form.validate_on_submit():
+        services.set_password(user, form.password.data)
+        db.session.commit()
+        flash(_("パスワードを変更しました。新しいパスワードでログインしてください。"), "success")
+        return redirect(url_for("accounts.login"))
+    return render_template("accounts/reset.html", form=form, token=token)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    """A user edits their name, department and phone number."""
+    form = ProfileForm(obj=current_user)
+    if form.validate_on_submit():
+        services.update_profile(current_user, form.name.data, form.department.data, form.phone.data or "")
+        db.session.commit()
+        flash(_("プロフィールを保存しました。"), "success")
+        return redirect(url_for("accounts.profile"))
+    return render_template("accounts/profile.html", form=form, password_form=ChangePasswordForm(formdata=None))
+
+
+@bp.post("/profile/password")
+@login_required
+def change_password():
+    """A user changes their password; other sessions end, this one continues."""
+    form = ChangePasswordForm()
+    form.account_email = current_user.email
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.password.data)
+        except services.AccountError as error:
+            form.current_password.errors.append(error.message)
+        else:
+            db.session.commit()
+            login_user(current_user)  # refresh the session identity to the new version
+            flash(_("パスワードを変更しました。"), "success")
+            return redirect(url_for("accounts.profile"))
+    return render_template("accounts/profile.html", form=ProfileForm(obj=current_user), password_form=form), 400
+
+
+@bp.route("/organization/members", methods=["GET", "POST"])
+@login_required
+def members():
+    """The organization's staff: everyone sees who is on it; the admin invites, promotes and deactivates."""
+    if current_user.organization_id is None:
+        abort(404)
+    form = InviteForm()
+    if request.method == "POST":
+        if not current_user.can_invite():
+            abort(403)
+        if form.validate_on_submit():
+            try:
+                services.invite_colleague(current_user, form.email.data)
+            except services.AccountError as error:
+                form.email.errors.append(error.message)
+            else:
+                db.session.commit()
+                flash(_("%(email)s に招待メールを送りました。", email=form.email.data), "success")
+                return redirect(url_for("accounts.members"))
+    colleagues = services.organization_colleagues(current_user)
+    return render_template(
+        "accounts/members.html", form=form, colleagues=colleagues, action_form=ConfirmActionForm(), UserState=UserState
+    )
+
+
+def _colleague_or_404(user_id: int) -> User:
+    colleague = db.session.get(User, user_id)
+    if colleague is None or colleague.organization_id != current_user.organization_id:
+        abort(404)
+    return colleague
+
+
+@bp.post("/organization/members/<int:user_id>/admin")
+@login_required
+def make_admin(user_id: int):
+    """Hand the admin role on to a colleague (the current admin becomes staff unless keep is set)."""
+    colleague = _colleague_or_404(user_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.hand_over_admin(current_user, colleague, keep_own=request.form.get("keep") == "1")
+    except services.AccountError as error:
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("%(name)s さんを管理者にしました。", name=colleague.name), "success")
+    return redirect(url_for("accounts.members"))
+
+
+@bp.post("/organization/members/<int:user_id>/deactivate")
+@login_required
+def deactivate(user_id: int):
+    """Deactivate a colleague who left; their posts and threads stay with the organization."""
+    colleague = _colleague_or_404(user_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.deactivate_colleague(current_user, colleague)
+    except services.AccountError as error:
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("%(name)s さんのアカウントを無効にしました。", name=colleague.name), "success")
+    return redirect(url_for("accounts.members"))
+
+
+@bp.get("/invitations/<token>")
+def accept_invitation(token: str):
+    """An invitation link leads to the registration form, prefilled."""
+    if services.find_invitation(token) is None:
+        return render_template(
+            "accounts/reset_invalid.html", message=_("招待リンクの有効期限が切れているか、すでに使われています。")
+        ), 400
+    return redirect(url_for("accounts.register", invitation=token))

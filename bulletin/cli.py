@@ -1,0 +1,105 @@
+"""The `bulletin` command: Flask's CLI over the app factory, plus the board's own commands."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+import bulletin
+from bulletin.accounts import services as accounts
+from bulletin.accounts.passwords import password_problems
+from bulletin.demo import create_demo_world
+from bulletin.extensions import db
+from bulletin.notifications.delivery import deliver_due
+from bulletin.organizations.services import seed_organizations
+
+
+def _create_app():
+    return bulletin.create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main():
+    """全国連携マッチング掲示板 (bulletin)."""
+
+
+@click.command("seed")
+@with_appcontext
+def seed_command():
+    """Load prefectures, municipalities, wards and agreements (idempotent)."""
+    report = seed_organizations()
+    db.session.commit()
+    click.echo(
+        f"organizations created: {report.created}, updated: {report.updated}, "
+        f"agreements created: {report.agreements_created}"
+    )
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command():
+    """Seed, then add the demo world and print its logins."""
+    seed_organizations()
+    logins = create_demo_world()
+    db.session.commit()
+    click.echo("デモ用ログイン / demo logins:")
+    for role, email, password in logins:
+        click.echo(f"  {role:<28} {email}  /  {password}")
+
+
+@click.command("create-moderator")
+@click.argument("email")
+@click.option("--name", default="特別区長会事務局", show_default=True)
+@with_appcontext
+def create_moderator_command(email: str, name: str):
+    """Create (or reset) a moderator; the password is read from standard input."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    problems = password_problems(password, email)
+    if problems:
+        raise click.ClickException(problems[0])
+    accounts.create_moderator(email, password, name=name)
+    db.session.commit()
+    click.echo(f"moderator {accounts.normalise_email(email)} is ready")
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Deliver what is due, then exit.")
+@click.option("--now", "include_waiting", is_flag=True, help="Treat messages waiting for a retry as due.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
+@with_appcontext
+def worker_command(once: bool, include_waiting: bool, interval: float):
+    """Deliver the e-mail outbox (SMTP, or the mail folder when SMTP_HOST is not set)."""
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        report = deliver_due(include_waiting=include_waiting)
+        db.session.remove()
+        if report.sent or report.retried or report.failed or once:
+            click.echo(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")
+        if once or stopping:
+            return
+        slept = 0.0
+        while slept < interval and not stopping:
+            time.sleep(0.2)
+            slept += 0.2
+        if stopping:
+            return
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the board's commands to the app (so `flask` and `bulletin` both have them)."""
+    for command in (seed_command, demo_command, create_moderator_command, worker_command):
+        app.cli.add_command(command)

@@ -1,0 +1,1 @@
+"""Shared building blocks: database base, signals, Japanese text and dates, security headers."""

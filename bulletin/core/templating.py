@@ -1,0 +1,22 @@
+"""Template filters and globals: 和暦 dates, Japan time, the CSRF-only form for buttons."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+
+from bulletin.core.text import format_datetime, format_dual_date, format_era_date, format_fiscal_year
+
+
+def init_templating(app: Flask) -> None:
+    """Register filters and globals on the Jinja environment."""
+    app.jinja_env.filters.update(
+        era_date=format_era_date,
+        dual_date=format_dual_date,
+        datetime_jst=format_datetime,
+        fiscal_year=format_fiscal_year,
+    )
+    app.jinja_env.globals.update(csrf_token=generate_csrf, get_locale=get_locale)
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

@@ -1,0 +1,96 @@
+"""Japanese text helpers: search folding, control characters, era (和暦) dates and fiscal years (年度)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import jaconv
+
+JST = ZoneInfo("Asia/Tokyo")
+
+# C0/C1 controls except tab, LF and CR, plus bidi overrides and zero-width characters that disguise text.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def fold(text: str) -> str:
+    """Fold text for matching: NFKC (full/half width), katakana to hiragana, lower case, no spaces."""
+    text = unicodedata.normalize("NFKC", text or "")
+    text = jaconv.kata2hira(text)
+    return re.sub(r"\s+", "", text).lower()
+
+
+def has_control_characters(text: str, allow_newlines: bool = False) -> bool:
+    """True when text holds characters that have no place in a form field."""
+    if not allow_newlines and ("\n" in text or "\r" in text or "\t" in text):
+        return True
+    return bool(_CONTROL_RE.search(text))
+
+
+def clean_line(text: str | None) -> str:
+    """NFC-normalise a single-line value and strip surrounding spaces (full-width ones too)."""
+    return unicodedata.normalize("NFC", text or "").strip().strip("\u3000").strip()
+
+
+# (first day, era name) newest first
+_ERAS = (
+    (date(2019, 5, 1), "令和", "Reiwa"),
+    (date(1989, 1, 8), "平成", "Heisei"),
+    (date(1926, 12, 25), "昭和", "Showa"),
+)
+
+
+def era_year(day: date) -> tuple[str, int]:
+    """The Japanese era and year number of a date (1 is shown as 元年 by callers who want it)."""
+    for start, name, _roman in _ERAS:
+        if day >= start:
+            return name, day.year - start.year + 1
+    return "", day.year
+
+
+def to_local(value: date | datetime) -> date | datetime:
+    """A UTC datetime in Japan time; dates pass through."""
+    if isinstance(value, datetime):
+        return value.astimezone(JST)
+    return value
+
+
+def format_era_date(value: date | datetime | None) -> str:
+    """令和7年11月23日 for a date (datetimes are shown in Japan time)."""
+    if value is None:
+        return ""
+    local = to_local(value)
+    day = local.date() if isinstance(local, datetime) else local
+    era, year = era_year(day)
+    year_text = "元" if year == 1 else str(year)
+    return f"{era}{year_text}年{day.month}月{day.day}日"
+
+
+def format_dual_date(value: date | datetime | None) -> str:
+    """令和7年11月23日 (2025-11-23): both forms, as officers read and file them."""
+    if value is None:
+        return ""
+    local = to_local(value)
+    day = local.date() if isinstance(local, datetime) else local
+    return f"{format_era_date(day)}（{day.isoformat()}）"
+
+
+def format_datetime(value: datetime | None) -> str:
+    """2025-11-23 14:05 in Japan time."""
+    if value is None:
+        return ""
+    return value.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+
+
+def fiscal_year(day: date) -> int:
+    """The fiscal year (年度, April to March) a date falls in, by its starting calendar year."""
+    return day.year if day.month >= 4 else day.year - 1
+
+
+def format_fiscal_year(year: int) -> str:
+    """令和7年度 (2025) for the fiscal year starting in April of `year`."""
+    era, era_number = era_year(date(year, 4, 1))
+    number = "元" if era_number == 1 else str(era_number)
+    return f"{era}{number}年度（{year}）"

@@ -1,0 +1,61 @@
+"""Home, static policy pages, language choice and health checks."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.extensions import db
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index():
+    """The home page: what the board is and where to go next."""
+    return render_template("main/index.html")
+
+
+@bp.get("/terms")
+def terms():
+    """利用規約."""
+    return render_template("main/terms.html")
+
+
+@bp.get("/accessibility")
+def accessibility():
+    """ウェブアクセシビリティ方針."""
+    return render_template("main/accessibility.html")
+
+
+@bp.post("/locale")
+def set_locale():
+    """Switch the interface language; remembered for the session and, when logged in, on the account."""
+    form = ConfirmActionForm()
+    locale = request.form.get("locale", "")
+    if form.validate_on_submit() and locale in current_app.config["LANGUAGES"]:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            current_user.locale = locale
+            db.session.commit()
+    target = request.form.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("main.index"))
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up."""
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    """The database answers."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as error:
+        db.session.rollback()
+        return jsonify(status="unavailable", error=type(error).__name__), 503
+    return jsonify(status="ok")

@@ -1,0 +1,1 @@
+"""Moderation: the review queue, decisions, and the log that is never deleted."""

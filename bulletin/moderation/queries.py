@@ -1,0 +1,78 @@
+"""Read side of moderation: the queue of pending members with their flags, and the log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from bulletin.accounts.models import User, UserState
+from bulletin.extensions import db
+from bulletin.moderation.models import ModerationDecision
+from bulletin.organizations.models import Membership, Organization
+from bulletin.organizations.services import domain_owners
+
+
+@dataclass
+class PendingMember:
+    """A registration awaiting approval, with what the moderator should look at."""
+
+    user: User
+    flags: list[str] = field(default_factory=list)
+    domain_confirmed: bool = False
+
+
+FLAG_LABELS = {
+    "domain_unconfirmed": _l("ドメイン未確認"),
+    "domain_of_other_organization": _l("別団体のドメイン"),
+    "not_lg_jp": _l("lg.jp 以外のドメイン"),
+    "new_organization": _l("初めての登録団体"),
+}
+
+
+def pending_members() -> list[PendingMember]:
+    """Pending registrations oldest first, each with its flags; three queries whatever the queue's length."""
+    users = list(
+        db.session.scalars(
+            select(User)
+            .where(User.state == UserState.PENDING)
+            .options(joinedload(User.organization).selectinload(Organization.domains))
+            .order_by(User.confirmed_at, User.id)
+        ).unique()
+    )
+    owners = domain_owners({user.email_domain for user in users})
+    result = []
+    for user in users:
+        item = PendingMember(user=user)
+        owner = owners.get(user.email_domain)
+        if owner is not None and owner.organization_id != user.organization_id and owner.is_confirmed:
+            item.flags.append("domain_of_other_organization")
+        elif owner is None or not owner.is_confirmed:
+            item.flags.append("domain_unconfirmed")
+        else:
+            item.domain_confirmed = True
+        if not user.email_domain.endswith(".lg.jp"):
+            item.flags.append("not_lg_jp")
+        if user.organization is not None and user.organization.membership != Membership.MEMBER:
+            item.flags.append("new_organization")
+        result.append(item)
+    return result
+
+
+def moderation_log(page: int, per_page: int = 50):
+    """The moderation log, newest first, paginated."""
+    statement = (
+        select(ModerationDecision)
+        .options(joinedload(ModerationDecision.actor))
+        .order_by(ModerationDecision.created_at.desc(), ModerationDecision.id.desc())
+    )
+    return db.paginate(statement, page=page, per_page=per_page, error_out=False)
+
+
+def get_user(user_id: int) -> User | None:
+    """A user with their organization and its domains loaded."""
+    return db.session.scalar(
+        select(User).where(User.id == user_id).options(joinedload(User.organization).selectinload(Organization.domains))
+    )

@@ -1,0 +1,131 @@
+"""Moderation decisions on members. Each writes its log line in the same transaction as the change."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bulletin.accounts.models import OrgRole, User, UserState
+from bulletin.core import signals
+from bulletin.core.db import utcnow
+from bulletin.core.text import to_local
+from bulletin.extensions import db
+from bulletin.moderation.models import ModerationDecision
+from bulletin.organizations.models import OrganizationKind
+from bulletin.organizations.services import confirm_domain, make_member
+
+
+class ModerationError(Exception):
+    """A decision the rules refuse; `message` is shown to the moderator."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def log_decision(
+    actor: User | None,
+    action: str,
+    subject_type: str,
+    subject_id: int,
+    subject_label: str = "",
+    reason: str | None = None,
+    **details,
+) -> ModerationDecision:
+    """Append one line to the moderation log."""
+    decision = ModerationDecision(
+        actor_id=actor.id if actor else None,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        subject_label=subject_label[:300],
+        reason=reason,
+        details=details,
+    )
+    db.session.add(decision)
+    return decision
+
+
+def _require_moderator(actor: User) -> None:
+    if not actor.can_moderate():
+        raise ModerationError("この操作はモデレーターだけが行えます。")
+
+
+def _require_pending(user: User) -> None:
+    if user.state != UserState.PENDING:
+        raise ModerationError("この登録はすでに処理されています。")
+
+
+def _organization_has_admin(user: User) -> bool:
+    return (
+        db.session.scalar(
+            select(User.id)
+            .where(
+                User.organization_id == user.organization_id,
+                User.role == OrgRole.ADMIN,
+                User.state == UserState.ACTIVE,
+                User.id != user.id,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def approve_user(actor: User, user: User, confirm_user_domain: bool = False) -> None:
+    """Approve a pending registration; the organization becomes a member, and the first officer its admin."""
+    _require_moderator(actor)
+    _require_pending(user)
+    now = utcnow()
+    user.state = UserState.ACTIVE
+    user.approved_at = now
+    organization = user.organization
+    details: dict = {"email": user.email}
+    if organization is not None:
+        make_member(organization, to_local(now).date())
+        if not _organization_has_admin(user):
+            user.role = OrgRole.ADMIN
+            details["made_admin"] = True
+        if confirm_user_domain:
+            try:
+                confirm_domain(organization, user.email_domain, actor.id)
+            except ValueError as error:
+                raise ModerationError("このドメインは別の団体のものとして確認済みです。") from error
+            details["confirmed_domain"] = user.email_domain
+    log_decision(actor, "approve_user", "user", user.id, _user_label(user), **details)
+    db.session.flush()
+    signals.user_approved.send(actor, user=user, moderator=actor)
+
+
+def reject_user(actor: User, user: User, reason: str) -> None:
+    """Reject a pending registration with a reason that the applicant is told."""
+    _require_moderator(actor)
+    _require_pending(user)
+    reason = reason.strip()
+    if not reason:
+        raise ModerationError("却下の理由を入力してください。")
+    user.state = UserState.REJECTED
+    user.rejection_reason = reason
+    log_decision(actor, "reject_user", "user", user.id, _user_label(user), reason=reason, email=user.email)
+    db.session.flush()
+    signals.user_rejected.send(actor, user=user, moderator=actor, reason=reason)
+
+
+def confirm_organization_domain(actor: User, user: User) -> None:
+    """Confirm the domain of a user's address as their organization's, logged."""
+    _require_moderator(actor)
+    if user.organization is None:
+        raise ModerationError("団体に属していない利用者です。")
+    try:
+        confirm_domain(user.organization, user.email_domain, actor.id)
+    except ValueError as error:
+        raise ModerationError("このドメインは別の団体のものとして確認済みです。") from error
+    log_decision(
+        actor, "confirm_domain", "organization", user.organization.id, user.organization.name, domain=user.email_domain
+    )
+
+
+def _user_label(user: User) -> str:
+    organization = user.organization.name if user.organization else "事務局"
+    if user.organization and user.organization.kind != OrganizationKind.PREFECTURE:
+        organization = user.organization.display_name
+    return f"{user.name}（{organization}）"

@@ -1,0 +1,48 @@
+"""Queueing e-mail: render a plain-text template in the recipient's language and write it to the outbox."""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+
+from flask import current_app, render_template
+from flask_babel import force_locale, gettext
+
+from bulletin.accounts.models import User
+from bulletin.core.urls import absolute_url
+from bulletin.extensions import db
+from bulletin.notifications.models import OutboxMessage, new_message_id
+
+
+def queue_email(
+    recipient: User | str,
+    kind: str,
+    subject: str,
+    template: str,
+    locale: str | None = None,
+    **context,
+) -> OutboxMessage:
+    """Render `email/<template>.txt` and add the message to the session (the caller's transaction commits it).
+
+    `subject` is a msgid translated in the recipient's language.
+    """
+    user = recipient if isinstance(recipient, User) else None
+    address = user.email if user else recipient
+    locale = locale or (user.locale if user else "ja")
+    with force_locale(locale):
+        translated_subject = gettext(subject, **context.get("subject_args", {}))
+        body = render_template(
+            f"email/{template}.txt", user=user, recipient=address, absolute_url=absolute_url, **context
+        )
+    config = current_app.config
+    domain = parseaddr(config["MAIL_FROM"])[1].rsplit("@", 1)[-1] or "localhost"
+    message = OutboxMessage(
+        message_id=new_message_id(domain),
+        recipient=address,
+        user_id=user.id if user else None,
+        kind=kind,
+        subject=f"{config['MAIL_SUBJECT_PREFIX']} {translated_subject}",
+        body=body.strip() + "\n",
+        headers={},
+    )
+    db.session.add(message)
+    return message

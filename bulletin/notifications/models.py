@@ -1,0 +1,56 @@
+"""The e-mail outbox: a message is written in the transaction of the event that causes it."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bulletin.core.db import str_enum, utcnow
+from bulletin.extensions import db
+
+
+class OutboxState(enum.StrEnum):
+    """Delivery state of an outbox message."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+def new_message_id(domain: str) -> str:
+    """A globally unique Message-ID, fixed when the message is queued so that a resend carries the same one."""
+    return f"<{uuid.uuid4().hex}@{domain}>"
+
+
+class OutboxMessage(db.Model):
+    """One e-mail to one recipient, waiting for, in, or after delivery."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(db.Text)
+    headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[OutboxState] = mapped_column(str_enum(OutboxState, "outbox_state"), default=OutboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(db.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        db.Index("ix_outbox_message_due", "state", "next_attempt_at"),
+        db.CheckConstraint("state <> 'sent' OR sent_at IS NOT NULL", name="sent_has_time"),
+        db.CheckConstraint("state <> 'sending' OR lease_until IS NOT NULL", name="sending_has_lease"),
+        db.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    )

@@ -1,0 +1,1 @@
+"""Organizations (団体): prefectures, municipalities, special wards and municipal associations."""

@@ -1,0 +1,150 @@
+"""Organization, its e-mail domains, and broad-area agreements (広域連携協定)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Column, Date, Float, ForeignKey, String, Table, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bulletin.core.db import str_enum, utcnow
+from bulletin.extensions import db
+from bulletin.organizations.data import prefecture_name
+
+if TYPE_CHECKING:
+    from bulletin.accounts.models import User
+
+
+class OrganizationKind(enum.StrEnum):
+    """What sort of body an organization is."""
+
+    PREFECTURE = "prefecture"
+    CITY = "city"
+    TOWN = "town"
+    VILLAGE = "village"
+    SPECIAL_WARD = "special_ward"
+    ASSOCIATION = "association"
+
+
+class Membership(enum.StrEnum):
+    """Whether an organization takes part in the board."""
+
+    NONE = "none"
+    PENDING = "pending"
+    MEMBER = "member"
+    SUSPENDED = "suspended"
+
+
+KIND_LABELS = {
+    OrganizationKind.PREFECTURE: _l("都道府県"),
+    OrganizationKind.CITY: _l("市"),
+    OrganizationKind.TOWN: _l("町"),
+    OrganizationKind.VILLAGE: _l("村"),
+    OrganizationKind.SPECIAL_WARD: _l("特別区"),
+    OrganizationKind.ASSOCIATION: _l("町村会・市長会"),
+}
+
+
+class Organization(db.Model):
+    """A prefecture, municipality, special ward or municipal association; content belongs to it."""
+
+    __tablename__ = "organization"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(6), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kana: Mapped[str] = mapped_column(String(200), default="")
+    search_key: Mapped[str] = mapped_column(String(300), index=True, default="")
+    prefecture_code: Mapped[str] = mapped_column(String(2), index=True)
+    kind: Mapped[OrganizationKind] = mapped_column(str_enum(OrganizationKind, "organization_kind"))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    membership: Mapped[Membership] = mapped_column(
+        str_enum(Membership, "membership"), default=Membership.NONE, server_default=Membership.NONE.value
+    )
+    member_since: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    domains: Mapped[list[EmailDomain]] = relationship(
+        back_populates="organization", cascade="all, delete-orphan", order_by="EmailDomain.domain"
+    )
+    agreement: Mapped[Agreement | None] = relationship(
+        back_populates="association", foreign_keys="Agreement.association_id"
+    )
+    users: Mapped[list[User]] = relationship(back_populates="organization", lazy="raise_on_sql")
+
+    __table_args__ = (
+        db.CheckConstraint("length(code) = 6", name="code_six_digits"),
+        db.CheckConstraint("membership <> 'member' OR member_since IS NOT NULL", name="member_has_since"),
+    )
+
+    @property
+    def is_ward(self) -> bool:
+        """Tokyo's special wards are one side of the board; everyone else is the other."""
+        return self.kind == OrganizationKind.SPECIAL_WARD
+
+    @property
+    def kind_label(self) -> str:
+        """Japanese label of the kind."""
+        return str(KIND_LABELS[self.kind])
+
+    @property
+    def prefecture_name(self) -> str:
+        """The name of the prefecture the organization belongs to."""
+        return prefecture_name(self.prefecture_code)
+
+    @property
+    def display_name(self) -> str:
+        """Name qualified by prefecture where the bare name is ambiguous (e.g. 府中市 in Tokyo and Hiroshima)."""
+        if self.kind in (OrganizationKind.PREFECTURE, OrganizationKind.ASSOCIATION):
+            return self.name
+        return f"{self.prefecture_name} {self.name}"
+
+    def confirmed_domains(self) -> set[str]:
+        """Domains a moderator has confirmed as this organization's."""
+        return {d.domain for d in self.domains if d.is_confirmed}
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.code} {self.name}>"
+
+
+class EmailDomain(db.Model):
+    """An e-mail domain used by an organization's staff; trusted only once a moderator confirms it."""
+
+    __tablename__ = "email_domain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    domain: Mapped[str] = mapped_column(String(253), unique=True)
+    is_confirmed: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    organization: Mapped[Organization] = relationship(back_populates="domains")
+
+    __table_args__ = (db.CheckConstraint("NOT is_confirmed OR confirmed_at IS NOT NULL", name="confirmed_has_time"),)
+
+
+agreement_member = Table(
+    "agreement_member",
+    db.metadata,
+    Column("agreement_id", ForeignKey("agreement.id", ondelete="CASCADE"), primary_key=True),
+    Column("organization_id", ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Agreement(db.Model):
+    """A broad-area agreement concluded with a municipal association, covering its member municipalities."""
+
+    __tablename__ = "agreement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    association_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), unique=True)
+    concluded_on: Mapped[date] = mapped_column(Date)
+
+    association: Mapped[Organization] = relationship(back_populates="agreement", foreign_keys=[association_id])
+    members: Mapped[list[Organization]] = relationship(secondary=agreement_member, order_by="Organization.code")

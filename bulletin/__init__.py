@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bulletin import models  # noqa: F401  every model registered on the metadata
 from bulletin.accounts.views import bp as accounts_bp
@@ -44,6 +45,10 @@ def create_app(config: dict | str | None = None) -> Flask:
         instance_relative_config=False,
     )
     load_config(app, config)
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.json.ensure_ascii = False
 
     db.init_app(app)
     migrate.init_app(

@@ -44,6 +44,7 @@ class Config:
     MAIL_MAX_ATTEMPTS = 6
     MAIL_RETRY_BASE_SECONDS = 60
     REDIS_URL: str | None = None
+    TRUSTED_PROXIES = 0  # reverse proxies in front whose X-Forwarded-For/-Proto headers are believed
     UPLOAD_DIR: str | None = None
     BABEL_DEFAULT_LOCALE = "ja"
     BABEL_DEFAULT_TIMEZONE = "Asia/Tokyo"
@@ -91,7 +92,7 @@ class Config:
         ):
             if env.get(name):
                 overrides[name] = env[name]
-        for name in ("SMTP_PORT", "SMTP_TIMEOUT", "MAIL_MAX_ATTEMPTS"):
+        for name in ("SMTP_PORT", "SMTP_TIMEOUT", "MAIL_MAX_ATTEMPTS", "TRUSTED_PROXIES"):
             value = _env_int(name, None)
             if value is not None:
                 overrides[name] = value

@@ -20,8 +20,7 @@ def _hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHashe
 
 def hasher() -> PasswordHasher:
     """The argon2id hasher with the configured cost."""
-    cfg = current_app.config
-    return _hasher(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"])
+    return _hasher(*_cost())
 
 
 def hash_password(password: str) -> str:
@@ -45,8 +44,19 @@ def needs_rehash(password_hash: str) -> bool:
         return True
 
 
-# A hash that verifies nothing, so that login takes the same time whether or not the address exists.
-DUMMY_PASSWORD = "bulletin-timing-equaliser"
+def spend_verification_time(password: str) -> None:
+    """Verify against a throw-away hash, so that an unknown address costs as much time as a known one."""
+    verify_password(_dummy_hash(*_cost()), password)
+
+
+def _cost() -> tuple[int, int, int]:
+    cfg = current_app.config
+    return cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"]
+
+
+@cache
+def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    return _hasher(time_cost, memory_cost, parallelism).hash("bulletin-timing-equaliser")
 
 
 @cache

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bulletin.accounts import tokens
 from bulletin.accounts.models import Invitation, OrgRole, User, UserState
-from bulletin.accounts.passwords import DUMMY_PASSWORD, hash_password, needs_rehash, verify_password
+from bulletin.accounts.passwords import hash_password, needs_rehash, spend_verification_time, verify_password
 from bulletin.core import signals
 from bulletin.core.db import utcnow
 from bulletin.extensions import db
@@ -71,6 +71,7 @@ def register(details: Registration) -> User | None:
     email = normalise_email(details.email)
     existing = get_user_by_email(email)
     if existing is not None:
+        hash_password(details.password)  # the same time as a new registration: the answer reveals nothing
         signals.registration_attempt_on_existing.send(None, user=existing)
         return None
     organization = details.organization
@@ -147,7 +148,7 @@ def authenticate(email: str, password: str) -> User:
     """The user whose address and password these are, if they may log in; raises LoginRefused otherwise."""
     user = get_user_by_email(email)
     if user is None:
-        verify_password(hash_password(DUMMY_PASSWORD), password)  # same cost as a real check
+        spend_verification_time(password)
         raise LoginRefused("bad_credentials")
     if not verify_password(user.password_hash, password):
         raise LoginRefused("bad_credentials")

@@ -40,6 +40,7 @@ def on_registration_attempt_on_existing(sender, user: User, **_):
 def on_user_confirmed(sender, user: User, awaiting_approval: bool, **_):
     if not awaiting_approval:
         return
+    domain_confirmed = user.organization is not None and user.email_domain in user.organization.confirmed_domains()
     for moderator in active_moderators():
         queue_email(
             moderator,
@@ -47,6 +48,7 @@ def on_user_confirmed(sender, user: User, awaiting_approval: bool, **_):
             "承認待ちの登録があります",
             "registration_pending",
             applicant=user,
+            domain_confirmed=domain_confirmed,
             queue_url=absolute_url("moderation.queue"),
         )
 

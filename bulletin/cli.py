@@ -17,6 +17,7 @@ from bulletin.demo import create_demo_world
 from bulletin.extensions import db
 from bulletin.notifications.delivery import deliver_due
 from bulletin.organizations.services import seed_organizations
+from bulletin.posts.services import expire_posts
 
 
 def _create_app():
@@ -99,7 +100,16 @@ def worker_command(once: bool, include_waiting: bool, interval: float):
             return
 
 
+@click.command("expire")
+@with_appcontext
+def expire_command():
+    """Move published posts past their deadline to `expired` (idempotent; run daily)."""
+    count = expire_posts()
+    db.session.commit()
+    click.echo(f"expired {count} post(s)")
+
+
 def register_commands(app: Flask) -> None:
     """Attach the board's commands to the app (so `flask` and `bulletin` both have them)."""
-    for command in (seed_command, demo_command, create_moderator_command, worker_command):
+    for command in (seed_command, demo_command, create_moderator_command, worker_command, expire_command):
         app.cli.add_command(command)

@@ -70,6 +70,8 @@ class Config:
     ARGON2_MEMORY_COST = 64 * 1024
     ARGON2_PARALLELISM = 2
     PASSWORD_MIN_LENGTH = 12
+    MAX_CONTENT_LENGTH = 52 * 1024 * 1024  # five attachments of 10 MB and the form around them
+    MAX_FORM_MEMORY_SIZE = 1024 * 1024
 
     @classmethod
     def from_environment(cls) -> dict:

@@ -23,3 +23,20 @@ password_reset_requested = _signals.signal(
 )
 password_changed = _signals.signal("password-changed", doc="A user's password changed: kwargs user.")
 user_invited = _signals.signal("user-invited", doc="An org admin invited a colleague: kwargs invitation, token.")
+
+post_submitted = _signals.signal("post-submitted", doc="A post was sent to review: kwargs post.")
+post_approved = _signals.signal("post-approved", doc="A moderator published a post: kwargs post, moderator.")
+post_rejected = _signals.signal(
+    "post-rejected", doc="A moderator returned a post for revision: kwargs post, moderator, comment."
+)
+post_hidden = _signals.signal("post-hidden", doc="A moderator hid a post: kwargs post, moderator, reason.")
+revision_submitted = _signals.signal(
+    "revision-submitted", doc="An edit of a published post awaits review: kwargs revision."
+)
+revision_decided = _signals.signal(
+    "revision-decided", doc="A moderator approved or rejected a revision: kwargs revision, moderator."
+)
+post_reported = _signals.signal("post-reported", doc="A member reported a post: kwargs report.")
+co_proposer_invited = _signals.signal(
+    "co-proposer-invited", doc="An organization was invited to co-propose a post: kwargs co_proposer."
+)

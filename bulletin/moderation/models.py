@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, event
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.accounts.models import User
-from bulletin.core.db import utcnow
+from bulletin.core.db import str_enum, utcnow
 from bulletin.extensions import db
+from bulletin.posts.models import Post
 
 
 class ModerationDecision(db.Model):
@@ -36,3 +38,32 @@ class ModerationDecision(db.Model):
 @event.listens_for(ModerationDecision, "before_delete")
 def _log_is_append_only(mapper, connection, target):
     raise RuntimeError("the moderation log is append-only")
+
+
+class ReportState(enum.StrEnum):
+    """A report (通報) and how it was resolved."""
+
+    OPEN = "open"
+    DISMISSED = "dismissed"
+    ACTIONED = "actioned"
+
+
+class Report(db.Model):
+    """A member's report of a post that may break the rules; resolved by a moderator."""
+
+    __tablename__ = "report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"), index=True)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[ReportState] = mapped_column(str_enum(ReportState, "report_state"), default=ReportState.OPEN)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+    post: Mapped[Post] = relationship()
+    reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id])
+
+    __table_args__ = (Index("ix_report_state_created_at", "state", "created_at"),)

@@ -10,9 +10,10 @@ from sqlalchemy.orm import joinedload
 
 from bulletin.accounts.models import User, UserState
 from bulletin.extensions import db
-from bulletin.moderation.models import ModerationDecision
+from bulletin.moderation.models import ModerationDecision, Report, ReportState
 from bulletin.organizations.models import Membership, Organization
 from bulletin.organizations.services import domain_owners
+from bulletin.posts.models import Post, PostRevision, PostState, RevisionState
 
 
 @dataclass
@@ -75,4 +76,53 @@ def get_user(user_id: int) -> User | None:
     """A user with their organization and its domains loaded."""
     return db.session.scalar(
         select(User).where(User.id == user_id).options(joinedload(User.organization).selectinload(Organization.domains))
+    )
+
+
+def pending_posts() -> list[Post]:
+    """Posts awaiting review, oldest submission first."""
+    return list(
+        db.session.scalars(
+            select(Post)
+            .where(Post.state == PostState.PENDING)
+            .options(joinedload(Post.organization))
+            .order_by(Post.submitted_at, Post.id)
+        )
+    )
+
+
+def pending_revisions() -> list[PostRevision]:
+    """Edits of published posts awaiting review, oldest first."""
+    return list(
+        db.session.scalars(
+            select(PostRevision)
+            .where(PostRevision.state == RevisionState.PENDING)
+            .options(joinedload(PostRevision.post).joinedload(Post.organization))
+            .order_by(PostRevision.created_at, PostRevision.id)
+        )
+    )
+
+
+def open_reports() -> list[Report]:
+    """Reports not yet resolved, oldest first."""
+    return list(
+        db.session.scalars(
+            select(Report)
+            .where(Report.state == ReportState.OPEN)
+            .options(joinedload(Report.post).joinedload(Post.organization), joinedload(Report.reporter))
+            .order_by(Report.created_at, Report.id)
+        )
+    )
+
+
+def hidden_posts() -> list[Post]:
+    """Posts a moderator has hidden, most recent first."""
+    return list(
+        db.session.scalars(
+            select(Post)
+            .where(Post.state == PostState.HIDDEN)
+            .options(joinedload(Post.organization))
+            .order_by(Post.updated_at.desc())
+            .limit(100)
+        )
     )

@@ -9,7 +9,7 @@ from bulletin.core import signals
 from bulletin.core.db import utcnow
 from bulletin.core.text import to_local
 from bulletin.extensions import db
-from bulletin.moderation.models import ModerationDecision
+from bulletin.moderation.log import log_decision
 from bulletin.organizations.models import OrganizationKind
 from bulletin.organizations.services import confirm_domain, make_member
 
@@ -20,29 +20,6 @@ class ModerationError(Exception):
     def __init__(self, message: str):
         super().__init__(message)
         self.message = message
-
-
-def log_decision(
-    actor: User | None,
-    action: str,
-    subject_type: str,
-    subject_id: int,
-    subject_label: str = "",
-    reason: str | None = None,
-    **details,
-) -> ModerationDecision:
-    """Append one line to the moderation log."""
-    decision = ModerationDecision(
-        actor_id=actor.id if actor else None,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        subject_label=subject_label[:300],
-        reason=reason,
-        details=details,
-    )
-    db.session.add(decision)
-    return decision
 
 
 def _require_moderator(actor: User) -> None:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
+from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.core.diff import diff_fields
 from bulletin.extensions import db
-from bulletin.moderation import queries, services
+from bulletin.moderation import queries, reports, services
 from bulletin.moderation.forms import ApproveUserForm, RejectUserForm
+from bulletin.moderation.models import Report
+from bulletin.posts import queries as post_queries
+from bulletin.posts import services as posts
+from bulletin.posts.forms import ReasonForm
+from bulletin.posts.models import PostRevision
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -27,9 +35,13 @@ def queue():
     return render_template(
         "moderation/queue.html",
         pending=queries.pending_members(),
+        posts=queries.pending_posts(),
+        revisions=queries.pending_revisions(),
+        reports=queries.open_reports(),
+        hidden=queries.hidden_posts(),
         flag_labels=queries.FLAG_LABELS,
         approve_form=ApproveUserForm(formdata=None),
-        reject_form=RejectUserForm(formdata=None),
+        action_form=ConfirmActionForm(),
     )
 
 
@@ -82,3 +94,162 @@ def log():
     """Every decision, newest first. Nothing here can be edited or deleted."""
     page = request.args.get("page", 1, type=int)
     return render_template("moderation/log.html", pagination=queries.moderation_log(max(page, 1)))
+
+
+FIELD_LABELS = {
+    "title": _l("タイトル"),
+    "summary": _l("概要"),
+    "offered": _l("提供できること"),
+    "sought": _l("求めていること"),
+    "body": _l("本文"),
+    "category": _l("分野"),
+    "tags": _l("タグ"),
+    "desired_from": _l("希望時期（から）"),
+    "desired_until": _l("希望時期（まで）"),
+    "deadline": _l("締切"),
+    "venue": _l("会場・実施形態"),
+    "cost_sharing": _l("費用負担"),
+    "target_ward_codes": _l("対象の区"),
+}
+
+
+def _post_or_404(post_id: int):
+    post = post_queries.get_post(post_id)
+    if post is None:
+        abort(404)
+    return post
+
+
+@bp.get("/posts/<int:post_id>")
+def review_post(post_id: int):
+    """A pending post in full; after a return for revision, the difference from the version returned."""
+    post = _post_or_404(post_id)
+    changes = None
+    if post.returned_snapshot:
+        changes = [d for d in diff_fields(post.returned_snapshot, post.content(), FIELD_LABELS) if d.changed]
+    return render_template(
+        "moderation/review_post.html",
+        post=post,
+        changes=changes,
+        action_form=ConfirmActionForm(),
+        reason_form=ReasonForm(formdata=None),
+    )
+
+
+def _decide(post_id: int, decide, success: str, needs_reason: bool):
+    post = _post_or_404(post_id)
+    form = ReasonForm() if needs_reason else ConfirmActionForm()
+    if not form.validate_on_submit():
+        if not needs_reason:
+            abort(400)
+        return render_template(
+            "moderation/review_post.html", post=post, changes=None, action_form=ConfirmActionForm(), reason_form=form
+        ), 400
+    try:
+        decide(current_user, post, form.reason.data) if needs_reason else decide(current_user, post)
+    except posts.PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("moderation.review_post", post_id=post.id))
+    db.session.commit()
+    flash(success, "success")
+    return redirect(url_for("moderation.queue"))
+
+
+@bp.post("/posts/<int:post_id>/approve")
+def approve_post(post_id: int):
+    """Publish a pending post."""
+    return _decide(post_id, posts.approve_post, _("投稿を公開しました。"), needs_reason=False)
+
+
+@bp.post("/posts/<int:post_id>/reject")
+def reject_post(post_id: int):
+    """Return a pending post for revision with comments for the author."""
+    return _decide(post_id, posts.reject_post, _("投稿を差し戻しました。"), needs_reason=True)
+
+
+@bp.post("/posts/<int:post_id>/hide")
+def hide_post(post_id: int):
+    """Hide a published post with a reason."""
+    return _decide(post_id, posts.hide_post, _("投稿を非公開にしました。"), needs_reason=True)
+
+
+@bp.post("/posts/<int:post_id>/unhide")
+def unhide_post(post_id: int):
+    """Show a hidden post again."""
+    return _decide(post_id, posts.unhide_post, _("投稿を再び公開しました。"), needs_reason=False)
+
+
+def _revision_or_404(revision_id: int) -> PostRevision:
+    revision = db.session.get(PostRevision, revision_id)
+    if revision is None:
+        abort(404)
+    return revision
+
+
+@bp.get("/revisions/<int:revision_id>")
+def review_revision(revision_id: int):
+    """An edit of a published post as a diff against the published text."""
+    revision = _revision_or_404(revision_id)
+    changes = [d for d in diff_fields(revision.post.content(), revision.content, FIELD_LABELS) if d.changed]
+    return render_template(
+        "moderation/review_revision.html",
+        revision=revision,
+        changes=changes,
+        action_form=ConfirmActionForm(),
+        reason_form=ReasonForm(formdata=None),
+    )
+
+
+@bp.post("/revisions/<int:revision_id>/<any(approve, reject):decision>")
+def decide_revision(revision_id: int, decision: str):
+    """Apply or refuse an edit of a published post."""
+    revision = _revision_or_404(revision_id)
+    form = ReasonForm() if decision == "reject" else ConfirmActionForm()
+    if not form.validate_on_submit():
+        if decision == "approve":
+            abort(400)
+        changes = [d for d in diff_fields(revision.post.content(), revision.content, FIELD_LABELS) if d.changed]
+        return render_template(
+            "moderation/review_revision.html",
+            revision=revision,
+            changes=changes,
+            action_form=ConfirmActionForm(),
+            reason_form=form,
+        ), 400
+    try:
+        if decision == "approve":
+            posts.approve_revision(current_user, revision)
+        else:
+            posts.reject_revision(current_user, revision, form.reason.data)
+    except posts.PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("moderation.review_revision", revision_id=revision.id))
+    db.session.commit()
+    flash(_("修正を反映しました。") if decision == "approve" else _("修正を差し戻しました。"), "success")
+    return redirect(url_for("moderation.queue"))
+
+
+@bp.post("/reports/<int:report_id>/<any(dismiss, hide):decision>")
+def resolve_report(report_id: int, decision: str):
+    """Dismiss a report, or hide the reported post with a reason."""
+    report = db.session.get(Report, report_id)
+    if report is None:
+        abort(404)
+    form = ReasonForm() if decision == "hide" else ConfirmActionForm()
+    if not form.validate_on_submit():
+        flash(_("理由を入力してください。") if decision == "hide" else _("もう一度お試しください。"), "error")
+        return redirect(url_for("moderation.queue"))
+    try:
+        if decision == "hide":
+            reports.hide_reported_post(current_user, report, form.reason.data)
+        else:
+            reports.dismiss_report(current_user, report, request.form.get("note", ""))
+    except posts.PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("moderation.queue"))
+    db.session.commit()
+    flash(_("投稿を非公開にしました。") if decision == "hide" else _("通報を却下しました。"), "success")
+    return redirect(url_for("moderation.queue"))

@@ -1,0 +1,77 @@
+"""Reports (通報): any member reports a published post; a moderator dismisses the report or hides the post."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from bulletin.accounts.models import User
+from bulletin.core import signals
+from bulletin.core.db import utcnow
+from bulletin.extensions import db
+from bulletin.moderation.log import log_decision
+from bulletin.moderation.models import Report, ReportState
+from bulletin.posts.models import Post
+from bulletin.posts.services import PostError, hide_post
+
+
+def report_post(actor: User, post: Post, reason: str) -> Report:
+    """File a report; it goes to the moderation queue."""
+    if not post.can_report(actor):
+        raise PostError(_l("この投稿は通報できません。"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise PostError(_l("通報の理由を入力してください。"), field="reason")
+    already = db.session.scalar(
+        select(Report.id).where(
+            Report.post_id == post.id, Report.reporter_id == actor.id, Report.state == ReportState.OPEN
+        )
+    )
+    if already is not None:
+        raise PostError(_l("この投稿はすでに通報済みです。事務局が確認します。"), field="reason")
+    report = Report(post=post, reporter_id=actor.id, reason=reason)
+    db.session.add(report)
+    db.session.flush()
+    signals.post_reported.send(actor, report=report)
+    return report
+
+
+def _require_open(actor: User, report: Report) -> None:
+    if not actor.can_moderate():
+        raise PostError(_l("この操作はモデレーターだけが行えます。"))
+    if report.state != ReportState.OPEN:
+        raise PostError(_l("この通報はすでに処理されています。"))
+
+
+def dismiss_report(actor: User, report: Report, note: str = "") -> None:
+    """Close a report without action."""
+    _require_open(actor, report)
+    report.state = ReportState.DISMISSED
+    report.resolved_at = utcnow()
+    report.resolved_by_id = actor.id
+    report.resolution_note = note.strip() or None
+    log_decision(
+        actor,
+        "dismiss_report",
+        "post",
+        report.post_id,
+        report.post.title,
+        reason=report.resolution_note,
+        report_id=report.id,
+    )
+    db.session.flush()
+
+
+def hide_reported_post(actor: User, report: Report, reason: str) -> None:
+    """Hide the reported post; every open report on it is resolved with it."""
+    _require_open(actor, report)
+    hide_post(actor, report.post, reason)
+    db.session.execute(
+        update(Report)
+        .where(Report.post_id == report.post_id, Report.state == ReportState.OPEN)
+        .values(
+            state=ReportState.ACTIONED, resolved_at=utcnow(), resolved_by_id=actor.id, resolution_note=reason.strip()
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    db.session.flush()

@@ -1,0 +1,178 @@
+"""Forms of the posts domain; field names are part of the public contract."""
+
+from __future__ import annotations
+
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import (
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from bulletin.core.forms import NoControlCharacters, strip_line
+from bulletin.posts.categories import CATEGORIES
+from bulletin.posts.models import PostKind
+from bulletin.posts.services import CLOSE_REASONS, PostInput
+
+REQUIRED = _l("入力してください。")
+
+
+def _length(maximum: int) -> Length:
+    return Length(max=maximum, message=_l("%(max)d文字以内で入力してください。"))
+
+
+def _strip_text(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _text(label, maximum, required=False, hint=None):
+    validators = [DataRequired(REQUIRED)] if required else [Optional()]
+    return TextAreaField(
+        label,
+        filters=[_strip_text],
+        description=hint or "",
+        validators=[*validators, _length(maximum), NoControlCharacters(allow_newlines=True)],
+    )
+
+
+def _line(label, maximum, required=False, hint=None):
+    validators = [DataRequired(REQUIRED)] if required else [Optional()]
+    return StringField(
+        label,
+        filters=[strip_line],
+        description=hint or "",
+        validators=[*validators, _length(maximum), NoControlCharacters()],
+    )
+
+
+class JapaneseDateField(DateField):
+    """A date typed as YYYY-MM-DD (the browser's date picker sends that form), with a Japanese error."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError(str(_l("日付は 2026-04-01 の形で入力してください。"))) from error
+
+
+def _date(label):
+    return JapaneseDateField(label, validators=[Optional()], format="%Y-%m-%d")
+
+
+class PostForm(FlaskForm):
+    """/posts/new and /posts/<id>/edit"""
+
+    kind = SelectField(
+        _l("種類"),
+        choices=[
+            SelectChoice(PostKind.PROPOSAL.value, _l("提案（自治体から特別区へ）")),
+            SelectChoice(PostKind.CALL.value, _l("募集（特別区から自治体へ）")),
+        ],
+    )
+    title = _line(_l("タイトル"), 120, required=True)
+    summary = _text(_l("概要"), 400, required=True, hint=_l("一覧に表示される短い説明（400文字以内）"))
+    offered = _text(_l("提供できること"), 4000, hint=_l("例: 特産品の出展、観光PRの人員、会場"))
+    sought = _text(_l("求めていること"), 4000, hint=_l("例: イベントでの出展枠、区報での紹介"))
+    body = _text(_l("本文"), 20000, hint=_l("Markdown で書けます（見出し、箇条書き、リンク、表）。HTML は使えません。"))
+    category = SelectField(
+        _l("分野"), choices=[SelectChoice(key, label) for key, label in CATEGORIES.items()], validate_choice=False
+    )
+    tags = _line(_l("タグ"), 200, hint=_l("読点またはカンマで区切ります（例: 物産展, 秋）"))
+    desired_from = _date(_l("希望時期（から）"))
+    desired_until = _date(_l("希望時期（まで）"))
+    deadline = _date(_l("締切"))
+    venue = _line(_l("会場・実施形態"), 200, hint=_l("例: 区内商店街、オンライン"))
+    cost_sharing = _text(_l("費用負担"), 2000, hint=_l("例: 交通費は各自負担、出展料は区が負担"))
+    target_wards = SelectMultipleField(
+        _l("対象の区"), choices=[], validate_choice=False, description=_l("選ばなければ23区すべてが対象です。")
+    )
+    attachments = MultipleFileField(_l("添付ファイル"), description=_l("PDF、PNG、JPEG、WebP。1件10MBまで、5件まで。"))
+    remove_attachments = SelectMultipleField(_l("削除する添付ファイル"), choices=[], coerce=int, validate_choice=False)
+    action = HiddenField(default="draft")
+
+    def validate_category(self, field):
+        if field.data not in CATEGORIES:
+            raise ValidationError(_l("分野を一覧から選んでください。"))
+
+    def validate_kind(self, field):
+        if field.data not in {kind.value for kind in PostKind}:
+            raise ValidationError(_l("種類を選んでください。"))
+
+    def validate_target_wards(self, field):
+        allowed = {choice.value for choice in field.choices}
+        if any(code not in allowed for code in field.data or []):
+            raise ValidationError(_l("対象の区の指定が正しくありません。"))
+
+    def validate_tags(self, field):
+        if len(self.tag_list()) > 10:
+            raise ValidationError(_l("タグは10個までです。"))
+        if any(len(tag) > 30 for tag in self.tag_list()):
+            raise ValidationError(_l("タグは1つ30文字以内にしてください。"))
+
+    def tag_list(self) -> list[str]:
+        """Tags split on commas (half or full width) and 読点, trimmed, without duplicates."""
+        parts = re.split(r"[,、，]", self.tags.data or "")
+        seen: list[str] = []
+        for part in (p.strip() for p in parts):
+            if part and part not in seen:
+                seen.append(part)
+        return seen
+
+    def to_input(self) -> PostInput:
+        """The checked values for the service."""
+        return PostInput(
+            kind=PostKind(self.kind.data),
+            title=self.title.data,
+            summary=self.summary.data or "",
+            offered=self.offered.data or "",
+            sought=self.sought.data or "",
+            body=self.body.data or "",
+            category=self.category.data,
+            tags=self.tag_list(),
+            desired_from=self.desired_from.data,
+            desired_until=self.desired_until.data,
+            deadline=self.deadline.data,
+            venue=self.venue.data or "",
+            cost_sharing=self.cost_sharing.data or "",
+            target_ward_codes=list(self.target_wards.data or []),
+        )
+
+
+class ReasonForm(FlaskForm):
+    """A decision that needs a reason: return for revision, hide, report, refuse a revision."""
+
+    reason = TextAreaField(
+        _l("理由"),
+        filters=[_strip_text],
+        validators=[
+            DataRequired(_l("理由を入力してください。")),
+            _length(2000),
+            NoControlCharacters(allow_newlines=True),
+        ],
+    )
+
+
+class CloseForm(FlaskForm):
+    """/posts/<id>/close"""
+
+    reason = RadioField(
+        _l("終了の理由"),
+        choices=[SelectChoice(key, label) for key, label in CLOSE_REASONS.items()],
+        validators=[DataRequired(_l("終了の理由を選んでください。"))],
+    )
+
+
+class CoProposerForm(FlaskForm):
+    """Invite a co-proposer by organization code."""
+
+    organization_code = _line(_l("招待する団体の団体コード"), 6, required=True)

@@ -1,0 +1,173 @@
+"""Read side of posts: the list with its filters, one post with what its page shows, an organization's posts.
+
+Every page costs a fixed number of queries whatever the number of posts: relations the templates use are
+eager-loaded, and the list asks for one row more than a page instead of counting the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from bulletin.accounts.models import User
+from bulletin.core.text import fold
+from bulletin.extensions import db
+from bulletin.organizations.models import Organization
+from bulletin.posts.categories import CATEGORIES
+from bulletin.posts.models import (
+    CoProposer,
+    CoProposerState,
+    Post,
+    PostKind,
+    PostRevision,
+    PostState,
+    RevisionState,
+    post_target_ward,
+)
+
+PER_PAGE = 20
+SORTS = ("newest", "deadline")
+LIST_STATUSES = {"open": (PostState.PUBLISHED,), "closed": (PostState.CLOSED, PostState.EXPIRED)}
+
+
+@dataclass
+class PostFilters:
+    """The query string of /posts, checked: unknown values fall back to no filter."""
+
+    q: str = ""
+    kind: str = ""
+    category: str = ""
+    prefecture: str = ""
+    ward: str = ""
+    status: str = "open"
+    sort: str = "newest"
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args) -> PostFilters:
+        """Parse request.args without ever failing."""
+        page = args.get("page", 1, type=int) or 1
+        prefecture = args.get("prefecture", "")
+        return cls(
+            q=args.get("q", "")[:100].strip(),
+            kind=args.get("kind", "") if args.get("kind") in {k.value for k in PostKind} else "",
+            category=args.get("category", "") if args.get("category") in CATEGORIES else "",
+            prefecture=prefecture if prefecture.isdigit() and len(prefecture) == 2 else "",
+            ward=args.get("ward", "") if args.get("ward", "").isdigit() else "",
+            status=args.get("status", "open") if args.get("status") in LIST_STATUSES else "open",
+            sort=args.get("sort", "newest") if args.get("sort") in SORTS else "newest",
+            page=min(max(page, 1), 10_000),
+        )
+
+    def as_args(self, **changes) -> dict:
+        """Query arguments for a link to another page or sort of the same list."""
+        values = {**self.__dict__, **changes}
+        return {
+            key: value
+            for key, value in values.items()
+            if value not in ("", None)
+            and not (key == "page" and value == 1)
+            and not (key == "status" and value == "open")
+            and not (key == "sort" and value == "newest")
+        }
+
+
+@dataclass
+class PostPage:
+    """One page of posts and whether more follow."""
+
+    items: list[Post]
+    page: int
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        """Whether a previous page exists."""
+        return self.page > 1
+
+
+def _with_list_relations(statement: Select) -> Select:
+    return statement.options(
+        joinedload(Post.organization),
+        selectinload(Post.target_wards),
+        selectinload(Post.co_proposers).joinedload(CoProposer.organization),
+    )
+
+
+def list_posts(filters: PostFilters) -> PostPage:
+    """Published posts matching the filters, newest first or by closest deadline, 20 a page."""
+    statement = select(Post).where(Post.state.in_(LIST_STATUSES[filters.status]))
+    if filters.kind:
+        statement = statement.where(Post.kind == filters.kind)
+    if filters.category:
+        statement = statement.where(Post.category == filters.category)
+    if filters.prefecture:
+        statement = statement.join(Post.organization).where(Organization.prefecture_code == filters.prefecture)
+    if filters.ward:
+        targeted = (
+            select(post_target_ward.c.post_id)
+            .join(Organization, Organization.id == post_target_ward.c.organization_id)
+            .where(Organization.code == filters.ward)
+        )
+        untargeted = select(post_target_ward.c.post_id)
+        statement = statement.where(
+            Post.kind == PostKind.PROPOSAL, or_(Post.id.in_(targeted), Post.id.not_in(untargeted))
+        )
+    folded = fold(filters.q)
+    if folded:
+        for word in {part for part in (fold(w) for w in filters.q.split()) if part} or {folded}:
+            statement = statement.where(Post.search_text.contains(word, autoescape=True))
+    if filters.sort == "deadline":
+        statement = statement.order_by(Post.deadline.is_(None), Post.deadline, Post.id.desc())
+    else:
+        statement = statement.order_by(Post.published_at.desc(), Post.id.desc())
+    statement = statement.offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
+    posts = list(db.session.scalars(_with_list_relations(statement)).unique())
+    return PostPage(items=posts[:PER_PAGE], page=filters.page, has_next=len(posts) > PER_PAGE)
+
+
+def get_post(post_id: int) -> Post | None:
+    """A post with everything its page shows."""
+    statement = (
+        select(Post)
+        .where(Post.id == post_id)
+        .options(
+            joinedload(Post.organization),
+            joinedload(Post.created_by),
+            selectinload(Post.target_wards),
+            selectinload(Post.attachments),
+            selectinload(Post.co_proposers).joinedload(CoProposer.organization),
+        )
+    )
+    return db.session.scalar(statement)
+
+
+def pending_revision(post: Post) -> PostRevision | None:
+    """The edit of a published post awaiting review, if any."""
+    return db.session.scalar(
+        select(PostRevision).where(PostRevision.post_id == post.id, PostRevision.state == RevisionState.PENDING)
+    )
+
+
+def organization_posts(user: User) -> list[Post]:
+    """Every post of the user's organization (and those it co-proposes), in every state, newest first."""
+    co_posts = select(CoProposer.post_id).where(
+        CoProposer.organization_id == user.organization_id, CoProposer.state == CoProposerState.ACCEPTED
+    )
+    statement = select(Post).where(or_(Post.organization_id == user.organization_id, Post.id.in_(co_posts)))
+    statement = statement.order_by(Post.updated_at.desc(), Post.id.desc()).limit(500)
+    return list(db.session.scalars(_with_list_relations(statement)).unique())
+
+
+def co_proposal_invitations(user: User) -> list[CoProposer]:
+    """Invitations to co-propose awaiting the user's organization."""
+    return list(
+        db.session.scalars(
+            select(CoProposer)
+            .where(CoProposer.organization_id == user.organization_id, CoProposer.state == CoProposerState.INVITED)
+            .options(joinedload(CoProposer.post).joinedload(Post.organization))
+            .order_by(CoProposer.id)
+        )
+    )

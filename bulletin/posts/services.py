@@ -1,0 +1,461 @@
+"""Post verbs. Every state change goes through `transition`, the one place where the allowed moves are listed.
+
+Services take the acting user explicitly, change models, write the moderation log, send a signal and flush;
+the request or command commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from werkzeug.datastructures import FileStorage
+
+from bulletin.accounts.models import User
+from bulletin.core import signals
+from bulletin.core.db import utcnow
+from bulletin.core.text import fold, to_local
+from bulletin.extensions import db
+from bulletin.moderation.log import log_decision
+from bulletin.organizations.models import Membership, Organization, OrganizationKind
+from bulletin.posts import uploads
+from bulletin.posts.models import (
+    CONTENT_FIELDS,
+    Attachment,
+    CoProposer,
+    CoProposerState,
+    Post,
+    PostKind,
+    PostRevision,
+    PostState,
+    RevisionState,
+)
+from bulletin.posts.rendering import render_markdown
+
+
+class PostError(Exception):
+    """A request the rules refuse; `message` is shown to the user."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = str(message)
+        self.field = field
+
+
+# action -> (states it may start from, state it leads to). None as target: decided by the action itself.
+TRANSITIONS: dict[str, tuple[frozenset[PostState], PostState | None]] = {
+    "submit": (frozenset({PostState.DRAFT, PostState.REJECTED}), PostState.PENDING),
+    "approve": (frozenset({PostState.PENDING}), PostState.PUBLISHED),
+    "reject": (frozenset({PostState.PENDING}), PostState.REJECTED),
+    "close": (frozenset({PostState.PUBLISHED}), PostState.CLOSED),
+    "withdraw": (
+        frozenset({PostState.DRAFT, PostState.PENDING, PostState.REJECTED, PostState.PUBLISHED}),
+        PostState.WITHDRAWN,
+    ),
+    "expire": (frozenset({PostState.PUBLISHED}), PostState.EXPIRED),
+    "hide": (frozenset({PostState.PUBLISHED, PostState.CLOSED, PostState.EXPIRED}), PostState.HIDDEN),
+    "unhide": (frozenset({PostState.HIDDEN}), None),
+}
+
+STATE_LABELS = {
+    PostState.DRAFT: _l("下書き"),
+    PostState.PENDING: _l("審査待ち"),
+    PostState.PUBLISHED: _l("公開中"),
+    PostState.REJECTED: _l("差し戻し"),
+    PostState.CLOSED: _l("終了"),
+    PostState.WITHDRAWN: _l("取り下げ"),
+    PostState.EXPIRED: _l("期限切れ"),
+    PostState.HIDDEN: _l("非公開（事務局）"),
+}
+
+CLOSE_REASONS = {"partnered": _l("連携が決まった"), "no_longer_seeking": _l("募集をやめた")}
+
+
+def transition(post: Post, action: str, target: PostState | None = None) -> PostState:
+    """Move the post by `action`, or refuse with a clear message if its current state does not allow it."""
+    sources, default_target = TRANSITIONS[action]
+    if post.state not in sources:
+        raise PostError(
+            _l(
+                "この投稿は「%(state)s」のため、この操作はできません。",
+                state=STATE_LABELS[post.state],
+            )
+        )
+    new_state = target or default_target
+    if new_state is None:
+        raise ValueError(f"{action} needs an explicit target state")
+    post.state = new_state
+    post.updated_at = utcnow()
+    return new_state
+
+
+@dataclass
+class PostInput:
+    """What an author writes; validated by the form, checked against the rules here."""
+
+    kind: PostKind
+    title: str
+    summary: str = ""
+    offered: str = ""
+    sought: str = ""
+    body: str = ""
+    category: str = "other"
+    tags: list[str] = field(default_factory=list)
+    desired_from: date | None = None
+    desired_until: date | None = None
+    deadline: date | None = None
+    venue: str = ""
+    cost_sharing: str = ""
+    target_ward_codes: list[str] = field(default_factory=list)
+
+    def as_content(self) -> dict:
+        """The same values as Post.content()."""
+        values = {name: getattr(self, name) for name in CONTENT_FIELDS}
+        values["tags"] = ",".join(self.tags)
+        for name in ("desired_from", "desired_until", "deadline"):
+            values[name] = values[name].isoformat() if values[name] else None
+        return values
+
+
+def today_in_japan() -> date:
+    """The current date in Japan, which decides deadlines."""
+    return to_local(utcnow()).date()
+
+
+def kind_for(organization: Organization) -> PostKind:
+    """Wards post calls; everyone else posts proposals."""
+    return PostKind.CALL if organization.kind == OrganizationKind.SPECIAL_WARD else PostKind.PROPOSAL
+
+
+def can_create_post(user: User | None) -> bool:
+    """Active staff of a member organization may write posts."""
+    return bool(
+        user is not None
+        and getattr(user, "is_authenticated", False)
+        and user.is_active
+        and user.organization is not None
+        and user.organization.membership == Membership.MEMBER
+    )
+
+
+def _check_rules(values: PostInput, author_org: Organization) -> None:
+    if values.kind != kind_for(author_org):
+        expected = "提案" if kind_for(author_org) == PostKind.PROPOSAL else "募集"
+        raise PostError(_l("この団体が投稿できるのは「%(kind)s」です。", kind=expected), field="kind")
+    if values.deadline and values.deadline < today_in_japan():
+        raise PostError(_l("締切は今日以降の日付にしてください。"), field="deadline")
+    if values.desired_from and values.desired_until and values.desired_until < values.desired_from:
+        raise PostError(_l("希望時期の終わりは始まりより後にしてください。"), field="desired_until")
+
+
+def _wards_by_code(codes: list[str]) -> list[Organization]:
+    if not codes:
+        return []
+    wards = list(
+        db.session.scalars(
+            select(Organization).where(Organization.code.in_(codes), Organization.kind == OrganizationKind.SPECIAL_WARD)
+        )
+    )
+    if len(wards) != len(set(codes)):
+        raise PostError(_l("対象の区の指定が正しくありません。"), field="target_wards")
+    return sorted(wards, key=lambda ward: ward.code)
+
+
+def _apply_content(post: Post, content: dict) -> None:
+    for name in ("title", "summary", "offered", "sought", "body", "category", "tags", "venue", "cost_sharing"):
+        setattr(post, name, content[name] or "")
+    for name in ("desired_from", "desired_until", "deadline"):
+        value = content[name]
+        setattr(post, name, date.fromisoformat(value) if isinstance(value, str) else value)
+    post.target_wards = (
+        _wards_by_code(list(content["target_ward_codes"] or [])) if post.kind == PostKind.PROPOSAL else []
+    )
+    post.body_html = render_markdown(post.body)
+    refresh_search_text(post)
+
+
+def refresh_search_text(post: Post) -> None:
+    """What keyword search matches: folded title, summary, body, offer, need, tags and organization names."""
+    organizations = [post.organization.name, *(org.name for org in post.accepted_co_proposers)]
+    parts = [
+        post.title,
+        post.summary,
+        post.offered,
+        post.sought,
+        post.body,
+        post.tags.replace(",", " "),
+        post.venue,
+        *organizations,
+    ]
+    post.search_text = "\n".join(fold(part) for part in parts if part)
+
+
+def _add_files(actor: User, post: Post, files: list[FileStorage]) -> None:
+    files = [f for f in files if f and f.filename]
+    if not files:
+        return
+    if len(post.attachments) + len(files) > uploads.MAX_ATTACHMENTS:
+        raise PostError(_l("添付できるファイルは%(n)d件までです。", n=uploads.MAX_ATTACHMENTS), field="attachments")
+    checked = []
+    for upload in files:
+        data = upload.stream.read(uploads.MAX_BYTES + 1)
+        try:
+            checked.append(uploads.check_file(upload.filename, data))
+        except uploads.UploadError as error:
+            raise PostError(error.message, field="attachments") from error
+    for item in checked:  # only after every file passed
+        stored = uploads.store(db.session, item)
+        post.attachments.append(
+            Attachment(
+                original_name=item.original_name,
+                stored_name=stored,
+                content_type=item.content_type,
+                size=len(item.data),
+                width=item.width,
+                height=item.height,
+                uploaded_by_id=actor.id,
+            )
+        )
+
+
+def create_post(actor: User, values: PostInput, files: list[FileStorage] = (), submit: bool = False) -> Post:
+    """Write a new post as a draft, or send it straight to review."""
+    if not can_create_post(actor):
+        raise PostError(_l("投稿できるのは会員団体の職員です。"))
+    _check_rules(values, actor.organization)
+    post = Post(
+        organization=actor.organization,
+        created_by=actor,
+        kind=values.kind,
+        state=PostState.DRAFT,
+        title=values.title,
+        category=values.category,
+    )
+    db.session.add(post)
+    _apply_content(post, values.as_content())
+    _add_files(actor, post, list(files))
+    db.session.flush()
+    if submit:
+        submit_post(actor, post)
+    return post
+
+
+def update_post(
+    actor: User, post: Post, values: PostInput, files: list[FileStorage] = (), remove_attachment_ids: list[int] = ()
+) -> PostRevision | None:
+    """Edit a post: directly while it is a draft, pending or returned; as a pending revision once published."""
+    if not post.can_edit(actor):
+        raise PostError(_l("この投稿は編集できません。"))
+    values.kind = post.kind
+    _check_rules(values, post.organization)
+    if post.state == PostState.PUBLISHED:
+        if (list(files) and any(f and f.filename for f in files)) or remove_attachment_ids:
+            raise PostError(_l("公開中の投稿の添付ファイルは変更できません。"), field="attachments")
+        return _propose_revision(actor, post, values.as_content())
+    for attachment in [a for a in post.attachments if a.id in set(remove_attachment_ids)]:
+        uploads.discard_later(db.session, attachment.stored_name)
+        post.attachments.remove(attachment)
+    _apply_content(post, values.as_content())
+    _add_files(actor, post, list(files))
+    post.updated_at = utcnow()
+    db.session.flush()
+    return None
+
+
+def _propose_revision(actor: User, post: Post, content: dict) -> PostRevision:
+    _wards_by_code(list(content["target_ward_codes"] or []))  # validate now, apply on approval
+    pending = db.session.scalar(
+        select(PostRevision).where(PostRevision.post_id == post.id, PostRevision.state == RevisionState.PENDING)
+    )
+    if pending is not None:  # one pending revision at a time: the newer edit replaces it
+        pending.content = content
+        pending.author_id = actor.id
+        pending.created_at = utcnow()
+        revision = pending
+    else:
+        revision = PostRevision(post=post, author_id=actor.id, content=content)
+        db.session.add(revision)
+    db.session.flush()
+    signals.revision_submitted.send(actor, revision=revision)
+    return revision
+
+
+def submit_post(actor: User, post: Post) -> None:
+    """Send a draft or returned post to the moderators."""
+    if not post.can_submit(actor):
+        raise PostError(_l("この投稿は審査に出せません。"))
+    if post.deadline and post.deadline < today_in_japan():
+        raise PostError(_l("締切が過ぎています。締切を変更してから審査に出してください。"), field="deadline")
+    transition(post, "submit")
+    post.submitted_at = utcnow()
+    db.session.flush()
+    signals.post_submitted.send(actor, post=post)
+
+
+def _require_moderator(actor: User) -> None:
+    if not actor.can_moderate():
+        raise PostError(_l("この操作はモデレーターだけが行えます。"))
+
+
+def approve_post(actor: User, post: Post) -> None:
+    """Publish a pending post."""
+    _require_moderator(actor)
+    transition(post, "approve")
+    now = utcnow()
+    post.published_at = post.published_at or now
+    post.moderator_comment = None
+    post.returned_snapshot = None
+    log_decision(actor, "approve_post", "post", post.id, post.title)
+    db.session.flush()
+    signals.post_approved.send(actor, post=post, moderator=actor)
+
+
+def reject_post(actor: User, post: Post, comment: str) -> None:
+    """Return a pending post for revision (差し戻し) with comments the author sees beside the form."""
+    _require_moderator(actor)
+    comment = (comment or "").strip()
+    if not comment:
+        raise PostError(_l("差し戻しの理由を入力してください。"), field="reason")
+    transition(post, "reject")
+    post.moderator_comment = comment
+    post.returned_snapshot = post.content()
+    log_decision(actor, "reject_post", "post", post.id, post.title, reason=comment)
+    db.session.flush()
+    signals.post_rejected.send(actor, post=post, moderator=actor, comment=comment)
+
+
+def hide_post(actor: User, post: Post, reason: str) -> None:
+    """Take a post off the board with a reason (the organization still sees it, with the reason)."""
+    _require_moderator(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise PostError(_l("非公開にする理由を入力してください。"), field="reason")
+    previous = post.state
+    transition(post, "hide")
+    post.hidden_from_state = previous.value
+    post.hidden_reason = reason
+    log_decision(actor, "hide_post", "post", post.id, post.title, reason=reason)
+    db.session.flush()
+    signals.post_hidden.send(actor, post=post, moderator=actor, reason=reason)
+
+
+def unhide_post(actor: User, post: Post, reason: str = "") -> None:
+    """Put a hidden post back in the state it was hidden from."""
+    _require_moderator(actor)
+    previous = PostState(post.hidden_from_state or PostState.PUBLISHED.value)
+    transition(post, "unhide", target=previous)
+    post.hidden_reason = None
+    post.hidden_from_state = None
+    log_decision(actor, "unhide_post", "post", post.id, post.title, reason=reason.strip() or None)
+    db.session.flush()
+
+
+def close_post(actor: User, post: Post, reason: str) -> None:
+    """The organization closes its published post: partnered, or no longer seeking."""
+    if not post.can_close(actor):
+        raise PostError(_l("この投稿は終了できません。"))
+    if reason not in CLOSE_REASONS:
+        raise PostError(_l("終了の理由を選んでください。"), field="reason")
+    transition(post, "close")
+    post.closed_reason = reason
+    db.session.flush()
+
+
+def withdraw_post(actor: User, post: Post) -> None:
+    """The organization withdraws its post."""
+    if not post.can_withdraw(actor):
+        raise PostError(_l("この投稿は取り下げられません。"))
+    transition(post, "withdraw")
+    db.session.execute(
+        update(PostRevision)
+        .where(PostRevision.post_id == post.id, PostRevision.state == RevisionState.PENDING)
+        .values(state=RevisionState.REJECTED, decided_at=utcnow(), comment="取り下げ")
+    )
+    db.session.flush()
+
+
+def approve_revision(actor: User, revision: PostRevision) -> None:
+    """Apply a pending edit to the published post."""
+    _require_moderator(actor)
+    if revision.state != RevisionState.PENDING:
+        raise PostError(_l("この修正はすでに処理されています。"))
+    post = revision.post
+    if post.state != PostState.PUBLISHED:
+        raise PostError(_l("この投稿は公開中ではないため、修正を反映できません。"))
+    _apply_content(post, revision.content)
+    post.updated_at = utcnow()
+    revision.state = RevisionState.APPROVED
+    revision.decided_at = utcnow()
+    revision.decided_by_id = actor.id
+    log_decision(actor, "approve_revision", "post", post.id, post.title, revision_id=revision.id)
+    db.session.flush()
+    signals.revision_decided.send(actor, revision=revision, moderator=actor)
+
+
+def reject_revision(actor: User, revision: PostRevision, comment: str) -> None:
+    """Refuse a pending edit; the published text stays as it is."""
+    _require_moderator(actor)
+    comment = (comment or "").strip()
+    if not comment:
+        raise PostError(_l("差し戻しの理由を入力してください。"), field="reason")
+    if revision.state != RevisionState.PENDING:
+        raise PostError(_l("この修正はすでに処理されています。"))
+    revision.state = RevisionState.REJECTED
+    revision.decided_at = utcnow()
+    revision.decided_by_id = actor.id
+    revision.comment = comment
+    log_decision(
+        actor, "reject_revision", "post", revision.post_id, revision.post.title, reason=comment, revision_id=revision.id
+    )
+    db.session.flush()
+    signals.revision_decided.send(actor, revision=revision, moderator=actor)
+
+
+def expire_posts(today: date | None = None) -> int:
+    """Move published posts whose deadline has passed to `expired`; running it twice changes nothing more."""
+    today = today or today_in_japan()
+    posts = list(
+        db.session.scalars(
+            select(Post).where(Post.state == PostState.PUBLISHED, Post.deadline.is_not(None), Post.deadline < today)
+        )
+    )
+    for post in posts:
+        transition(post, "expire")
+        log_decision(None, "expire_post", "post", post.id, post.title, deadline=post.deadline.isoformat())
+    db.session.flush()
+    return len(posts)
+
+
+def invite_co_proposer(actor: User, post: Post, organization: Organization | None) -> CoProposer:
+    """Invite another member organization of the same side to join the post."""
+    if not post.can_invite_co_proposer(actor):
+        raise PostError(_l("共同提案者を招待できません。"))
+    if organization is None:
+        raise PostError(_l("この団体コードの団体は見つかりません。"), field="organization_code")
+    if organization.id == post.organization_id:
+        raise PostError(_l("自分の団体は招待できません。"), field="organization_code")
+    if organization.membership != Membership.MEMBER:
+        raise PostError(_l("招待できるのは会員団体だけです。"), field="organization_code")
+    if kind_for(organization) != post.kind:
+        raise PostError(_l("共同提案者は同じ側の団体から選んでください。"), field="organization_code")
+    if any(co.organization_id == organization.id for co in post.co_proposers):
+        raise PostError(_l("この団体はすでに招待されています。"), field="organization_code")
+    co_proposer = CoProposer(post=post, organization=organization, invited_by_id=actor.id)
+    db.session.add(co_proposer)
+    db.session.flush()
+    signals.co_proposer_invited.send(actor, co_proposer=co_proposer)
+    return co_proposer
+
+
+def answer_co_proposal(actor: User, co_proposer: CoProposer, accept: bool) -> None:
+    """The invited organization accepts (its staff may then edit the post) or declines."""
+    if not actor.is_active or actor.organization_id != co_proposer.organization_id:
+        raise PostError(_l("この招待には回答できません。"))
+    if co_proposer.state != CoProposerState.INVITED:
+        raise PostError(_l("この招待にはすでに回答済みです。"))
+    co_proposer.state = CoProposerState.ACCEPTED if accept else CoProposerState.DECLINED
+    co_proposer.answered_at = utcnow()
+    db.session.flush()
+    refresh_search_text(co_proposer.post)

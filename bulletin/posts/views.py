@@ -1,0 +1,321 @@
+"""Post pages: the list, one post, writing and editing, the organization's own posts, files, reports."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+
+from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.extensions import db
+from bulletin.moderation.reports import report_post
+from bulletin.organizations.data import prefectures
+from bulletin.organizations.services import get_by_code, ward_organizations
+from bulletin.posts import queries, services, uploads
+from bulletin.posts.categories import CATEGORIES
+from bulletin.posts.forms import CloseForm, CoProposerForm, PostForm, ReasonForm
+from bulletin.posts.models import CoProposer, Post, PostKind, PostState
+from bulletin.posts.rendering import render_markdown
+
+bp = Blueprint("posts", __name__)
+
+
+def visible_post_or_404(post_id: int) -> Post:
+    """Load a post the current user may see; anything else is 404, so hidden posts are not even confirmed."""
+    post = queries.get_post(post_id)
+    if post is None or not post.can_view(current_user):
+        abort(404)
+    return post
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Posts are for members; the public pages are the cases (a later part of the board)."""
+
+
+@bp.get("/posts")
+def index():
+    """Published posts with filters, 20 a page."""
+    filters = queries.PostFilters.from_args(request.args)
+    page = queries.list_posts(filters)
+    return render_template(
+        "posts/index.html",
+        page=page,
+        filters=filters,
+        categories=CATEGORIES,
+        prefectures=prefectures(),
+        wards=ward_organizations(),
+        can_create=services.can_create_post(current_user),
+    )
+
+
+def _post_form(post: Post | None = None) -> PostForm:
+    form = PostForm(obj=None) if post is None else PostForm()
+    form.target_wards.choices = [SelectChoice(ward.code, ward.name) for ward in ward_organizations()]
+    if post is not None:
+        form.remove_attachments.choices = [SelectChoice(a.id, a.original_name) for a in post.attachments]
+    return form
+
+
+def _fill_from(form: PostForm, content: dict, kind: PostKind) -> None:
+    form.kind.data = kind.value
+    for name in ("title", "summary", "offered", "sought", "body", "category", "venue", "cost_sharing"):
+        getattr(form, name).data = content[name]
+    form.tags.data = ", ".join(tag for tag in (content["tags"] or "").split(",") if tag)
+    for name in ("desired_from", "desired_until", "deadline"):
+        value = content[name]
+        getattr(form, name).data = date.fromisoformat(value) if isinstance(value, str) else value
+    form.target_wards.data = list(content["target_ward_codes"] or [])
+
+
+def _report_errors(form: PostForm, error: services.PostError) -> None:
+    target = getattr(form, error.field, None) if error.field else None
+    if target is not None:
+        target.errors = [*target.errors, error.message] if isinstance(target.errors, list) else [error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+@bp.route("/posts/new", methods=["GET", "POST"])
+def new():
+    """Write a proposal (municipalities) or a call (wards): save as draft, preview, or send to review."""
+    if not services.can_create_post(current_user):
+        abort(403)
+    form = _post_form()
+    kind = services.kind_for(current_user.organization)
+    if request.method == "GET":
+        form.kind.data = kind.value
+        form.category.data = "other"
+    preview = None
+    if form.validate_on_submit():
+        if form.action.data == "preview":
+            preview = render_markdown(form.body.data or "")
+        else:
+            try:
+                post = services.create_post(
+                    current_user,
+                    form.to_input(),
+                    request.files.getlist("attachments"),
+                    submit=form.action.data == "submit",
+                )
+            except services.PostError as error:
+                db.session.rollback()
+                _report_errors(form, error)
+            else:
+                db.session.commit()
+                flash(
+                    _("審査に出しました。事務局の確認後に公開されます。")
+                    if post.state == PostState.PENDING
+                    else _("下書きを保存しました。"),
+                    "success",
+                )
+                return redirect(url_for("posts.show", post_id=post.id))
+    status = 400 if request.method == "POST" and (form.errors or form.form_errors) else 200
+    return render_template("posts/form.html", form=form, post=None, kind=kind, preview=preview), status
+
+
+@bp.get("/posts/<int:post_id>")
+def show(post_id: int):
+    """One post: organization, period, deadline, attachments, and what the viewer may do with it."""
+    post = visible_post_or_404(post_id)
+    revision = queries.pending_revision(post) if post.belongs_to(current_user) else None
+    return render_template(
+        "posts/show.html",
+        post=post,
+        revision=revision,
+        action_form=ConfirmActionForm(),
+        close_form=CloseForm(formdata=None),
+        report_form=ReasonForm(formdata=None),
+        co_form=CoProposerForm(formdata=None),
+    )
+
+
+@bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
+def edit(post_id: int):
+    """Edit a post; a published one becomes a pending revision while the published text stays up."""
+    post = visible_post_or_404(post_id)
+    if not post.can_edit(current_user):
+        abort(403)
+    form = _post_form(post)
+    revision = queries.pending_revision(post) if post.state == PostState.PUBLISHED else None
+    if request.method == "GET":
+        _fill_from(form, revision.content if revision else post.content(), post.kind)
+    preview = None
+    if form.validate_on_submit():
+        if form.action.data == "preview":
+            preview = render_markdown(form.body.data or "")
+        else:
+            try:
+                proposed = services.update_post(
+                    current_user,
+                    post,
+                    form.to_input(),
+                    request.files.getlist("attachments"),
+                    form.remove_attachments.data or [],
+                )
+                if (
+                    form.action.data == "submit"
+                    and proposed is None
+                    and post.state in (PostState.DRAFT, PostState.REJECTED)
+                ):
+                    services.submit_post(current_user, post)
+            except services.PostError as error:
+                db.session.rollback()
+                _report_errors(form, error)
+            else:
+                db.session.commit()
+                if proposed is not None:
+                    flash(_("修正を審査に出しました。承認されるまで、公開中の内容が表示されます。"), "success")
+                elif post.state == PostState.PENDING:
+                    flash(_("審査に出しました。事務局の確認後に公開されます。"), "success")
+                else:
+                    flash(_("保存しました。"), "success")
+                return redirect(url_for("posts.show", post_id=post.id))
+    status = 400 if request.method == "POST" and (form.errors or form.form_errors) else 200
+    return render_template("posts/form.html", form=form, post=post, kind=post.kind, preview=preview), status
+
+
+def _simple_action(post_id: int, verb, success: str):
+    post = visible_post_or_404(post_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    try:
+        verb(current_user, post)
+    except services.PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+@bp.post("/posts/<int:post_id>/submit")
+def submit(post_id: int):
+    """Send a draft or returned post to review."""
+    return _simple_action(post_id, services.submit_post, _("審査に出しました。事務局の確認後に公開されます。"))
+
+
+@bp.post("/posts/<int:post_id>/withdraw")
+def withdraw(post_id: int):
+    """Withdraw the post."""
+    return _simple_action(post_id, services.withdraw_post, _("投稿を取り下げました。"))
+
+
+@bp.post("/posts/<int:post_id>/close")
+def close(post_id: int):
+    """Close a published post (partnered or no longer seeking)."""
+    post = visible_post_or_404(post_id)
+    form = CloseForm()
+    if not form.validate_on_submit():
+        flash(_("終了の理由を選んでください。"), "error")
+        return redirect(url_for("posts.show", post_id=post.id))
+    try:
+        services.close_post(current_user, post, form.reason.data)
+    except services.PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("投稿の募集を終了しました。"), "success")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+@bp.post("/posts/<int:post_id>/report")
+def report(post_id: int):
+    """Report a post to the moderators."""
+    post = visible_post_or_404(post_id)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("通報の理由を入力してください。"), "error")
+        return redirect(url_for("posts.show", post_id=post.id))
+    try:
+        report_post(current_user, post, form.reason.data)
+    except services.PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("通報しました。事務局が確認します。"), "success")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+@bp.post("/posts/<int:post_id>/co-proposers")
+def invite_co_proposer(post_id: int):
+    """Invite another member organization to join the post."""
+    post = visible_post_or_404(post_id)
+    form = CoProposerForm()
+    if not form.validate_on_submit():
+        flash(_("団体コードを入力してください。"), "error")
+        return redirect(url_for("posts.show", post_id=post.id))
+    try:
+        services.invite_co_proposer(current_user, post, get_by_code(form.organization_code.data))
+    except services.PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("共同提案者として招待しました。"), "success")
+    return redirect(url_for("posts.show", post_id=post.id))
+
+
+@bp.post("/co-proposals/<int:co_id>/<any(accept, decline):answer>")
+def answer_co_proposal(co_id: int, answer: str):
+    """The invited organization accepts or declines."""
+    co_proposer = db.session.get(CoProposer, co_id)
+    if co_proposer is None or co_proposer.organization_id != current_user.organization_id:
+        abort(404)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.answer_co_proposal(current_user, co_proposer, accept=answer == "accept")
+    except services.PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("共同提案者になりました。") if answer == "accept" else _("招待をお断りしました。"), "success")
+    return redirect(url_for("posts.ours"))
+
+
+@bp.get("/posts/<int:post_id>/attachments/<int:attachment_id>")
+def attachment(post_id: int, attachment_id: int):
+    """A file of a post, only to those who may see the post, never sniffed, always as a download."""
+    post = visible_post_or_404(post_id)
+    item = next((a for a in post.attachments if a.id == attachment_id), None)
+    if item is None:
+        abort(404)
+    path = uploads.path_of(item.stored_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=item.content_type,
+        as_attachment=True,
+        download_name=item.original_name,
+        max_age=0,
+        conditional=True,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@bp.get("/posts/ours")
+def ours():
+    """Our posts: the organization's own in every state, and invitations to co-propose."""
+    if current_user.organization_id is None:
+        abort(404)
+    return render_template(
+        "posts/ours.html",
+        posts=queries.organization_posts(current_user),
+        invitations=queries.co_proposal_invitations(current_user),
+        action_form=ConfirmActionForm(),
+        state_labels=services.STATE_LABELS,
+        can_create=services.can_create_post(current_user),
+    )

@@ -1,0 +1,101 @@
+"""The proposal's path through the real pages: draft with a PDF, submit, return for revision, resubmit, publish,
+found by a ward officer."""
+
+import io
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bulletin.extensions import db
+from bulletin.moderation.models import ModerationDecision
+from bulletin.posts.models import Post, PostState
+from bulletin.posts.services import today_in_japan
+from tests.conftest import SAKAI, SHINAGAWA
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def proposal(**overrides):
+    data = {
+        "kind": "proposal",
+        "title": "黄金がにのPRイベントを開きませんか",
+        "summary": "坂井市三国港の黄金がにを区民の皆さまに紹介したい。",
+        "body": "## 内容\n\n- 試食\n- 漁師のトーク\n\n[坂井市](https://www.city.fukui-sakai.lg.jp/)",
+        "category": "products",
+        "tags": "黄金がに, 物産展",
+        "desired_from": (today_in_japan() + timedelta(days=30)).isoformat(),
+        "desired_until": (today_in_japan() + timedelta(days=40)).isoformat(),
+        "deadline": (today_in_japan() + timedelta(days=20)).isoformat(),
+        "action": "draft",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_proposal_from_draft_to_publication(client, auth, create_user, moderator):
+    officer = create_user(SAKAI)
+    ward_officer = create_user(SHINAGAWA)
+    auth.login(officer)
+    data = proposal()
+    data["attachments"] = (io.BytesIO(PDF), "企画書.pdf")
+    response = client.post("/posts/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    post = db.session.scalar(select(Post).where(Post.title == data["title"]))
+    assert post.state == PostState.DRAFT and len(post.attachments) == 1
+    assert "<h2>内容</h2>" in post.body_html and 'rel="noopener noreferrer nofollow"' in post.body_html
+
+    assert client.post(f"/posts/{post.id}/submit").status_code == 302
+    db.session.refresh(post)
+    assert post.state == PostState.PENDING
+    auth.logout()
+
+    auth.login(ward_officer)
+    assert client.get(f"/posts/{post.id}").status_code == 404  # not yet public
+    auth.logout()
+
+    auth.login(moderator)
+    queue = client.get("/moderation").get_data(as_text=True)
+    assert data["title"] in queue
+    response = client.post(f"/moderation/posts/{post.id}/reject", data={"reason": "日程を具体的に書いてください。"})
+    assert response.status_code == 302
+    auth.logout()
+
+    auth.login(officer)
+    page = client.get(f"/posts/{post.id}/edit").get_data(as_text=True)
+    assert "日程を具体的に書いてください。" in page
+    response = client.post(
+        f"/posts/{post.id}/edit", data=proposal(summary="11月18日から23日、しながわ水族館で。", action="submit")
+    )
+    assert response.status_code == 302
+    db.session.refresh(post)
+    assert post.state == PostState.PENDING
+    auth.logout()
+
+    auth.login(moderator)
+    review = client.get(f"/moderation/posts/{post.id}").get_data(as_text=True)
+    assert "<ins>" in review and "<del>" in review
+    assert client.post(f"/moderation/posts/{post.id}/approve").status_code == 302
+    db.session.refresh(post)
+    assert post.state == PostState.PUBLISHED and post.published_at is not None
+    actions = list(
+        db.session.scalars(
+            select(ModerationDecision.action).where(
+                ModerationDecision.subject_id == post.id, ModerationDecision.subject_type == "post"
+            )
+        )
+    )
+    assert actions == ["reject_post", "approve_post"]
+    auth.logout()
+
+    auth.login(ward_officer)
+    listing = client.get("/posts?q=ｵｳｺﾞﾝ").get_data(as_text=True)  # half-width katakana query
+    assert data["title"] not in listing  # 黄金 is kanji: no reading search, the kanji works
+    listing = client.get("/posts?q=黄金がに").get_data(as_text=True)
+    assert data["title"] in listing
+    page = client.get(f"/posts/{post.id}")
+    assert page.status_code == 200 and "企画書.pdf" in page.get_data(as_text=True)
+    attachment = post.attachments[0]
+    with client.get(f"/posts/{post.id}/attachments/{attachment.id}") as response:
+        assert response.status_code == 200 and response.data == PDF
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert response.headers["Content-Disposition"].startswith("attachment")

@@ -10,6 +10,8 @@ from bulletin.core.db import utcnow
 from bulletin.extensions import db
 from bulletin.organizations.models import Organization
 from bulletin.organizations.services import confirm_domain, make_member
+from bulletin.posts.models import Post, PostKind
+from bulletin.posts.services import PostInput, approve_post, create_post, today_in_japan
 
 DEMO_PASSWORD = "kogane-gani-2015"
 
@@ -68,4 +70,59 @@ def create_demo_world() -> list[tuple[str, str, str]]:
         )
         logins.append((label, email, DEMO_PASSWORD))
     db.session.flush()
+    _create_demo_posts(moderator)
     return logins
+
+
+def _officer(email: str) -> User:
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+DEMO_POSTS = (
+    (
+        "kanko@city.fukui-sakai.lg.jp",
+        PostInput(
+            kind=PostKind.PROPOSAL,
+            title="三国港の「黄金がに」を区民の皆さまに紹介するPRイベント",
+            summary="坂井市三国港で水揚げされる越前がに「黄金がに」の試食と観光PRを、区内の集客施設で行いたいと考えています。",
+            offered="黄金がにの試食（約300食）、漁業関係者による解説、観光パンフレットと人員",
+            sought="会場（水族館・商業施設など）のご紹介、区報やSNSでの告知",
+            body="## ねらい\n\n三国港の冬の味覚を首都圏に届け、坂井市への来訪につなげます。\n\n"
+            "## 実施イメージ\n\n- 11月下旬の週末を含む数日間\n- 試食とクイズ、漁師のトーク\n- 観光・移住相談のブース\n",
+            category="products",
+            tags=["黄金がに", "物産展", "観光PR"],
+            venue="区内の集客施設（水族館など）",
+            cost_sharing="食材・人員は坂井市が負担。会場費はご相談させてください。",
+        ),
+        True,
+    ),
+    (
+        "kouryu@city.shinagawa.lg.jp",
+        PostInput(
+            kind=PostKind.CALL,
+            title="しながわ宿場まつりの物産展に出展する自治体を募集します",
+            summary="9月末の「しながわ宿場まつり」で、全国の自治体の物産展ブースを設けます。特産品の販売と観光PRにご参加ください。",
+            offered="テント・机・電源付きのブース（1自治体1区画）、区の広報での出展自治体紹介",
+            sought="特産品の販売と観光PRを行っていただける自治体",
+            body="## 日程\n\n9月下旬の土日（2日間）\n\n## 条件\n\n"
+            "- 販売品は各自治体でご用意ください\n- 搬入・搬出は各自治体でお願いします\n",
+            category="events",
+            tags=["祭り", "物産展"],
+            venue="旧東海道品川宿周辺",
+            cost_sharing="ブース代は区が負担。交通費・販売品は各自治体の負担。",
+        ),
+        True,
+    ),
+)
+
+
+def _create_demo_posts(moderator: User) -> None:
+    """A published proposal from 坂井市 and a call from 品川区, once."""
+    today = today_in_japan()
+    for email, values, publish in DEMO_POSTS:
+        if db.session.scalar(select(Post.id).where(Post.title == values.title)) is not None:
+            continue
+        values.deadline = today.replace(year=today.year + 1)
+        post = create_post(_officer(email), values, submit=True)
+        if publish:
+            approve_post(moderator, post)

@@ -8,14 +8,18 @@ from sqlalchemy import text
 
 from bulletin.accounts.forms import ConfirmActionForm
 from bulletin.extensions import db
+from bulletin.posts import queries
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
 def index():
-    """The home page: what the board is and where to go next."""
-    return render_template("main/index.html")
+    """The home page: what the board is, and for members the newest posts."""
+    recent = []
+    if current_user.is_authenticated and current_user.is_active:
+        recent = queries.list_posts(queries.PostFilters()).items[:5]
+    return render_template("main/index.html", recent=recent)
 
 
 @bp.get("/terms")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import nh3
 from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = {
-    "p", "br", "hr", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "code", "pre", "blockquote",
+    "p", "br", "hr", "h3", "h4", "h5", "h6", "strong", "em", "del", "code", "pre", "blockquote",
     "ul", "ol", "li", "a", "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"align"}, "td": {"align"}}
@@ -25,10 +26,15 @@ def _markdown() -> MarkdownIt:
     )
 
 
+# The body sits under the page's h1 (the title) and an h2 section heading: its own headings start at h3.
+_HEADING_LEVELS = {1: 3, 2: 3, 3: 4, 4: 5, 5: 6, 6: 6}
+_HEADING_RE = re.compile(r"<(/?)h([1-6])>")
+
+
 def render_markdown(source: str) -> str:
-    """Safe HTML for a post body; headings start at h2 since the page's h1 is the title."""
+    """Safe HTML for a post body."""
     html = _markdown().render(source or "")
-    html = html.replace("<h1>", "<h2>").replace("</h1>", "</h2>")
+    html = _HEADING_RE.sub(lambda m: f"<{m.group(1)}h{_HEADING_LEVELS[int(m.group(2))]}>", html)
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -42,7 +42,7 @@ def test_proposal_from_draft_to_publication(client, auth, create_user, moderator
     assert response.status_code == 302, response.get_data(as_text=True)
     post = db.session.scalar(select(Post).where(Post.title == data["title"]))
     assert post.state == PostState.DRAFT and len(post.attachments) == 1
-    assert "<h2>内容</h2>" in post.body_html and 'rel="noopener noreferrer nofollow"' in post.body_html
+    assert "<h3>内容</h3>" in post.body_html and 'rel="noopener noreferrer nofollow"' in post.body_html
 
     assert client.post(f"/posts/{post.id}/submit").status_code == 302
     db.session.refresh(post)

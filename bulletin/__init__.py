@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from bulletin import models  # noqa: F401  every model registered on the metadata
 from bulletin.accounts.views import bp as accounts_bp
@@ -27,8 +28,18 @@ from bulletin.posts.views import bp as posts_bp
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class DatabaseIntConverter(IntegerConverter):
+    """<int:…> limited to what an INTEGER column holds, so an absurd id is a 404 rather than an overflow."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def select_locale() -> str:
-    """The user's chosen language, else the session's, else the browser's, else Japanese."""
+    """The user's chosen language, else the session's, else the browser's, else Japanese (outside requests)."""
+    if not has_request_context():
+        return "ja"
     if current_user and current_user.is_authenticated and current_user.locale:
         return current_user.locale
     if session.get("locale"):
@@ -46,6 +57,7 @@ def create_app(config: dict | str | None = None) -> Flask:
         instance_relative_config=False,
     )
     load_config(app, config)
+    app.url_map.converters["int"] = DatabaseIntConverter
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

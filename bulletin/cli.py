@@ -86,7 +86,7 @@ def worker_command(once: bool, include_waiting: bool, interval: float):
 
     signal.signal(signal.SIGTERM, stop)
     while True:
-        report = deliver_due(include_waiting=include_waiting)
+        report = deliver_due(include_waiting=include_waiting, should_stop=lambda: stopping)
         db.session.remove()
         if report.sent or report.retried or report.failed or once:
             click.echo(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")

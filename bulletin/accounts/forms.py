@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
@@ -42,6 +43,16 @@ def _digits_only(value):
     if not isinstance(value, str):
         return value
     return re.sub(r"[\s\-ー−]", "", strip_line(value)).translate(str.maketrans("０１２３４５６７８９", "0123456789"))
+
+
+_DASHES = str.maketrans({"ー": "-", "−": "-", "‐": "-", "‑": "-", "–": "-", "—": "-", "―": "-"})
+
+
+def _normalise_phone(value):
+    """Full-width digits, brackets and the hyphens a Japanese IME types become their ASCII forms."""
+    if not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFKC", strip_line(value)).translate(_DASHES)
 
 
 def _lower_email(value):
@@ -94,7 +105,9 @@ class RegistrationForm(FlaskForm):
     department = StringField(
         _l("所属部署"), filters=[strip_line], validators=[DataRequired(REQUIRED), _length(100), NoControlCharacters()]
     )
-    phone = TelField(_l("電話番号"), filters=[strip_line], validators=[Optional(), _length(30), NoControlCharacters()])
+    phone = TelField(
+        _l("電話番号"), filters=[_normalise_phone], validators=[Optional(), _length(30), NoControlCharacters()]
+    )
     email = EmailField(_l("メールアドレス（職場のもの）"), **EMAIL_FIELD)
     password = _new_password_field(_l("パスワード"))
     password_confirm = _confirm_field()
@@ -102,7 +115,7 @@ class RegistrationForm(FlaskForm):
     agree = BooleanField(_l("利用規約に同意します"), validators=[DataRequired(_l("利用規約への同意が必要です。"))])
 
     def validate_phone(self, field):
-        if field.data and not re.fullmatch(r"[0-9０-９()（）\-ー− +＋]{6,30}", field.data):
+        if field.data and not re.fullmatch(r"[0-9()\- +]{6,30}", field.data):
             raise ValidationError(_l("電話番号は数字とハイフンで入力してください。"))
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from bulletin.accounts import tokens
@@ -22,7 +23,7 @@ class AccountError(Exception):
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
-        self.message = message
+        self.message = str(message)
         self.field = field
 
 
@@ -78,7 +79,7 @@ def register(details: Registration) -> User | None:
     if details.invitation is not None and (
         details.invitation.organization_id != organization.id or normalise_email(details.invitation.email) != email
     ):
-        raise AccountError("招待されたメールアドレスと団体で登録してください。", field="email")
+        raise AccountError(_l("招待されたメールアドレスと団体で登録してください。"), field="email")
     user = User(
         email=email,
         password_hash=hash_password(details.password),
@@ -190,7 +191,7 @@ def set_password(user: User, new_password: str) -> None:
 def change_password(user: User, current_password: str, new_password: str) -> None:
     """A logged-in user changes their password, proving they know the current one."""
     if not verify_password(user.password_hash, current_password):
-        raise AccountError("現在のパスワードが正しくありません。", field="current_password")
+        raise AccountError(_l("現在のパスワードが正しくありません。"), field="current_password")
     set_password(user, new_password)
 
 
@@ -202,10 +203,10 @@ def update_profile(user: User, name: str, department: str, phone: str) -> None:
 def invite_colleague(actor: User, email: str) -> Invitation:
     """An org admin invites a colleague; the invitation link lets them skip moderator review."""
     if not actor.can_invite():
-        raise AccountError("招待できるのは団体の管理者だけです。")
+        raise AccountError(_l("招待できるのは団体の管理者だけです。"))
     email = normalise_email(email)
     if get_user_by_email(email) is not None:
-        raise AccountError("このアドレスはすでに登録されています。", field="email")
+        raise AccountError(_l("このアドレスはすでに登録されています。"), field="email")
     token, token_hash = tokens.new_invitation_token()
     invitation = Invitation(
         organization_id=actor.organization_id,
@@ -223,7 +224,7 @@ def invite_colleague(actor: User, email: str) -> Invitation:
 def hand_over_admin(actor: User, colleague: User, keep_own: bool = False) -> None:
     """Make an active colleague an admin of the organization; the actor steps down unless keep_own."""
     if not actor.can_manage_member(colleague) or colleague.state != UserState.ACTIVE:
-        raise AccountError("この職員を管理者にすることはできません。")
+        raise AccountError(_l("この職員を管理者にすることはできません。"))
     colleague.role = OrgRole.ADMIN
     if not keep_own:
         actor.role = OrgRole.STAFF
@@ -232,7 +233,7 @@ def hand_over_admin(actor: User, colleague: User, keep_own: bool = False) -> Non
 def deactivate_colleague(actor: User, colleague: User) -> None:
     """An org admin deactivates a colleague who left; what they wrote stays with the organization."""
     if not actor.can_manage_member(colleague) or colleague.state == UserState.DEACTIVATED:
-        raise AccountError("この職員を無効にすることはできません。")
+        raise AccountError(_l("この職員を無効にすることはできません。"))
     colleague.state = UserState.DEACTIVATED
     colleague.role = OrgRole.STAFF
     colleague.session_version += 1

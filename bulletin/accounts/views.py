@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -22,6 +20,7 @@ from bulletin.accounts.forms import (
     ResetPasswordForm,
 )
 from bulletin.accounts.models import User, UserState
+from bulletin.core.urls import safe_next_path
 from bulletin.extensions import db, limiter, login_manager
 from bulletin.organizations.services import get_by_code, search_organizations
 
@@ -62,16 +61,6 @@ def _login_email_key() -> str:
 
 def _failed_login(response) -> bool:
     return request.method == "POST" and response.status_code != 302
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths are followed after login."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -176,7 +165,7 @@ def login():
         return redirect(url_for("main.index"))
     form = LoginForm()
     if request.method == "GET":
-        form.next.data = _safe_next(request.args.get("next")) or ""
+        form.next.data = safe_next_path(request.args.get("next")) or ""
     if form.validate_on_submit():
         try:
             user = services.authenticate(form.email.data, form.password.data)
@@ -189,7 +178,7 @@ def login():
             session.permanent = True
             db.session.commit()
             flash(_("ログインしました。"), "success")
-            return redirect(_safe_next(form.next.data) or url_for("main.index"))
+            return redirect(safe_next_path(form.next.data) or url_for("main.index"))
     return render_template("accounts/login.html", form=form)
 
 
@@ -257,7 +246,7 @@ def change_password():
             form.current_password.errors.append(error.message)
         else:
             db.session.commit()
-            login_user(current_user)  # refresh the session identity to the new version
+            login_user(current_user._get_current_object())  # the session identity follows the new version
             flash(_("パスワードを変更しました。"), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/profile.html", form=ProfileForm(obj=current_user), password_form=form), 400

@@ -19,8 +19,10 @@ def format_size(size: int) -> str:
 def init_templating(app: Flask) -> None:
     """Register filters and globals on the Jinja environment."""
     app.jinja_env.filters.update(
-        era_date=format_era_date,
-        dual_date=format_dual_date,
+        era_date=lambda value: (
+            format_era_date(value) if str(get_locale() or "ja") != "en" else format_dual_date(value, "en")
+        ),
+        dual_date=lambda value: format_dual_date(value, str(get_locale() or "ja")),
         datetime_jst=format_datetime,
         fiscal_year=format_fiscal_year,
         filesize=format_size,

@@ -42,11 +42,11 @@ _ERAS = (
 )
 
 
-def era_year(day: date) -> tuple[str, int]:
-    """The Japanese era and year number of a date (1 is shown as 元年 by callers who want it)."""
-    for start, name, _roman in _ERAS:
+def era_year(day: date, roman: bool = False) -> tuple[str, int]:
+    """The Japanese era (in kanji, or romanised) and year number of a date."""
+    for start, name, romanised in _ERAS:
         if day >= start:
-            return name, day.year - start.year + 1
+            return (romanised if roman else name), day.year - start.year + 1
     return "", day.year
 
 
@@ -68,12 +68,15 @@ def format_era_date(value: date | datetime | None) -> str:
     return f"{era}{year_text}年{day.month}月{day.day}日"
 
 
-def format_dual_date(value: date | datetime | None) -> str:
-    """令和7年11月23日 (2025-11-23): both forms, as officers read and file them."""
+def format_dual_date(value: date | datetime | None, locale: str = "ja") -> str:
+    """令和7年11月23日（2025-11-23）: both forms, as officers read and file them; 2025-11-23 (Reiwa 7) in English."""
     if value is None:
         return ""
     local = to_local(value)
     day = local.date() if isinstance(local, datetime) else local
+    if locale == "en":
+        era, year = era_year(day, roman=True)
+        return f"{day.isoformat()} ({era} {year})"
     return f"{format_era_date(day)}（{day.isoformat()}）"
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from urllib.parse import urlsplit
+
 from flask import current_app
+
+_UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")
 
 
 def absolute_url(endpoint: str, **values) -> str:
@@ -10,3 +15,14 @@ def absolute_url(endpoint: str, **values) -> str:
     adapter = current_app.url_map.bind("localhost", url_scheme="http")
     path = adapter.build(endpoint, values, force_external=False)
     return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+def safe_next_path(target: str | None) -> str | None:
+    """A same-site path to return to, or None: no scheme, no host, no backslash, space or control character
+    (browsers drop tabs and newlines, which turns "/\t/evil.example" into "//evil.example")."""
+    if not target or _UNSAFE_RE.search(target) or not target.startswith("/") or target.startswith("//"):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.core.urls import safe_next_path
 from bulletin.extensions import db
 from bulletin.posts import queries
 
@@ -44,8 +45,7 @@ def set_locale():
         if current_user.is_authenticated:
             current_user.locale = locale
             db.session.commit()
-    target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("main.index"))
+    return redirect(safe_next_path(request.form.get("next")) or url_for("main.index"))
 
 
 @bp.get("/healthz")

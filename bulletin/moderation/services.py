@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from bulletin.accounts.models import OrgRole, User, UserState
@@ -19,17 +20,17 @@ class ModerationError(Exception):
 
     def __init__(self, message: str):
         super().__init__(message)
-        self.message = message
+        self.message = str(message)
 
 
 def _require_moderator(actor: User) -> None:
     if not actor.can_moderate():
-        raise ModerationError("この操作はモデレーターだけが行えます。")
+        raise ModerationError(_l("この操作はモデレーターだけが行えます。"))
 
 
 def _require_pending(user: User) -> None:
     if user.state != UserState.PENDING:
-        raise ModerationError("この登録はすでに処理されています。")
+        raise ModerationError(_l("この登録はすでに処理されています。"))
 
 
 def _organization_has_admin(user: User) -> bool:
@@ -66,7 +67,7 @@ def approve_user(actor: User, user: User, confirm_user_domain: bool = False) -> 
             try:
                 confirm_domain(organization, user.email_domain, actor.id)
             except ValueError as error:
-                raise ModerationError("このドメインは別の団体のものとして確認済みです。") from error
+                raise ModerationError(_l("このドメインは別の団体のものとして確認済みです。")) from error
             details["confirmed_domain"] = user.email_domain
     log_decision(actor, "approve_user", "user", user.id, _user_label(user), **details)
     db.session.flush()
@@ -79,7 +80,7 @@ def reject_user(actor: User, user: User, reason: str) -> None:
     _require_pending(user)
     reason = reason.strip()
     if not reason:
-        raise ModerationError("却下の理由を入力してください。")
+        raise ModerationError(_l("却下の理由を入力してください。"))
     user.state = UserState.REJECTED
     user.rejection_reason = reason
     log_decision(actor, "reject_user", "user", user.id, _user_label(user), reason=reason, email=user.email)
@@ -91,11 +92,11 @@ def confirm_organization_domain(actor: User, user: User) -> None:
     """Confirm the domain of a user's address as their organization's, logged."""
     _require_moderator(actor)
     if user.organization is None:
-        raise ModerationError("団体に属していない利用者です。")
+        raise ModerationError(_l("団体に属していない利用者です。"))
     try:
         confirm_domain(user.organization, user.email_domain, actor.id)
     except ValueError as error:
-        raise ModerationError("このドメインは別の団体のものとして確認済みです。") from error
+        raise ModerationError(_l("このドメインは別の団体のものとして確認済みです。")) from error
     log_decision(
         actor, "confirm_domain", "organization", user.organization.id, user.organization.name, domain=user.email_domain
     )

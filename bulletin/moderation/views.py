@@ -92,8 +92,8 @@ def reject_user(user_id: int):
 @bp.get("/log")
 def log():
     """Every decision, newest first. Nothing here can be edited or deleted."""
-    page = request.args.get("page", 1, type=int)
-    return render_template("moderation/log.html", pagination=queries.moderation_log(max(page, 1)))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
+    return render_template("moderation/log.html", pagination=queries.moderation_log(page))
 
 
 FIELD_LABELS = {

@@ -14,6 +14,7 @@ import os
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -97,10 +98,14 @@ class SMTPTransport:
             )
         else:
             connection = smtplib.SMTP(host, port, timeout=timeout)
-            if cfg.get("SMTP_STARTTLS"):
+        try:
+            if cfg.get("SMTP_STARTTLS") and not cfg.get("SMTP_SSL"):
                 connection.starttls(context=ssl.create_default_context())
-        if cfg.get("SMTP_USERNAME"):
-            connection.login(cfg["SMTP_USERNAME"], cfg.get("SMTP_PASSWORD") or "")
+            if cfg.get("SMTP_USERNAME"):
+                connection.login(cfg["SMTP_USERNAME"], cfg.get("SMTP_PASSWORD") or "")
+        except BaseException:
+            connection.close()  # a failed handshake must not leak the socket
+            raise
         return connection
 
     def send(self, email: EmailMessage) -> None:
@@ -151,9 +156,30 @@ def _due_condition(now: datetime, include_waiting: bool):
     return or_(pending, stale_lease)
 
 
-def claim_next(now: datetime, include_waiting: bool = False) -> OutboxMessage | None:
-    """Take the oldest due message for this worker, committing the claim; None when nothing is due."""
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """What a worker needs of a claimed message, read before the database transaction ends."""
+
+    id: int
+    attempts: int
+    message_id: str
+    recipient: str
+    email: EmailMessage
+
+
+def claim_next(
+    now: datetime,
+    include_waiting: bool = False,
+    exclude: set[int] | frozenset[int] = frozenset(),
+    sender: str | None = None,
+) -> ClaimedMessage | None:
+    """Take the oldest due message for this worker and commit the claim; None when nothing is due.
+
+    The transaction is over when this returns, so no database lock or snapshot is held while the message is
+    sent (on SQLite another process may write meanwhile).
+    """
     session = db.session
+    sender = sender or current_app.config["MAIL_FROM"]
     while True:
         query = (
             select(OutboxMessage.id, OutboxMessage.state, OutboxMessage.attempts)
@@ -161,6 +187,8 @@ def claim_next(now: datetime, include_waiting: bool = False) -> OutboxMessage | 
             .order_by(OutboxMessage.id)
             .limit(1)
         )
+        if exclude:
+            query = query.where(OutboxMessage.id.not_in(exclude))
         if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         row = session.execute(query).first()
@@ -174,9 +202,15 @@ def claim_next(now: datetime, include_waiting: bool = False) -> OutboxMessage | 
             .values(state=OutboxState.SENDING, lease_until=now + LEASE, attempts=row.attempts + 1)
             .execution_options(synchronize_session=False)
         )
+        if result.rowcount != 1:
+            session.rollback()
+            continue
+        message = session.get(OutboxMessage, row.id, populate_existing=True)
+        claimed = ClaimedMessage(
+            message.id, message.attempts, message.message_id, message.recipient, build_email(message, sender)
+        )
         session.commit()
-        if result.rowcount == 1:
-            return session.get(OutboxMessage, row.id, populate_existing=True)
+        return claimed
 
 
 @dataclass
@@ -188,53 +222,58 @@ class DeliveryReport:
     failed: int = 0
 
 
-def deliver_due(include_waiting: bool = False, limit: int | None = None) -> DeliveryReport:
-    """Deliver every message that is due now; returns counts. Commits after each message."""
+def deliver_due(
+    include_waiting: bool = False, limit: int | None = None, should_stop: Callable[[], bool] = lambda: False
+) -> DeliveryReport:
+    """Deliver every message that is due now, each at most once per drain; commits after each message.
+
+    `should_stop` is asked before each message, so a worker told to stop finishes only the current one.
+    """
     config = current_app.config
     report = DeliveryReport()
+    tried: set[int] = set()
     with make_transport(config) as transport:
-        while limit is None or report.sent + report.retried + report.failed < limit:
-            now = utcnow()
-            message = claim_next(now, include_waiting)
-            if message is None:
+        while (limit is None or len(tried) < limit) and not should_stop():
+            claimed = claim_next(utcnow(), include_waiting, exclude=tried, sender=config["MAIL_FROM"])
+            if claimed is None:
                 break
-            outcome = _deliver_one(message, transport, config)
+            tried.add(claimed.id)
+            outcome = _deliver_one(claimed, transport, config)
             setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 
 
-def _deliver_one(message: OutboxMessage, transport, config) -> str:
+def _deliver_one(claimed: ClaimedMessage, transport, config) -> str:
     try:
-        transport.send(build_email(message, config["MAIL_FROM"]))
+        transport.send(claimed.email)
     except PermanentDeliveryError as error:
-        _record_failure(message, str(error), permanent=True, config=config)
+        return _record_failure(claimed, str(error), permanent=True, config=config)
     except (smtplib.SMTPException, OSError) as error:
-        return _record_failure(message, f"{type(error).__name__}: {error}", permanent=False, config=config)
-    else:
-        message.state = OutboxState.SENT
-        message.sent_at = utcnow()
-        message.lease_until = None
-        message.last_error = None
-        db.session.commit()
-        log.info("sent %s to %s", message.message_id, message.recipient)
-        return "sent"
-    return "failed"
+        return _record_failure(claimed, f"{type(error).__name__}: {error}", permanent=False, config=config)
+    _finish(claimed, state=OutboxState.SENT, sent_at=utcnow(), last_error=None)
+    log.info("sent %s to %s", claimed.message_id, claimed.recipient)
+    return "sent"
 
 
-def _record_failure(message: OutboxMessage, error: str, permanent: bool, config) -> str:
-    message.last_error = error[:2000]
-    message.lease_until = None
-    if permanent or message.attempts >= config["MAIL_MAX_ATTEMPTS"]:
-        message.state = OutboxState.FAILED
-        outcome = "failed"
-        log.warning("giving up on %s to %s: %s", message.message_id, message.recipient, error)
-    else:
-        message.state = OutboxState.PENDING
-        message.next_attempt_at = utcnow() + retry_delay(message.attempts, config["MAIL_RETRY_BASE_SECONDS"])
-        outcome = "retried"
-        log.info("will retry %s (attempt %d): %s", message.message_id, message.attempts, error)
+def _finish(claimed: ClaimedMessage, **values) -> None:
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == claimed.id, OutboxMessage.state == OutboxState.SENDING)
+        .values(lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
-    return outcome
+
+
+def _record_failure(claimed: ClaimedMessage, error: str, permanent: bool, config) -> str:
+    if permanent or claimed.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+        _finish(claimed, state=OutboxState.FAILED, last_error=error[:2000])
+        log.warning("giving up on %s to %s: %s", claimed.message_id, claimed.recipient, error)
+        return "failed"
+    next_attempt = utcnow() + retry_delay(claimed.attempts, config["MAIL_RETRY_BASE_SECONDS"])
+    _finish(claimed, state=OutboxState.PENDING, next_attempt_at=next_attempt, last_error=error[:2000])
+    log.info("will retry %s (attempt %d): %s", claimed.message_id, claimed.attempts, error)
+    return "retried"
 
 
 def retry_failed(message: OutboxMessage) -> None:

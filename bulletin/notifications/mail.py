@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.utils import parseaddr
 
 from flask import current_app, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
 
 from bulletin.accounts.models import User
 from bulletin.core.urls import absolute_url
@@ -16,20 +16,20 @@ from bulletin.notifications.models import OutboxMessage, new_message_id
 def queue_email(
     recipient: User | str,
     kind: str,
-    subject: str,
+    subject,
     template: str,
     locale: str | None = None,
     **context,
 ) -> OutboxMessage:
     """Render `email/<template>.txt` and add the message to the session (the caller's transaction commits it).
 
-    `subject` is a msgid translated in the recipient's language.
+    `subject` is a lazy string: it is translated here, in the recipient's language.
     """
     user = recipient if isinstance(recipient, User) else None
     address = user.email if user else recipient
     locale = locale or (user.locale if user else "ja")
     with force_locale(locale):
-        translated_subject = gettext(subject, **context.get("subject_args", {}))
+        translated_subject = str(subject)
         body = render_template(
             f"email/{template}.txt", user=user, recipient=address, absolute_url=absolute_url, **context
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from bulletin.accounts.models import User, UserState
@@ -20,7 +21,7 @@ def on_user_registered(sender, user: User, token: str, **_):
     queue_email(
         user,
         "confirm_email",
-        "メールアドレスの確認",
+        _l("メールアドレスの確認"),
         "confirm_email",
         confirm_url=absolute_url("accounts.confirm", token=token),
     )
@@ -30,7 +31,7 @@ def on_registration_attempt_on_existing(sender, user: User, **_):
     queue_email(
         user,
         "already_registered",
-        "登録の申し込みがありました",
+        _l("登録の申し込みがありました"),
         "already_registered",
         login_url=absolute_url("accounts.login"),
         reset_url=absolute_url("accounts.forgot_password"),
@@ -45,7 +46,7 @@ def on_user_confirmed(sender, user: User, awaiting_approval: bool, **_):
         queue_email(
             moderator,
             "registration_pending",
-            "承認待ちの登録があります",
+            _l("承認待ちの登録があります"),
             "registration_pending",
             applicant=user,
             domain_confirmed=domain_confirmed,
@@ -55,19 +56,19 @@ def on_user_confirmed(sender, user: User, awaiting_approval: bool, **_):
 
 def on_user_approved(sender, user: User, **_):
     queue_email(
-        user, "user_approved", "利用登録が承認されました", "user_approved", login_url=absolute_url("accounts.login")
+        user, "user_approved", _l("利用登録が承認されました"), "user_approved", login_url=absolute_url("accounts.login")
     )
 
 
 def on_user_rejected(sender, user: User, reason: str, **_):
-    queue_email(user, "user_rejected", "利用登録を承認できませんでした", "user_rejected", reason=reason)
+    queue_email(user, "user_rejected", _l("利用登録を承認できませんでした"), "user_rejected", reason=reason)
 
 
 def on_password_reset_requested(sender, user: User, token: str, **_):
     queue_email(
         user,
         "password_reset",
-        "パスワードの再設定",
+        _l("パスワードの再設定"),
         "password_reset",
         reset_url=absolute_url("accounts.reset_password", token=token),
     )
@@ -77,7 +78,7 @@ def on_password_changed(sender, user: User, **_):
     queue_email(
         user,
         "password_changed",
-        "パスワードが変更されました",
+        _l("パスワードが変更されました"),
         "password_changed",
         forgot_url=absolute_url("accounts.forgot_password"),
     )
@@ -87,8 +88,9 @@ def on_user_invited(sender, invitation, token: str, **_):
     queue_email(
         invitation.email,
         "invitation",
-        "掲示板への招待",
+        _l("掲示板への招待"),
         "invitation",
+        locale=sender.locale if sender is not None else "ja",  # colleagues usually share the inviter's language
         inviter=sender,
         invitation=invitation,
         invitation_url=absolute_url("accounts.accept_invitation", token=token),

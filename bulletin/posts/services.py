@@ -142,8 +142,9 @@ def can_create_post(user: User | None) -> bool:
 
 def _check_rules(values: PostInput, author_org: Organization) -> None:
     if values.kind != kind_for(author_org):
-        expected = "提案" if kind_for(author_org) == PostKind.PROPOSAL else "募集"
-        raise PostError(_l("この団体が投稿できるのは「%(kind)s」です。", kind=expected), field="kind")
+        if kind_for(author_org) == PostKind.PROPOSAL:
+            raise PostError(_l("この団体が投稿できるのは「提案」です。"), field="kind")
+        raise PostError(_l("この団体が投稿できるのは「募集」です。"), field="kind")
     if values.deadline and values.deadline < today_in_japan():
         raise PostError(_l("締切は今日以降の日付にしてください。"), field="deadline")
     if values.desired_from and values.desired_until and values.desired_until < values.desired_from:
@@ -371,7 +372,7 @@ def withdraw_post(actor: User, post: Post) -> None:
     db.session.execute(
         update(PostRevision)
         .where(PostRevision.post_id == post.id, PostRevision.state == RevisionState.PENDING)
-        .values(state=RevisionState.REJECTED, decided_at=utcnow(), comment="取り下げ")
+        .values(state=RevisionState.REJECTED, decided_at=utcnow(), comment="withdrawn")
     )
     db.session.flush()
 

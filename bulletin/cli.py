@@ -87,6 +87,7 @@ def worker_command(once: bool, include_waiting: bool, interval: float):
     signal.signal(signal.SIGTERM, stop)
     while True:
         report = deliver_due(include_waiting=include_waiting, should_stop=lambda: stopping)
+        include_waiting = False  # --now is for the first drain; afterwards the backoff applies again
         db.session.remove()
         if report.sent or report.retried or report.failed or once:
             click.echo(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")

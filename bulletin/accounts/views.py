@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy.orm import joinedload
 
 from bulletin.accounts import services, tokens
 from bulletin.accounts.forms import (
@@ -33,7 +34,7 @@ def load_user(identity: str) -> User | None:
     user_id, _sep, version = identity.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id), options=[joinedload(User.organization)])
     if user is None or user.session_version != int(version):
         return None
     return user

@@ -19,7 +19,7 @@ def index():
     """The home page: what the board is, and for members the newest posts."""
     recent = []
     if current_user.is_authenticated and current_user.is_active:
-        recent = queries.list_posts(queries.PostFilters()).items[:5]
+        recent = queries.recent_posts()
     return render_template("main/index.html", recent=recent)
 
 

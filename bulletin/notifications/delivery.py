@@ -180,37 +180,31 @@ def claim_next(
     """
     session = db.session
     sender = sender or current_app.config["MAIL_FROM"]
-    while True:
-        query = (
-            select(OutboxMessage.id, OutboxMessage.state, OutboxMessage.attempts)
-            .where(_due_condition(now, include_waiting))
-            .order_by(OutboxMessage.id)
-            .limit(1)
-        )
-        if exclude:
-            query = query.where(OutboxMessage.id.not_in(exclude))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        row = session.execute(query).first()
-        if row is None:
-            session.rollback()
-            return None
-        # The guarded update makes the claim exclusive on every database: whoever changes the row first wins.
-        result = session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == row.id, OutboxMessage.state == row.state, OutboxMessage.attempts == row.attempts)
-            .values(state=OutboxState.SENDING, lease_until=now + LEASE, attempts=row.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:
-            session.rollback()
-            continue
-        message = session.get(OutboxMessage, row.id, populate_existing=True)
-        claimed = ClaimedMessage(
-            message.id, message.attempts, message.message_id, message.recipient, build_email(message, sender)
-        )
-        session.commit()
-        return claimed
+    session.commit()  # the claim below must be the first statement of its transaction
+    candidate = select(OutboxMessage.id).where(_due_condition(now, include_waiting)).order_by(OutboxMessage.id).limit(1)
+    if exclude:
+        candidate = candidate.where(OutboxMessage.id.not_in(exclude))
+    if session.get_bind().dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    # Read and write in one statement: SQLite takes its write lock before reading (waiting out busy_timeout), so
+    # another process's commit cannot leave the claim on a stale snapshot; PostgreSQL skips rows another worker
+    # has locked and re-checks the condition on the row it locks.
+    claimed_id = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == candidate.scalar_subquery())
+        .values(state=OutboxState.SENDING, lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if claimed_id is None:
+        session.rollback()
+        return None
+    message = session.get(OutboxMessage, claimed_id, populate_existing=True)
+    claimed = ClaimedMessage(
+        message.id, message.attempts, message.message_id, message.recipient, build_email(message, sender)
+    )
+    session.commit()
+    return claimed
 
 
 @dataclass

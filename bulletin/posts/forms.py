@@ -78,6 +78,7 @@ class PostForm(FlaskForm):
             SelectChoice(PostKind.PROPOSAL.value, _l("提案（自治体から特別区へ）")),
             SelectChoice(PostKind.CALL.value, _l("募集（特別区から自治体へ）")),
         ],
+        validate_choice=False,
     )
     title = _line(_l("タイトル"), 120, required=True)
     summary = _text(_l("概要"), 400, required=True, hint=_l("一覧に表示される短い説明（400文字以内）"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, load_only, selectinload
 
 from bulletin.accounts.models import User
 from bulletin.core.text import fold
@@ -88,12 +88,31 @@ class PostPage:
         return self.page > 1
 
 
+# What a list row shows; the long texts stay in the database.
+_LIST_COLUMNS = (
+    Post.id, Post.organization_id, Post.kind, Post.state, Post.title, Post.summary, Post.category, Post.tags,
+    Post.deadline, Post.published_at, Post.updated_at, Post.desired_from, Post.desired_until,
+)  # fmt: skip
+
+
 def _with_list_relations(statement: Select) -> Select:
     return statement.options(
+        load_only(*_LIST_COLUMNS),
         joinedload(Post.organization),
         selectinload(Post.target_wards),
         selectinload(Post.co_proposers).joinedload(CoProposer.organization),
     )
+
+
+def recent_posts(limit: int = 5) -> list[Post]:
+    """The newest published posts, for the home page."""
+    statement = (
+        select(Post)
+        .where(Post.state == PostState.PUBLISHED)
+        .order_by(Post.published_at.desc(), Post.id.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(_with_list_relations(statement)).unique())
 
 
 def list_posts(filters: PostFilters) -> PostPage:

@@ -105,10 +105,29 @@ def app(base_app: Flask) -> Iterator[Flask]:
     base_app.config.update(WTF_CSRF_ENABLED=False, RATELIMIT_ENABLED=False)
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in an app context of its own, as in production.
+
+    The `app` fixture keeps one app context pushed for the whole test, and Flask reuses a pushed app context
+    for requests: `g` (where Flask-Login caches the current user and Flask-WTF the CSRF token) and the
+    database session would then be shared by every request and every client of the test. A fresh context per
+    request gives each request its own `g` and session; they still share the test's connection and transaction.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def isolated_client(app: Flask) -> IsolatedClient:
+    """A cookie-keeping IsolatedClient for the app."""
+    return IsolatedClient(app, app.response_class, use_cookies=True)
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """A test client."""
-    return app.test_client()
+    """A test client whose requests each run in their own app context."""
+    return isolated_client(app)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u20
 
 def fold(text: str) -> str:
     """Fold text for matching: NFKC (full/half width), katakana to hiragana, lower case, no spaces."""
-    text = unicodedata.normalize("NFKC", text or "")
+    text = unicodedata.normalize("NFKC", _CONTROL_RE.sub("", text or ""))  # PostgreSQL refuses NUL in text
     text = jaconv.kata2hira(text)
     return re.sub(r"\s+", "", text).lower()
 

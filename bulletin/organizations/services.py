@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from bulletin.core.db import utcnow
 from bulletin.core.text import fold
 from bulletin.extensions import db
+from bulletin.organizations.codes import is_valid_code
 from bulletin.organizations.data import AGREEMENTS, WARDS_MEMBER_SINCE, organization_records, prefectures
 from bulletin.organizations.models import Agreement, EmailDomain, Membership, Organization, OrganizationKind
 
@@ -23,6 +24,8 @@ def search_key(name: str, kana: str, prefecture_name: str = "") -> str:
 
 def get_by_code(code: str) -> Organization | None:
     """The organization with this six-digit code, if any."""
+    if not is_valid_code(code or ""):
+        return None
     return db.session.scalar(select(Organization).where(Organization.code == code))
 
 

@@ -7,34 +7,16 @@ import re
 from collections.abc import Callable
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from bulletin.accounts.models import UserState
 from tests.browser.conftest import Account, LiveServer, MailSink
+from tests.browser.pages import assert_accessible, header_user, heading, log_in
 from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI, SHINAGAWA
 
 pytestmark = pytest.mark.browser
 
 KANAZAWA = "172014"  # 石川県金沢市
-
-
-def heading(page: Page):
-    """The page's h1."""
-    return page.get_by_role("heading", level=1)
-
-
-def header_user(page: Page):
-    """Who the header says is logged in: (name, organization) locators."""
-    banner = page.get_by_role("banner")
-    return banner.locator(".site-user__name"), banner.locator(".site-user__org")
-
-
-def log_in(page: Page, account: Account) -> None:
-    """Fill and send the login form on the current page (which must be /login)."""
-    page.get_by_label("メールアドレス", exact=True).fill(account.email)
-    page.get_by_label("パスワード", exact=True).fill(account.password)
-    page.get_by_role("main").get_by_role("button", name="ログイン", exact=True).click()
 
 
 def fill_registration(page: Page, account: Account, *, department: str, phone: str) -> None:
@@ -187,29 +169,6 @@ def test_ward_officer_flow(
     expect(name).to_have_text(second.name)
     expect(organization).to_have_text("東京都 品川区")
     assert not [mail for mail in mail_sink.received(moderator.email) if second.email in mail.body]
-
-
-def serious_violations(page: Page) -> list[dict]:
-    """axe-core's violations of impact serious or critical on the page as it is now."""
-    violations = Axe().run(page).response["violations"]
-    return [violation for violation in violations if violation["impact"] in ("serious", "critical")]
-
-
-def describe(violations: list[dict]) -> str:
-    """Readable axe violations: rule, impact, help, and each offending element."""
-    lines = []
-    for violation in violations:
-        lines.append(f"{violation['id']} ({violation['impact']}): {violation['help']} <{violation['helpUrl']}>")
-        for node in violation["nodes"]:
-            lines.append(f"    {' '.join(map(str, node['target']))}: {node['html']}")
-            lines.append("      " + node.get("failureSummary", "").replace("\n", "\n      "))
-    return "\n".join(lines)
-
-
-def assert_accessible(page: Page, what: str) -> None:
-    """No serious or critical axe-core violation on the page."""
-    violations = serious_violations(page)
-    assert not violations, f"axe-core on {what} ({page.url}):\n{describe(violations)}"
 
 
 def test_registration_pages_pass_axe(page: Page):

@@ -1,0 +1,469 @@
+"""Security properties of every page: headers, no inline script or style (so the CSP can forbid them), only
+local assets, CSRF on POST, cookie flags, production configuration and health checks."""
+
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from bulletin import create_app
+from bulletin.accounts.models import User, UserState
+from bulletin.config import Config, ConfigError
+from bulletin.extensions import db
+from tests.conftest import PASSWORD, SAKAI, make_test_app
+from tests.support import Page, World, build_world, isolated_client, limiter_state_preserved, page_of
+
+CSRF_REFUSED = "フォームの有効期限が切れました。ページを読み込み直してから、もう一度送信してください。"
+URL_ATTRIBUTES = ("src", "href", "action", "formaction", "poster", "data", "srcset", "background", "cite")
+
+
+@pytest.fixture
+def client(app):
+    """Each request in its own app context (see tests/support.py)."""
+    return isolated_client(app)
+
+
+@pytest.fixture
+def world(create_user, moderator) -> World:
+    return build_world(create_user, moderator, with_posts=True)
+
+
+# --- headers -----------------------------------------------------------------------------------------------------
+
+
+def csp_directives(header: str) -> dict[str, list[str]]:
+    directives = {}
+    for part in header.split(";"):
+        words = part.split()
+        if words:
+            directives[words[0].lower()] = words[1:]
+    return directives
+
+
+def assert_security_headers(response) -> None:
+    csp = response.headers.get("Content-Security-Policy")
+    assert csp, f"no CSP on {response.request.path}"
+    directives = csp_directives(csp)
+    every_source = [source for sources in directives.values() for source in sources]
+    assert "'unsafe-inline'" not in every_source and "'unsafe-eval'" not in every_source
+    assert directives["frame-ancestors"] == ["'none'"]
+    assert directives["default-src"] == ["'self'"]
+    assert directives["object-src"] == ["'none'"]
+    for name in ("script-src", "style-src"):
+        assert directives.get(name, directives["default-src"]) == ["'self'"], f"{name}: {directives.get(name)}"
+    assert not any(source in ("*", "http:", "https:") for source in every_source)
+    assert response.headers.get("X-Content-Type-Options") == "nosniff"
+    assert response.headers.get("Referrer-Policy") in {"same-origin", "no-referrer", "strict-origin-when-cross-origin"}
+    assert response.headers.get("X-Frame-Options") == "DENY"
+
+
+def test_security_headers_on_pages_errors_json_and_assets(client, auth, world):
+    responses = [
+        client.get("/"),
+        client.get("/login"),
+        client.get("/register"),
+        client.get("/terms"),
+        client.get("/no-such-page"),
+        client.post("/logout", data={}),
+        client.get("/healthz"),
+        client.get("/organizations/search.json?q=さかい"),
+        client.get("/static/css/site.css"),
+        client.get("/static/js/site.js"),
+    ]
+    auth.login(world.org_admin)
+    responses += [
+        client.get("/profile"),
+        client.get("/organization/members"),
+        client.post("/organization/members"),
+        client.get(f"/posts/{world.draft.id}"),
+    ]
+    for response in responses:
+        response.close()
+        assert response.status_code != 500
+        assert_security_headers(response)
+
+
+def test_attachments_are_downloads_in_a_sandbox(client, auth, world):
+    auth.login(world.member_a)
+    response = client.get(f"/posts/{world.draft.id}/attachments/{world.attachment.id}")
+    response.close()
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert response.headers["Content-Disposition"].startswith("attachment;")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in response.headers["Cache-Control"]
+    directives = csp_directives(response.headers["Content-Security-Policy"])
+    assert directives["default-src"] == ["'none'"] and "sandbox" in directives
+
+
+# --- every page: no inline script or style, only local assets ------------------------------------------------------
+
+# GET endpoints answering JSON or files rather than pages; everything else in the URL map is a page.
+NOT_PAGES = {"static", "main.healthz", "main.readyz", "organizations.search_json", "posts.attachment"}
+
+# How to reach each page: endpoint -> (who looks at it, path). A page added to the URL map without a line here
+# fails test_every_page_is_scanned.
+PAGES = {
+    "main.index": [(None, "/"), ("org_admin", "/"), ("moderator", "/")],
+    "main.terms": [(None, "/terms")],
+    "main.accessibility": [(None, "/accessibility")],
+    "accounts.register": [
+        (None, "/register"),
+        (None, "/register?org_q=さかい"),
+        (None, "/register?code=182109"),
+        (None, "/register?org_q=存在しない団体"),
+    ],
+    "accounts.registered": [(None, "/register/sent")],
+    "accounts.confirm": [(None, "/confirm/{w.confirm_token}")],
+    "accounts.login": [(None, "/login"), (None, "/login?next=/profile")],
+    "accounts.forgot_password": [(None, "/password/forgot")],
+    "accounts.reset_password": [(None, "/password/reset/{w.reset_token}"), (None, "/password/reset/garbage")],
+    "accounts.accept_invitation": [(None, "/invitations/{w.invitation_token}"), (None, "/invitations/garbage")],
+    "accounts.profile": [("member_a", "/profile"), ("moderator", "/profile")],
+    "accounts.members": [("org_admin", "/organization/members"), ("member_a", "/organization/members")],
+    "moderation.queue": [("moderator", "/moderation")],
+    "moderation.log": [("moderator", "/moderation/log")],
+    "moderation.reject_user": [("moderator", "/moderation/users/{w.applicant.id}/reject")],
+    "moderation.review_post": [("moderator", "/moderation/posts/{w.pending.id}")],
+    "moderation.review_revision": [("moderator", "/moderation/revisions/{w.revision.id}")],
+    "posts.index": [("member_b", "/posts"), ("member_b", "/posts?q=黄金がに&sort=deadline"), ("moderator", "/posts")],
+    "posts.show": [
+        ("member_a", "/posts/{w.draft.id}"),
+        ("member_a", "/posts/{w.published.id}"),
+        ("member_a", "/posts/{w.hidden.id}"),
+        ("ward", "/posts/{w.published.id}"),
+        ("moderator", "/posts/{w.pending.id}"),
+    ],
+    "posts.edit": [("member_a", "/posts/{w.draft.id}/edit"), ("member_a", "/posts/{w.published.id}/edit")],
+    "posts.new": [("member_a", "/posts/new"), ("ward", "/posts/new")],
+    "posts.ours": [("member_a", "/posts/ours"), ("member_b", "/posts/ours")],
+}
+
+# Pages that only appear after a POST: form errors, refusals, confirmations, error pages.
+POSTED = [
+    (None, "/register", {"email": "x", "organization_code": "182108", "name": "\x00"}),
+    (None, "/login", {"email": "staff@city.fukui-sakai.lg.jp", "password": "wrong-password"}),
+    (None, "/password/forgot", {"email": "staff@city.fukui-sakai.lg.jp"}),
+    (None, "/password/reset/{w.reset_token}", {"password": "short", "password_confirm": "x"}),
+    (None, "/confirm/{w.confirm_token}", {}),
+    (None, "/confirm/garbage", {}),
+    ("member_a", "/profile", {"name": ""}),
+    ("member_a", "/profile/password", {"current_password": "wrong"}),
+    ("member_a", "/organization/members", {"email": "x@example.jp"}),
+    ("org_admin", "/organization/members", {"email": "not-an-address"}),
+    ("moderator", "/moderation/users/{w.applicant.id}/reject", {"reason": ""}),
+    ("member_a", "/posts/new", {"kind": "proposal", "title": "", "action": "draft"}),
+    (
+        "member_a",
+        "/posts/new",
+        {
+            "kind": "proposal",
+            "title": "見出し",
+            "summary": "概要",
+            "body": "# 見出し\n\n<script>alert(1)</script> [リンク](javascript:alert(1)) <img src=x onerror=alert(1)>",
+            "category": "other",
+            "action": "preview",
+        },
+    ),
+    ("member_a", "/posts/{w.draft.id}/edit", {"kind": "proposal", "title": "", "action": "draft"}),
+    ("ward", "/posts/{w.published.id}/report", {"reason": ""}),
+    ("moderator", "/moderation/posts/{w.pending.id}/reject", {"reason": ""}),
+    ("moderator", "/moderation/revisions/{w.revision.id}/reject", {"reason": ""}),
+]
+
+
+def browse(app, auth_as: User | None):
+    browser = isolated_client(app)
+    if auth_as is not None:
+        assert browser.post("/login", data={"email": auth_as.email, "password": PASSWORD}).status_code == 302
+    return browser
+
+
+def rendered_pages(app, world: World) -> list[tuple[str, object]]:
+    browsers = {}
+
+    def browser_of(role):
+        if role not in browsers:
+            browsers[role] = browse(app, getattr(world, role) if role else None)
+        return browsers[role]
+
+    pages = []
+    for _endpoint, visits in PAGES.items():
+        for role, path in visits:
+            path = path.format(w=world)
+            pages.append((f"{role or 'anonymous'} GET {path}", browser_of(role).get(path, follow_redirects=True)))
+    for role, path, data in POSTED:
+        path = path.format(w=world)
+        page = browser_of(role).post(path, data=data, follow_redirects=True)
+        pages.append((f"{role or 'anonymous'} POST {path}", page))
+    pages.append(("404", browser_of(None).get("/no-such-page")))
+    pages.append(("405", browser_of(None).get("/logout")))
+    pages.append(("403", browser_of("moderator").get("/posts/new")))
+    return pages
+
+
+def test_every_page_is_scanned(app):
+    pages = {
+        rule.endpoint for rule in app.url_map.iter_rules() if "GET" in rule.methods and rule.endpoint not in NOT_PAGES
+    }
+    assert pages == set(PAGES), f"add the new pages to PAGES: {sorted(pages - set(PAGES))}"
+
+
+def inline_code(page: Page) -> list[str]:
+    """Everything on the page that a CSP without 'unsafe-inline' would block."""
+    found = []
+    for element in page.elements:
+        if element.tag == "script" and (not element.attrs.get("src") or element.text.strip()):
+            found.append(f"inline <script>: {element.text.strip()[:60]!r}")
+        if element.tag == "style":
+            found.append("<style> block")
+        for name, value in element.attrs.items():
+            if name == "style":
+                found.append(f"style attribute on <{element.tag}>: {value!r}")
+            if name.startswith("on"):
+                found.append(f"event handler {name} on <{element.tag}>")
+            if name in URL_ATTRIBUTES and value.strip().lower().startswith("javascript:"):
+                found.append(f"javascript: URL in {name} of <{element.tag}>")
+    return found
+
+
+def outside_references(page: Page) -> list[str]:
+    """URLs on the page that point to another host (mailto: and tel: links are not fetched)."""
+    found = []
+    for element in page.elements:
+        for name in URL_ATTRIBUTES:
+            for value in element.attrs.get(name, "").split(",") if name == "srcset" else [element.attrs.get(name)]:
+                if not value:
+                    continue
+                value = value.strip().split()[0] if name == "srcset" else value.strip()
+                parts = urlsplit(value)
+                if element.tag == "a" and parts.scheme in ("mailto", "tel"):
+                    continue
+                if parts.netloc not in ("", "localhost") or parts.scheme not in ("", "http", "https"):
+                    found.append(f"<{element.tag} {name}={value!r}>")
+    return found
+
+
+def test_pages_have_no_inline_script_or_style_and_only_local_references(app, world):
+    problems = []
+    assets = set()
+    for label, response in rendered_pages(app, world):
+        assert response.status_code != 500, label
+        assert response.mimetype == "text/html", label
+        assert_security_headers(response)
+        page = page_of(response)
+        problems += [f"{label}: {problem}" for problem in inline_code(page) + outside_references(page)]
+        for element in page.elements:
+            if element.tag in ("script", "img") and element.attrs.get("src"):
+                assets.add(element.attrs["src"])
+            if element.tag == "link" and element.attrs.get("href"):
+                assets.add(element.attrs["href"])
+    assert not problems, "\n".join(problems)
+    assert assets
+    member = browse(app, world.member_a)
+    for asset in assets:
+        response = member.get(asset)
+        response.close()
+        assert response.status_code == 200, asset
+
+
+def test_stylesheets_and_scripts_load_nothing_from_elsewhere(client):
+    page = page_of(client.get("/"))
+    for element in page.elements:
+        if element.tag in ("link", "script") and (element.attrs.get("href") or element.attrs.get("src", "")).startswith(
+            "/static/"
+        ):
+            response = client.get(element.attrs.get("href") or element.attrs["src"])
+            body = response.get_data(as_text=True)
+            response.close()
+            assert not re.search(r"@import|url\(\s*['\"]?(https?:)?//", body), element.attrs
+            assert not re.search(r"fetch\(\s*['\"]https?://|https?://[^\s\"')]+\.(js|css|woff2?)", body), element.attrs
+
+
+def test_print_stylesheet_is_linked_for_print_only(client, auth, world):
+    auth.login(world.org_admin)
+    for path in ("/", "/profile", "/posts", f"/posts/{world.published.id}", "/organization/members"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        stylesheets = [e for e in page_of(response).all("link") if "stylesheet" in e.attrs.get("rel", "").split()]
+        printing = [e for e in stylesheets if e.attrs["href"].endswith("/print.css")]
+        screen = [e for e in stylesheets if e.attrs["href"].endswith("/site.css")]
+        assert len(printing) == 1 and printing[0].attrs.get("media") == "print", path
+        assert len(screen) == 1 and screen[0].attrs.get("media", "all") in ("all", "screen"), path
+
+
+# --- CSRF ------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf(app, monkeypatch):
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+
+
+def csrf_token_of(response) -> str:
+    page = page_of(response)
+    token = next(e.attrs["value"] for e in page.all("input") if e.attrs.get("name") == "csrf_token")
+    assert token
+    return token
+
+
+def refused_for_csrf(response) -> bool:
+    return response.status_code == 400 and CSRF_REFUSED in response.get_data(as_text=True)
+
+
+def users() -> int:
+    return db.session.scalar(select(func.count()).select_from(User))
+
+
+def test_login_without_csrf_token_is_refused(client, csrf, world):
+    assert refused_for_csrf(client.post("/login", data={"email": world.member_a.email, "password": PASSWORD}))
+    assert client.get("/profile").status_code == 302
+    assert refused_for_csrf(
+        client.post("/login", data={"email": world.member_a.email, "password": PASSWORD, "csrf_token": "forged"})
+    )
+    token = csrf_token_of(client.get("/login"))
+    response = client.post("/login", data={"email": world.member_a.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302 and client.get("/profile").status_code == 200
+
+
+def test_register_without_csrf_token_is_refused(client, csrf):
+    count = users()
+    data = {
+        "email": "hanako@city.fukui-sakai.lg.jp",
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "name": "坂井 花子",
+        "department": "観光交流課",
+        "organization_code": SAKAI,
+        "agree": "y",
+    }
+    assert refused_for_csrf(client.post("/register", data=data))
+    assert users() == count
+    token = csrf_token_of(client.get("/register"))
+    assert client.post("/register", data={**data, "csrf_token": token}).status_code == 302
+    assert users() == count + 1
+
+
+def test_token_of_another_session_is_refused(app, client, csrf, world):
+    stranger = isolated_client(app)
+    token = csrf_token_of(stranger.get("/login"))
+    data = {"email": world.member_a.email, "password": PASSWORD, "csrf_token": token}
+    assert refused_for_csrf(client.post("/login", data=data))
+
+
+def signed_in_with_csrf(client, user):
+    token = csrf_token_of(client.get("/login"))
+    assert (
+        client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}).status_code == 302
+    )
+    return csrf_token_of(client.get("/profile"))
+
+
+def test_logout_without_csrf_token_is_refused(client, csrf, world):
+    token = signed_in_with_csrf(client, world.member_a)
+    assert refused_for_csrf(client.post("/logout"))
+    assert client.get("/profile").status_code == 200  # still logged in
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/profile").status_code == 302
+
+
+def test_moderation_without_csrf_token_is_refused(client, csrf, world, outbox):
+    token = signed_in_with_csrf(client, world.moderator)
+    assert refused_for_csrf(client.post(f"/moderation/users/{world.applicant.id}/approve"))
+    assert refused_for_csrf(client.post(f"/moderation/users/{world.applicant.id}/reject", data={"reason": "x"}))
+    db.session.refresh(world.applicant)
+    assert world.applicant.state == UserState.PENDING
+    assert outbox(world.applicant.email) == []
+    response = client.post(f"/moderation/users/{world.applicant.id}/approve", data={"csrf_token": token})
+    assert response.status_code == 302
+    db.session.refresh(world.applicant)
+    assert world.applicant.state == UserState.ACTIVE
+
+
+def test_org_admin_actions_without_csrf_token_are_refused(client, csrf, world):
+    token = signed_in_with_csrf(client, world.org_admin)
+    assert refused_for_csrf(client.post(f"/organization/members/{world.colleague.id}/deactivate"))
+    assert refused_for_csrf(client.post("/organization/members", data={"email": "x@city.fukui-sakai.lg.jp"}))
+    db.session.refresh(world.colleague)
+    assert world.colleague.state == UserState.ACTIVE
+    client.post(f"/organization/members/{world.colleague.id}/deactivate", data={"csrf_token": token})
+    db.session.refresh(world.colleague)
+    assert world.colleague.state == UserState.DEACTIVATED
+
+
+# --- cookies and configuration ----------------------------------------------------------------------------------------
+
+
+def session_cookie(response) -> str:
+    [cookie] = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("bulletin_session=")]
+    return cookie
+
+
+def cookie_flags(cookie: str) -> set[str]:
+    return {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+
+
+def test_session_cookie_flags(client, auth, world):
+    cookie = session_cookie(auth.login(world.member_a))
+    flags = cookie_flags(cookie)
+    assert "httponly" in flags
+    assert re.search(r";\s*SameSite=Lax", cookie)
+    assert "secure" not in flags  # plain http in tests; production sets it (below)
+
+
+@pytest.fixture
+def production_environment(monkeypatch):
+    for name in ("DATABASE_URL", "REDIS_URL", "BASE_URL", "SMTP_HOST", "TRUSTED_PROXIES", "BULLETIN_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("SECRET_KEY", "a-production-secret-of-sufficient-length")
+    with limiter_state_preserved():
+        yield
+
+
+def test_production_cookies_are_secure(production_environment):
+    app = create_app("production")
+    assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
+    assert app.config["SESSION_COOKIE_HTTPONLY"] and app.config["REMEMBER_COOKIE_HTTPONLY"]
+    assert app.config["SESSION_COOKIE_SAMESITE"] == app.config["REMEMBER_COOKIE_SAMESITE"] == "Lax"
+    assert app.config["SECRET_KEY"] == "a-production-secret-of-sufficient-length"
+    assert not app.testing and app.config["RATELIMIT_ENABLED"] and app.config["WTF_CSRF_ENABLED"] is not False
+    response = app.test_client().get("/login")
+    flags = cookie_flags(session_cookie(response))
+    assert {"secure", "httponly"} <= flags
+    assert_security_headers(response)
+
+
+def test_production_refuses_to_start_without_secret_key(production_environment, monkeypatch):
+    monkeypatch.delenv("SECRET_KEY")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app("production")
+    monkeypatch.setenv("BULLETIN_ENV", "production")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()
+
+
+def test_production_refuses_the_development_secret_key(production_environment, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", Config.SECRET_KEY)
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app("production")
+
+
+# --- health checks -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_checks(client, path):
+    response = client.get(path)
+    assert response.status_code == 200 and response.is_json
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_readyz_reports_an_unreachable_database(tmp_path):
+    with limiter_state_preserved():
+        app = make_test_app(f"sqlite:///{tmp_path / 'missing' / 'nowhere.sqlite'}", tmp_path)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503 and response.get_json()["status"] == "unavailable"
+    assert app.test_client().get("/healthz").status_code == 200
+    with app.app_context():
+        db.engine.dispose()

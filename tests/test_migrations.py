@@ -1,0 +1,91 @@
+"""The migrations build exactly the models' schema on an empty database, and take it all down again.
+
+Each test gets a database of its own: a new SQLite file, or a new PostgreSQL database when TEST_DATABASE_URL is
+set, and an app of its own on it (the shared test database is built by the same migrations in conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect
+
+from bulletin.cli import main as bulletin_cli
+from bulletin.extensions import db
+from tests.conftest import _postgres_database, make_test_app
+from tests.support import limiter_state_preserved
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_app(request, tmp_path) -> Iterator[Flask]:
+    """An app on a new, empty database."""
+    if request.param == "sqlite":
+        url, drop = f"sqlite:///{tmp_path / 'fresh.sqlite'}", None
+    elif TEST_DATABASE_URL.startswith("postgres"):
+        url, drop = _postgres_database(TEST_DATABASE_URL)
+    else:
+        pytest.skip("PostgreSQL: set TEST_DATABASE_URL")
+    with limiter_state_preserved():
+        app = make_test_app(url, tmp_path)
+    try:
+        with app.app_context():
+            yield app
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        if drop is not None:
+            drop()
+
+
+def schema_differences() -> list:
+    """What autogenerate would write: the differences between the database and the models."""
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, db.metadata)
+
+
+def table_names() -> set[str]:
+    return set(inspect(db.engine).get_table_names())
+
+
+def test_upgrade_builds_exactly_the_models_schema(fresh_app):
+    assert table_names() == set()
+    upgrade()
+    assert table_names() == {*db.metadata.tables, "alembic_version"}
+    assert schema_differences() == []
+
+
+def test_downgrade_to_base_leaves_only_the_version_table(fresh_app):
+    upgrade()
+    downgrade(revision="base")
+    assert table_names() == {"alembic_version"}
+    with db.engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() is None
+    upgrade()  # and back up again, from where the downgrade left it
+    assert schema_differences() == []
+
+
+def test_bulletin_db_check_finds_nothing_to_generate(fresh_app, monkeypatch):
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "")  # FlaskGroup sets it; put it back afterwards
+    runner = fresh_app.test_cli_runner()
+    upgrade()
+    result = runner.invoke(bulletin_cli, ["db", "check"])
+    assert result.exit_code == 0, result.output
+
+
+def test_bulletin_db_check_notices_a_schema_that_drifted(fresh_app, monkeypatch):
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "")
+    upgrade()
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP INDEX ix_user_state")
+    assert [difference[0] for difference in schema_differences()] == ["add_index"]
+    result = fresh_app.test_cli_runner().invoke(bulletin_cli, ["db", "check"])
+    assert result.exit_code != 0

@@ -1,0 +1,627 @@
+"""Who may do what: every route of the URL map × every kind of visitor, with the outcome declared in a table.
+
+The routes are read from the URL map when the tests are collected, so a route added to the app without a line in
+ROUTES fails here ("declare who may use it"). Each route is tried by every role in its own savepoint of the test's
+transaction: anonymous, staff of two member organizations (坂井市, 釧路町), ward staff (品川区), the 坂井市
+org admin, a moderator, a suspended officer (whose login is refused) and an officer suspended after logging in.
+The last two must fare exactly like the anonymous visitor.
+
+For routes that change something, `effect` says what the change is, and the table says for whom it happens: the
+test checks both the answer and that the change happened for those roles and for no one else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from bulletin import create_app
+from bulletin.accounts.models import Invitation, OrgRole, User, UserState
+from bulletin.accounts.passwords import verify_password
+from bulletin.extensions import db
+from bulletin.moderation.models import Report, ReportState
+from bulletin.notifications.models import OutboxMessage
+from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
+from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI
+from tests.support import (
+    World,
+    build_world,
+    isolated_client,
+    limiter_state_preserved,
+    refuse_login_of_the_current_user_proxy,
+)
+
+NEW_PASSWORD = "a-new-and-long-passphrase"
+
+ANONYMOUS_LIKE = ("anonymous", "suspended", "suspended_after_login")
+STAFF = ("member_a", "member_b", "ward")
+ORG_USERS = (*STAFF, "org_admin")
+SIGNED_IN = (*ORG_USERS, "moderator")
+ROLES = (*ANONYMOUS_LIKE, *SIGNED_IN)
+GROUPS = {
+    **{role: (role,) for role in ROLES},
+    "everyone": ROLES,
+    "anonymous": ANONYMOUS_LIKE,  # a suspended officer is a stranger to the board
+    "signed_in": SIGNED_IN,
+    "org_users": ORG_USERS,
+    "staff": STAFF,
+    "owners": ("member_a", "org_admin"),  # 坂井市, whose posts the world holds
+    "others": ("member_b", "ward"),  # members of other organizations
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The expected answer: status, where a redirect leads (a regular expression), whether the effect happens."""
+
+    status: int
+    location: str | None = None
+    changes: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.status}{' → ' + self.location if self.location else ''}{' (changes)' if self.changes else ''}"
+
+
+OK = Outcome(200)
+LOGIN = Outcome(302, r"/login\?next=.+")
+HOME = Outcome(302, "/")
+FORBIDDEN = Outcome(403)
+NOT_FOUND = Outcome(404)
+
+
+def to(location: str, changes: bool = False) -> Outcome:
+    return Outcome(302, location, changes)
+
+
+def done(status_or_location: int | str) -> Outcome:
+    if isinstance(status_or_location, int):
+        return Outcome(status_or_location, changes=True)
+    return Outcome(302, status_or_location, changes=True)
+
+
+def expect(**by_group: Outcome) -> dict[str, Outcome]:
+    """Outcomes by group of roles, later groups overriding earlier ones; every role must end up with one."""
+    table: dict[str, Outcome] = {}
+    for group, outcome in by_group.items():
+        for role in GROUPS[group]:
+            table[role] = outcome
+    missing = set(ROLES) - set(table)
+    assert not missing, f"no outcome for {missing}"
+    assert len({table[role] for role in ANONYMOUS_LIKE}) == 1, "suspended users must fare like anonymous ones"
+    return table
+
+
+Refs = SimpleNamespace  # the world as plain values: ids, addresses and tokens, usable in every savepoint
+
+
+@dataclass
+class Case:
+    """One request to a route, with the outcome for each role."""
+
+    path: str  # formatted with w=<Refs>
+    expected: dict[str, Outcome]
+    data: dict | Callable[[Refs, SimpleNamespace | None], dict] | None = None
+    effect: Callable[[Refs, SimpleNamespace | None], bool] | None = None
+    label: str = ""
+    needs_posts: bool = False
+
+
+# --- effects: did the request change what it is about? ---------------------------------------------------------
+
+
+def user(user_id: int) -> User:
+    return db.session.get(User, user_id)
+
+
+def post_state(post_id: int) -> PostState:
+    return db.session.get(Post, post_id).state
+
+
+def registered(w, actor) -> bool:
+    return db.session.scalar(select(User.id).where(User.email == "new-officer@city.fukui-sakai.lg.jp")) is not None
+
+
+def actors_name_changed(w, actor) -> bool:
+    return actor is not None and user(actor.id).name == "名前を変えた"
+
+
+def actors_password_changed(w, actor) -> bool:
+    return actor is not None and verify_password(user(actor.id).password_hash, NEW_PASSWORD)
+
+
+def reset_mail_sent(w, actor) -> bool:
+    return db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.recipient == w.forgetful.email)) is not None
+
+
+def invited(w, actor) -> bool:
+    return (
+        db.session.scalar(select(Invitation.id).where(Invitation.email == "another@city.fukui-sakai.lg.jp")) is not None
+    )
+
+
+def actor_reported(w, actor) -> bool:
+    if actor is None:
+        return False
+    return db.session.scalar(select(Report.id).where(Report.reporter_id == actor.id)) is not None
+
+
+def kushiro_invited_to_published(w, actor) -> bool:
+    return db.session.scalar(select(CoProposer.id).where(CoProposer.post_id == w.published)) is not None
+
+
+def new_post_written(w, actor) -> bool:
+    return db.session.scalar(select(Post.id).where(Post.title == "新しい投稿")) is not None
+
+
+def new_post_data(w, actor) -> dict:
+    is_ward = actor is not None and actor.id == w.ward.id
+    kind = "call" if is_ward else "proposal"
+    return {"kind": kind, "title": "新しい投稿", "summary": "概要", "category": "other", "action": "draft"}
+
+
+def state_is(attribute: str, state) -> Callable:
+    return lambda w, actor: post_state(getattr(w, attribute)) == state
+
+
+LOGIN_AS_COLLEAGUE = {"email": "{w.colleague.email}", "password": PASSWORD}
+REGISTRATION = {
+    "email": "new-officer@city.fukui-sakai.lg.jp",
+    "password": PASSWORD,
+    "password_confirm": PASSWORD,
+    "name": "坂井 新人",
+    "department": "観光交流課",
+    "organization_code": SAKAI,
+    "agree": "y",
+}
+MEMBERS = r"/organization/members"
+POST_PAGE = r"/posts/\d+"
+QUEUE = "/moderation"
+
+# Who may see the moderation pages: nobody but moderators; the pages are not even confirmed to exist (404),
+# and a visitor who is not logged in is asked to log in first (a moderator may follow a link from a mail).
+MODERATORS_ONLY = expect(anonymous=LOGIN, org_users=NOT_FOUND, moderator=OK)
+
+
+def moderators_only(outcome: Outcome) -> dict[str, Outcome]:
+    return expect(anonymous=LOGIN, org_users=NOT_FOUND, moderator=outcome)
+
+
+ROUTES: dict[tuple[str, str], list[Case]] = {
+    # public pages
+    ("main.index", "GET"): [Case("/", expect(everyone=OK))],
+    ("main.terms", "GET"): [Case("/terms", expect(everyone=OK))],
+    ("main.accessibility", "GET"): [Case("/accessibility", expect(everyone=OK))],
+    ("main.healthz", "GET"): [Case("/healthz", expect(everyone=OK))],
+    ("main.readyz", "GET"): [Case("/readyz", expect(everyone=OK))],
+    ("static", "GET"): [Case("/static/css/site.css", expect(everyone=OK))],
+    ("organizations.search_json", "GET"): [Case("/organizations/search.json?q=さかい", expect(everyone=OK))],
+    ("main.set_locale", "POST"): [
+        Case("/locale", expect(everyone=to("/terms")), data={"locale": "en", "next": "/terms"})
+    ],
+    # registration, confirmation, login
+    ("accounts.register", "GET"): [Case("/register", expect(anonymous=OK, signed_in=HOME))],
+    ("accounts.register", "POST"): [
+        Case("/register", expect(anonymous=done("/register/sent"), signed_in=HOME), REGISTRATION, registered)
+    ],
+    ("accounts.registered", "GET"): [Case("/register/sent", expect(everyone=OK))],
+    ("accounts.confirm", "GET"): [Case("/confirm/{w.confirm_token}", expect(everyone=OK))],
+    ("accounts.confirm_post", "POST"): [
+        Case(
+            "/confirm/{w.confirm_token}",
+            expect(everyone=done(200)),  # the link itself is the credential
+            effect=lambda w, actor: user(w.unconfirmed.id).state != UserState.UNCONFIRMED,
+        )
+    ],
+    ("accounts.login", "GET"): [Case("/login", expect(anonymous=OK, signed_in=HOME))],
+    ("accounts.login", "POST"): [
+        Case(
+            "/login",
+            expect(anonymous=done("/"), signed_in=HOME),
+            LOGIN_AS_COLLEAGUE,
+            lambda w, actor: user(w.colleague.id).last_login_at is not None,
+        )
+    ],
+    ("accounts.logout", "POST"): [Case("/logout", expect(everyone=HOME))],
+    ("accounts.forgot_password", "GET"): [Case("/password/forgot", expect(everyone=OK))],
+    ("accounts.forgot_password", "POST"): [
+        Case("/password/forgot", expect(everyone=done(200)), {"email": "{w.forgetful.email}"}, reset_mail_sent)
+    ],
+    ("accounts.reset_password", "GET"): [Case("/password/reset/{w.reset_token}", expect(everyone=OK))],
+    ("accounts.reset_password", "POST"): [
+        Case(
+            "/password/reset/{w.reset_token}",
+            expect(everyone=done("/login")),  # the link itself is the credential
+            {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
+            lambda w, actor: verify_password(user(w.forgetful.id).password_hash, NEW_PASSWORD),
+        )
+    ],
+    ("accounts.accept_invitation", "GET"): [
+        Case("/invitations/{w.invitation_token}", expect(everyone=to(r"/register\?invitation=.+")))
+    ],
+    # one's own account
+    ("accounts.profile", "GET"): [Case("/profile", expect(anonymous=LOGIN, signed_in=OK))],
+    ("accounts.profile", "POST"): [
+        Case(
+            "/profile",
+            expect(anonymous=LOGIN, signed_in=done("/profile")),
+            {"name": "名前を変えた", "department": "総務課", "phone": ""},
+            actors_name_changed,
+        )
+    ],
+    ("accounts.change_password", "POST"): [
+        Case(
+            "/profile/password",
+            expect(anonymous=LOGIN, signed_in=done("/profile")),
+            {"current_password": PASSWORD, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD},
+            actors_password_changed,
+        )
+    ],
+    # the organization's staff, managed by its admin
+    ("accounts.members", "GET"): [
+        Case(MEMBERS, expect(anonymous=LOGIN, org_users=OK, moderator=NOT_FOUND)),
+    ],
+    ("accounts.members", "POST"): [
+        Case(
+            MEMBERS,
+            expect(anonymous=LOGIN, staff=FORBIDDEN, org_admin=done(MEMBERS), moderator=NOT_FOUND),
+            {"email": "another@city.fukui-sakai.lg.jp"},
+            invited,
+        )
+    ],
+    ("accounts.make_admin", "POST"): [
+        Case(
+            "/organization/members/{w.colleague.id}/admin",
+            expect(
+                anonymous=LOGIN, member_a=to(MEMBERS), others=NOT_FOUND, org_admin=done(MEMBERS), moderator=NOT_FOUND
+            ),
+            effect=lambda w, actor: user(w.colleague.id).role == OrgRole.ADMIN,
+        )
+    ],
+    ("accounts.deactivate", "POST"): [
+        Case(
+            "/organization/members/{w.colleague.id}/deactivate",
+            expect(
+                anonymous=LOGIN, member_a=to(MEMBERS), others=NOT_FOUND, org_admin=done(MEMBERS), moderator=NOT_FOUND
+            ),
+            effect=lambda w, actor: user(w.colleague.id).state == UserState.DEACTIVATED,
+        )
+    ],
+    # moderation of members
+    ("moderation.queue", "GET"): [Case(QUEUE, MODERATORS_ONLY, needs_posts=True)],
+    ("moderation.log", "GET"): [Case("/moderation/log", MODERATORS_ONLY, needs_posts=True)],
+    ("moderation.approve_user", "POST"): [
+        Case(
+            "/moderation/users/{w.applicant.id}/approve",
+            moderators_only(done(QUEUE)),
+            effect=lambda w, actor: user(w.applicant.id).state == UserState.ACTIVE,
+        )
+    ],
+    ("moderation.reject_user", "GET"): [Case("/moderation/users/{w.applicant.id}/reject", MODERATORS_ONLY)],
+    ("moderation.reject_user", "POST"): [
+        Case(
+            "/moderation/users/{w.applicant.id}/reject",
+            moderators_only(done(QUEUE)),
+            {"reason": "職員であることを確認できませんでした。"},
+            lambda w, actor: user(w.applicant.id).state == UserState.REJECTED,
+        )
+    ],
+    # moderation of posts
+    ("moderation.review_post", "GET"): [Case("/moderation/posts/{w.pending}", MODERATORS_ONLY, needs_posts=True)],
+    ("moderation.approve_post", "POST"): [
+        Case(
+            "/moderation/posts/{w.pending}/approve",
+            moderators_only(done(QUEUE)),
+            effect=state_is("pending", PostState.PUBLISHED),
+            needs_posts=True,
+        )
+    ],
+    ("moderation.reject_post", "POST"): [
+        Case(
+            "/moderation/posts/{w.pending}/reject",
+            moderators_only(done(QUEUE)),
+            {"reason": "費用負担を書いてください。"},
+            state_is("pending", PostState.REJECTED),
+            needs_posts=True,
+        )
+    ],
+    ("moderation.hide_post", "POST"): [
+        Case(
+            "/moderation/posts/{w.published}/hide",
+            moderators_only(done(QUEUE)),
+            {"reason": "規約に反する内容のため"},
+            state_is("published", PostState.HIDDEN),
+            needs_posts=True,
+        )
+    ],
+    ("moderation.unhide_post", "POST"): [
+        Case(
+            "/moderation/posts/{w.hidden}/unhide",
+            moderators_only(done(QUEUE)),
+            effect=state_is("hidden", PostState.PUBLISHED),
+            needs_posts=True,
+        )
+    ],
+    ("moderation.review_revision", "GET"): [
+        Case("/moderation/revisions/{w.revision}", MODERATORS_ONLY, needs_posts=True)
+    ],
+    ("moderation.decide_revision", "POST"): [
+        Case(
+            "/moderation/revisions/{w.revision}/approve",
+            moderators_only(done(QUEUE)),
+            effect=lambda w, actor: db.session.get(PostRevision, w.revision).state == RevisionState.APPROVED,
+            label="approve",
+            needs_posts=True,
+        ),
+        Case(
+            "/moderation/revisions/{w.revision}/reject",
+            moderators_only(done(QUEUE)),
+            {"reason": "修正の理由を書いてください。"},
+            lambda w, actor: db.session.get(PostRevision, w.revision).state == RevisionState.REJECTED,
+            label="reject",
+            needs_posts=True,
+        ),
+    ],
+    ("moderation.resolve_report", "POST"): [
+        Case(
+            "/moderation/reports/{w.report}/dismiss",
+            moderators_only(done(QUEUE)),
+            effect=lambda w, actor: db.session.get(Report, w.report).state == ReportState.DISMISSED,
+            label="dismiss",
+            needs_posts=True,
+        ),
+        Case(
+            "/moderation/reports/{w.report}/hide",
+            moderators_only(done(QUEUE)),
+            {"reason": "規約に反する内容のため"},
+            state_is("published", PostState.HIDDEN),
+            label="hide",
+            needs_posts=True,
+        ),
+    ],
+    # posts: for members only; drafts and hidden posts for their organization (and moderators) only
+    ("posts.index", "GET"): [Case("/posts", expect(anonymous=LOGIN, signed_in=OK), needs_posts=True)],
+    ("posts.ours", "GET"): [
+        Case("/posts/ours", expect(anonymous=LOGIN, org_users=OK, moderator=NOT_FOUND), needs_posts=True)
+    ],
+    ("posts.new", "GET"): [Case("/posts/new", expect(anonymous=LOGIN, org_users=OK, moderator=FORBIDDEN))],
+    ("posts.new", "POST"): [
+        Case(
+            "/posts/new",
+            expect(anonymous=LOGIN, org_users=done(POST_PAGE), moderator=FORBIDDEN),
+            new_post_data,
+            new_post_written,
+        )
+    ],
+    ("posts.show", "GET"): [
+        Case(
+            "/posts/{w.draft}",
+            expect(anonymous=LOGIN, owners=OK, others=NOT_FOUND, moderator=OK),
+            label="draft",
+            needs_posts=True,
+        ),
+        Case("/posts/{w.published}", expect(anonymous=LOGIN, signed_in=OK), label="published", needs_posts=True),
+        Case(
+            "/posts/{w.hidden}",
+            expect(anonymous=LOGIN, owners=OK, others=NOT_FOUND, moderator=OK),
+            label="hidden",
+            needs_posts=True,
+        ),
+    ],
+    ("posts.attachment", "GET"): [
+        Case(
+            "/posts/{w.draft}/attachments/{w.attachment}",
+            expect(anonymous=LOGIN, owners=OK, others=NOT_FOUND, moderator=OK),
+            needs_posts=True,
+        )
+    ],
+    ("posts.edit", "GET"): [
+        Case(
+            "/posts/{w.draft}/edit",
+            expect(anonymous=LOGIN, owners=OK, others=NOT_FOUND, moderator=FORBIDDEN),
+            needs_posts=True,
+        )
+    ],
+    ("posts.edit", "POST"): [
+        Case(
+            "/posts/{w.draft}/edit",
+            expect(anonymous=LOGIN, owners=done(POST_PAGE), others=NOT_FOUND, moderator=FORBIDDEN),
+            {"kind": "proposal", "title": "下書きを直した", "summary": "概要", "category": "other", "action": "draft"},
+            lambda w, actor: db.session.get(Post, w.draft).title == "下書きを直した",
+            needs_posts=True,
+        )
+    ],
+    ("posts.submit", "POST"): [
+        Case(
+            "/posts/{w.draft}/submit",
+            expect(anonymous=LOGIN, owners=done(POST_PAGE), others=NOT_FOUND, moderator=to(POST_PAGE)),
+            effect=state_is("draft", PostState.PENDING),
+            needs_posts=True,
+        )
+    ],
+    ("posts.withdraw", "POST"): [
+        Case(
+            "/posts/{w.published}/withdraw",
+            expect(anonymous=LOGIN, signed_in=to(POST_PAGE), owners=done(POST_PAGE)),
+            effect=state_is("published", PostState.WITHDRAWN),
+            needs_posts=True,
+        )
+    ],
+    ("posts.close", "POST"): [
+        Case(
+            "/posts/{w.published}/close",
+            expect(anonymous=LOGIN, signed_in=to(POST_PAGE), owners=done(POST_PAGE)),
+            {"reason": "partnered"},
+            state_is("published", PostState.CLOSED),
+            needs_posts=True,
+        )
+    ],
+    ("posts.report", "POST"): [
+        Case(
+            "/posts/{w.published}/report",
+            # anyone who may see a published post but does not own it may report it, moderators included
+            expect(anonymous=LOGIN, signed_in=done(POST_PAGE), owners=to(POST_PAGE)),
+            {"reason": "連絡先が書かれていません。"},
+            actor_reported,
+            needs_posts=True,
+        )
+    ],
+    ("posts.invite_co_proposer", "POST"): [
+        Case(
+            "/posts/{w.published}/co-proposers",
+            expect(anonymous=LOGIN, signed_in=to(POST_PAGE), owners=done(POST_PAGE)),
+            {"organization_code": KUSHIRO_TOWN},
+            kushiro_invited_to_published,
+            needs_posts=True,
+        )
+    ],
+    ("posts.answer_co_proposal", "POST"): [
+        Case(
+            "/co-proposals/{w.co_proposal}/" + answer,
+            expect(anonymous=LOGIN, signed_in=NOT_FOUND, member_b=done("/posts/ours")),  # only the invited org
+            effect=lambda w, actor, state=state: db.session.get(CoProposer, w.co_proposal).state == state,
+            label=answer,
+            needs_posts=True,
+        )
+        for answer, state in (("accept", CoProposerState.ACCEPTED), ("decline", CoProposerState.DECLINED))
+    ],
+}
+
+
+# --- running the matrix ----------------------------------------------------------------------------------------
+
+
+def routes_in_url_map() -> list[tuple[str, str]]:
+    """(endpoint, method) for every rule of the app, HEAD and OPTIONS aside."""
+    with limiter_state_preserved():
+        app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    return sorted(
+        (rule.endpoint, method) for rule in app.url_map.iter_rules() for method in rule.methods - {"HEAD", "OPTIONS"}
+    )
+
+
+def pytest_generate_tests(metafunc):
+    if "route" in metafunc.fixturenames:
+        params, ids = [], []
+        for endpoint, method in routes_in_url_map():
+            cases = ROUTES.get((endpoint, method)) or [None]
+            for index, case in enumerate(cases):
+                params.append((endpoint, method, index))
+                ids.append(f"{method} {endpoint}{' ' + case.label if case and case.label else ''}")
+        metafunc.parametrize("route", params, ids=ids)
+
+
+def refs_of(world: World) -> Refs:
+    values = {}
+    for field in fields(World):
+        value = getattr(world, field.name)
+        if isinstance(value, User):
+            values[field.name] = SimpleNamespace(id=value.id, email=value.email)
+        elif value is None or isinstance(value, str):
+            values[field.name] = value
+        else:
+            values[field.name] = value.id
+    values["attachment"] = world.attachment.id if world.draft is not None else None
+    return SimpleNamespace(**values)
+
+
+def formatted(value, w: Refs):
+    if isinstance(value, dict):
+        return {key: formatted(item, w) for key, item in value.items()}
+    return value.format(w=w) if isinstance(value, str) else value
+
+
+def acting_as(app, role: str, w: Refs):
+    """A browser for the role, and the user acting (None for the anonymous visitor)."""
+    browser = isolated_client(app)
+    if role == "anonymous":
+        return browser, None
+    actor = w.member_a if role == "suspended_after_login" else getattr(w, role)
+    response = browser.post("/login", data={"email": actor.email, "password": PASSWORD})
+    if role == "suspended":
+        assert response.status_code == 200, "a suspended user must not be able to log in"
+        assert browser.get("/profile").status_code == 302
+    else:
+        assert response.status_code == 302, f"{role} could not log in"
+    if role == "suspended_after_login":
+        user(actor.id).state = UserState.SUSPENDED
+        db.session.commit()
+    return browser, actor
+
+
+def answer_of(app, method: str, case: Case, role: str, w: Refs) -> tuple[int, str | None, bool | None]:
+    browser, actor = acting_as(app, role, w)
+    path = case.path.format(w=w)
+    if method == "POST":
+        data = case.data(w, actor) if callable(case.data) else formatted(case.data or {}, w)
+        response = browser.post(path, data=data)
+    else:
+        response = browser.get(path)
+    response.close()
+    db.session.expire_all()
+    changed = case.effect(w, actor) if case.effect else None
+    return response.status_code, response.headers.get("Location"), changed
+
+
+def test_every_route_is_in_the_table():
+    in_map = set(routes_in_url_map())
+    assert not in_map - set(ROUTES), f"declare who may use these routes: {sorted(in_map - set(ROUTES))}"
+    assert not set(ROUTES) - in_map, f"these routes are gone from the app: {sorted(set(ROUTES) - in_map)}"
+
+
+def test_route(app, create_user, moderator, route, monkeypatch):
+    endpoint, method, index = route
+    cases = ROUTES.get((endpoint, method))
+    if not cases:
+        pytest.fail(f"{method} {endpoint} is in the URL map but not in ROUTES: declare who may use it")
+    refuse_login_of_the_current_user_proxy(monkeypatch)
+    case = cases[index]
+    w = refs_of(build_world(create_user, moderator, with_posts=case.needs_posts))
+    connection = db._app_engines[app][None]
+    failures = []
+    for role in ROLES:
+        db.session.remove()  # the test's session holds no savepoint of its own across the role's one
+        savepoint = connection.begin_nested()
+        try:
+            status, location, changed = answer_of(app, method, case, role, w)
+        finally:
+            db.session.remove()
+            savepoint.rollback()
+        expected = case.expected[role]
+        problems = []
+        if status != expected.status:
+            problems.append(f"status {status}")
+        if expected.location and not (location and re.fullmatch(expected.location, location)):
+            problems.append(f"Location {location!r}")
+        if changed is not None and changed != expected.changes:
+            problems.append("changed it" if changed else "did not change it")
+        if problems:
+            failures.append(f"  {role:<22} expected {expected}, got {', '.join(problems)}")
+    assert not failures, f"{method} {case.path.format(w=w)}:\n" + "\n".join(failures)
+
+
+def test_suspension_takes_effect_on_the_next_request(app, create_user):
+    officer = create_user(SAKAI)
+    browser = isolated_client(app)
+    browser.post("/login", data={"email": officer.email, "password": PASSWORD})
+    assert browser.get("/profile").status_code == 200
+    officer.state = UserState.SUSPENDED
+    db.session.commit()
+    response = browser.get("/profile")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert browser.get("/posts").status_code == 302
+    home = browser.get("/").get_data(as_text=True)
+    assert officer.name not in home and "ログアウト" not in home
+
+
+def test_a_suspended_user_cannot_log_in(app, create_user):
+    officer = create_user(SAKAI, state=UserState.SUSPENDED)
+    browser = isolated_client(app)
+    response = browser.post("/login", data={"email": officer.email, "password": PASSWORD})
+    assert response.status_code == 200
+    assert "このアカウントは停止されています。" in response.get_data(as_text=True)
+    assert browser.get("/profile").status_code == 302

@@ -15,7 +15,7 @@ from bulletin.moderation.forms import ApproveUserForm, RejectUserForm
 from bulletin.moderation.models import Report
 from bulletin.posts import queries as post_queries
 from bulletin.posts import services as posts
-from bulletin.posts.forms import ReasonForm
+from bulletin.posts.forms import NoteForm, ReasonForm
 from bulletin.posts.models import PostRevision
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -237,15 +237,15 @@ def resolve_report(report_id: int, decision: str):
     report = db.session.get(Report, report_id)
     if report is None:
         abort(404)
-    form = ReasonForm() if decision == "hide" else ConfirmActionForm()
+    form = ReasonForm() if decision == "hide" else NoteForm()
     if not form.validate_on_submit():
-        flash(_("理由を入力してください。") if decision == "hide" else _("もう一度お試しください。"), "error")
+        flash(_("理由を入力してください。") if decision == "hide" else _("メモの内容を確認してください。"), "error")
         return redirect(url_for("moderation.queue"))
     try:
         if decision == "hide":
             reports.hide_reported_post(current_user, report, form.reason.data)
         else:
-            reports.dismiss_report(current_user, report, request.form.get("note", ""))
+            reports.dismiss_report(current_user, report, form.note.data or "")
     except posts.PostError as error:
         db.session.rollback()
         flash(error.message, "error")

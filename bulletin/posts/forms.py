@@ -69,6 +69,14 @@ def _date(label):
     return JapaneseDateField(label, validators=[Optional()], format="%Y-%m-%d")
 
 
+class AttachmentIdsField(SelectMultipleField):
+    """Ids of attachments to remove; anything that is not a number is ignored (the service only ever removes
+    the post's own attachments)."""
+
+    def process_formdata(self, valuelist):
+        self.data = [int(value) for value in valuelist if value.isdigit() and len(value) < 10]
+
+
 class PostForm(FlaskForm):
     """/posts/new and /posts/<id>/edit"""
 
@@ -98,7 +106,7 @@ class PostForm(FlaskForm):
         _l("対象の区"), choices=[], validate_choice=False, description=_l("選ばなければ23区すべてが対象です。")
     )
     attachments = MultipleFileField(_l("添付ファイル"), description=_l("PDF、PNG、JPEG、WebP。1件10MBまで、5件まで。"))
-    remove_attachments = SelectMultipleField(_l("削除する添付ファイル"), choices=[], coerce=int, validate_choice=False)
+    remove_attachments = AttachmentIdsField(_l("削除する添付ファイル"), choices=[], validate_choice=False)
     action = HiddenField(default="draft")
 
     def validate_category(self, field):
@@ -160,6 +168,16 @@ class ReasonForm(FlaskForm):
             _length(2000),
             NoControlCharacters(allow_newlines=True),
         ],
+    )
+
+
+class NoteForm(FlaskForm):
+    """An optional note, e.g. when a report is dismissed."""
+
+    note = TextAreaField(
+        _l("メモ"),
+        filters=[_strip_text],
+        validators=[Optional(), _length(2000), NoControlCharacters(allow_newlines=True)],
     )
 
 

@@ -205,21 +205,22 @@ class Post(db.Model):
         """Owners send a draft or a returned post to review."""
         return self.belongs_to(user) and self.state in (PostState.DRAFT, PostState.REJECTED)
 
+    def is_owned_by(self, user: User | None) -> bool:
+        """The user is active staff of the organization that wrote the post (co-proposers edit, but do not
+        withdraw or close it)."""
+        return self.belongs_to(user) and user.organization_id == self.organization_id
+
     def can_withdraw(self, user: User | None) -> bool:
-        """Owners withdraw a post that is not yet finished."""
-        return self.belongs_to(user) and self.state in (*EDITABLE_STATES, PostState.PUBLISHED)
+        """The owning organization withdraws a post that is not yet finished."""
+        return self.is_owned_by(user) and self.state in (*EDITABLE_STATES, PostState.PUBLISHED)
 
     def can_close(self, user: User | None) -> bool:
-        """Owners close a published post (partnered, or no longer seeking)."""
-        return self.belongs_to(user) and self.state == PostState.PUBLISHED
+        """The owning organization closes a published post (partnered, or no longer seeking)."""
+        return self.is_owned_by(user) and self.state == PostState.PUBLISHED
 
     def can_invite_co_proposer(self, user: User | None) -> bool:
         """The owning organization invites co-proposers while the post is open."""
-        return (
-            self.belongs_to(user)
-            and user.organization_id == self.organization_id
-            and self.state in (*EDITABLE_STATES, PostState.PUBLISHED)
-        )
+        return self.is_owned_by(user) and self.state in (*EDITABLE_STATES, PostState.PUBLISHED)
 
     def can_report(self, user: User | None) -> bool:
         """Any member other than the owners may report a published post."""

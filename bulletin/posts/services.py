@@ -385,12 +385,15 @@ def approve_revision(actor: User, revision: PostRevision) -> None:
     post = revision.post
     if post.state != PostState.PUBLISHED:
         raise PostError(_l("この投稿は公開中ではないため、修正を反映できません。"))
+    published_title = post.title
     _apply_content(post, revision.content)
     post.updated_at = utcnow()
     revision.state = RevisionState.APPROVED
     revision.decided_at = utcnow()
     revision.decided_by_id = actor.id
-    log_decision(actor, "approve_revision", "post", post.id, post.title, revision_id=revision.id)
+    log_decision(
+        actor, "approve_revision", "post", post.id, published_title, revision_id=revision.id, new_title=post.title
+    )
     db.session.flush()
     signals.revision_decided.send(actor, revision=revision, moderator=actor)
 

@@ -10,6 +10,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bulletin.accounts.models import UserState
+from bulletin.extensions import db
+from bulletin.organizations.models import Membership
+from bulletin.organizations.services import get_by_code
 from tests.browser.conftest import Account, LiveServer, MailSink
 from tests.browser.pages import assert_accessible, header_user, heading, log_in
 from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI, SHINAGAWA
@@ -50,12 +53,23 @@ def queue_item(page: Page, name: str):
     return page.locator("article").filter(has=page.get_by_role("heading", name=name))
 
 
+def _not_yet_a_member(live_server: LiveServer, code: str) -> None:
+    """Put an organization back to "not a member" so its first registration is flagged as such."""
+    with live_server.app.app_context():
+        organization = get_by_code(code)
+        organization.membership = Membership.NONE
+        organization.member_since = None
+        db.session.commit()
+
+
 def test_sakai_officer_registers_confirms_is_approved_and_logs_in(
     new_page: Callable[..., Page],
     moderator: Account,
     deliver_mail_and_find_link: Callable[[str, str], str],
     mail_sink: MailSink,
+    live_server: LiveServer,
 ):
+    _not_yet_a_member(live_server, SAKAI)  # other browser tests may have made 坂井市 a member already
     officer = Account(email="hanako.sakai@city.fukui-sakai.lg.jp", password=PASSWORD, name="坂井 花子")
     # Without JavaScript: the organization search is a plain GET form whose results are links.
     page = new_page(java_script_enabled=False)

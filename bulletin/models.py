@@ -5,18 +5,32 @@ from bulletin.moderation.models import ModerationDecision, Report
 from bulletin.notifications.models import OutboxMessage
 from bulletin.organizations.models import Agreement, EmailDomain, Organization
 from bulletin.posts.models import Attachment, CoProposer, Post, PostRevision
+from bulletin.responses.models import (
+    Conversation,
+    ConversationRead,
+    Message,
+    Partnership,
+    PartnershipPhoto,
+    Response,
+)
 
 __all__ = [
     "Agreement",
     "Attachment",
     "CoProposer",
+    "Conversation",
+    "ConversationRead",
     "EmailDomain",
     "Invitation",
+    "Message",
     "ModerationDecision",
     "Organization",
     "OutboxMessage",
+    "Partnership",
+    "PartnershipPhoto",
     "Post",
     "PostRevision",
     "Report",
+    "Response",
     "User",
 ]

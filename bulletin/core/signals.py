@@ -40,3 +40,13 @@ post_reported = _signals.signal("post-reported", doc="A member reported a post: 
 co_proposer_invited = _signals.signal(
     "co-proposer-invited", doc="An organization was invited to co-propose a post: kwargs co_proposer."
 )
+
+response_received = _signals.signal("response-received", doc="An organization answered a post: kwargs response.")
+message_posted = _signals.signal("message-posted", doc="A message in a conversation: kwargs message, conversation.")
+response_decided = _signals.signal(
+    "response-decided", doc="A response was accepted or declined: kwargs response, partnership (None if declined)."
+)
+outcome_updated = _signals.signal("outcome-updated", doc="A partnership's outcome was recorded: kwargs partnership.")
+publication_consented = _signals.signal(
+    "publication-consented", doc="One side agreed to publish a partnership as a case: kwargs partnership."
+)

@@ -12,6 +12,7 @@ from bulletin.accounts.models import User
 from bulletin.core.db import str_enum, utcnow
 from bulletin.extensions import db
 from bulletin.posts.models import Post
+from bulletin.responses.models import Message
 
 
 class ModerationDecision(db.Model):
@@ -54,7 +55,8 @@ class Report(db.Model):
     __tablename__ = "report"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"), index=True)
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), index=True)
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     reason: Mapped[str] = mapped_column(Text)
     state: Mapped[ReportState] = mapped_column(str_enum(ReportState, "report_state"), default=ReportState.OPEN)
@@ -63,7 +65,11 @@ class Report(db.Model):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     resolution_note: Mapped[str | None] = mapped_column(Text)
 
-    post: Mapped[Post] = relationship()
+    post: Mapped[Post | None] = relationship()
+    message: Mapped[Message | None] = relationship()
     reporter: Mapped[User | None] = relationship(foreign_keys=[reporter_id])
 
-    __table_args__ = (Index("ix_report_state_created_at", "state", "created_at"),)
+    __table_args__ = (
+        Index("ix_report_state_created_at", "state", "created_at"),
+        db.CheckConstraint("(post_id IS NULL) <> (message_id IS NULL)", name="one_subject"),
+    )

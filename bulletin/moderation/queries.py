@@ -14,6 +14,7 @@ from bulletin.moderation.models import ModerationDecision, Report, ReportState
 from bulletin.organizations.models import Membership, Organization
 from bulletin.organizations.services import domain_owners
 from bulletin.posts.models import Post, PostRevision, PostState, RevisionState
+from bulletin.responses.models import Conversation, Message
 
 
 @dataclass
@@ -109,7 +110,11 @@ def open_reports() -> list[Report]:
         db.session.scalars(
             select(Report)
             .where(Report.state == ReportState.OPEN)
-            .options(joinedload(Report.post).joinedload(Post.organization), joinedload(Report.reporter))
+            .options(
+                joinedload(Report.post).joinedload(Post.organization),
+                joinedload(Report.message).joinedload(Message.conversation).joinedload(Conversation.post),
+                joinedload(Report.reporter).joinedload(User.organization),
+            )
             .order_by(Report.created_at, Report.id)
         )
     )

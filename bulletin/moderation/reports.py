@@ -13,6 +13,7 @@ from bulletin.moderation.log import log_decision
 from bulletin.moderation.models import Report, ReportState
 from bulletin.posts.models import Post
 from bulletin.posts.services import PostError, hide_post
+from bulletin.responses.models import Message
 
 
 def report_post(actor: User, post: Post, reason: str) -> Report:
@@ -34,6 +35,35 @@ def report_post(actor: User, post: Post, reason: str) -> Report:
     db.session.flush()
     signals.post_reported.send(actor, report=report)
     return report
+
+
+def report_message(actor: User, message: Message, reason: str) -> Report:
+    """Report a message of a conversation the actor takes part in."""
+    conversation = message.conversation
+    if not conversation.can_view(actor) or actor.is_moderator or message.organization_id == actor.organization_id:
+        raise PostError(_l("このメッセージは通報できません。"))
+    reason = (reason or "").strip()
+    if not reason:
+        raise PostError(_l("通報の理由を入力してください。"), field="reason")
+    already = db.session.scalar(
+        select(Report.id).where(
+            Report.message_id == message.id, Report.reporter_id == actor.id, Report.state == ReportState.OPEN
+        )
+    )
+    if already is not None:
+        raise PostError(_l("このメッセージはすでに通報済みです。事務局が確認します。"), field="reason")
+    report = Report(message=message, reporter_id=actor.id, reason=reason)
+    db.session.add(report)
+    db.session.flush()
+    signals.post_reported.send(actor, report=report)
+    return report
+
+
+def _subject(report: Report) -> tuple[str, int, str]:
+    if report.message is not None:
+        conversation = report.message.conversation
+        return "conversation", conversation.id, conversation.post.title
+    return "post", report.post_id, report.post.title
 
 
 def _require_open(actor: User, report: Report) -> None:
@@ -63,8 +93,11 @@ def dismiss_report(actor: User, report: Report, note: str = "") -> None:
 
 
 def hide_reported_post(actor: User, report: Report, reason: str) -> None:
-    """Hide the reported post; every open report on it is resolved with it."""
+    """Hide the reported post, or the reported message; every open report on it is resolved with it."""
     _require_open(actor, report)
+    if report.message is not None:
+        _hide_message(actor, report, reason)
+        return
     hide_post(actor, report.post, reason)
     db.session.execute(
         update(Report)
@@ -72,6 +105,23 @@ def hide_reported_post(actor: User, report: Report, reason: str) -> None:
         .values(
             state=ReportState.ACTIONED, resolved_at=utcnow(), resolved_by_id=actor.id, resolution_note=reason.strip()
         )
+        .execution_options(synchronize_session="fetch")
+    )
+    db.session.flush()
+
+
+def _hide_message(actor: User, report: Report, reason: str) -> None:
+    reason = (reason or "").strip()
+    if not reason:
+        raise PostError(_l("非公開にする理由を入力してください。"), field="reason")
+    message = report.message
+    message.hidden_at = utcnow()
+    message.hidden_reason = reason
+    log_decision(actor, "hide_message", *_subject(report), reason=reason, message_id=message.id)
+    db.session.execute(
+        update(Report)
+        .where(Report.message_id == message.id, Report.state == ReportState.OPEN)
+        .values(state=ReportState.ACTIONED, resolved_at=utcnow(), resolved_by_id=actor.id, resolution_note=reason)
         .execution_options(synchronize_session="fetch")
     )
     db.session.flush()

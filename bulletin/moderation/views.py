@@ -17,6 +17,7 @@ from bulletin.posts import queries as post_queries
 from bulletin.posts import services as posts
 from bulletin.posts.forms import NoteForm, ReasonForm
 from bulletin.posts.models import PostRevision
+from bulletin.responses.queries import cases_awaiting_publication
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -39,6 +40,7 @@ def queue():
         revisions=queries.pending_revisions(),
         reports=queries.open_reports(),
         hidden=queries.hidden_posts(),
+        cases=cases_awaiting_publication(),
         flag_labels=queries.FLAG_LABELS,
         approve_form=ApproveUserForm(formdata=None),
         action_form=ConfirmActionForm(),

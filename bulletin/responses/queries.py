@@ -1,0 +1,211 @@
+"""Read side of responses: a conversation with its messages, an organization's dashboard, partnerships, cases.
+
+Each page costs a fixed number of queries however many messages or conversations there are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from bulletin.accounts.models import User
+from bulletin.extensions import db
+from bulletin.posts.models import Post
+from bulletin.responses.models import (
+    Conversation,
+    ConversationRead,
+    Message,
+    Partnership,
+    Response,
+    ResponseState,
+)
+
+DASHBOARD_LIMIT = 200
+CASES_PER_PAGE = 20
+
+
+def get_conversation(conversation_id: int) -> Conversation | None:
+    """A conversation with its post, both organizations and its response."""
+    return db.session.scalar(
+        select(Conversation)
+        .where(Conversation.id == conversation_id)
+        .options(
+            joinedload(Conversation.post).joinedload(Post.organization),
+            joinedload(Conversation.post_organization),
+            joinedload(Conversation.partner_organization),
+            joinedload(Conversation.response),
+        )
+    )
+
+
+def messages_of(conversation: Conversation) -> list[Message]:
+    """Every message in order, with author and organization, in one query."""
+    return list(
+        db.session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation.id)
+            .options(joinedload(Message.author), joinedload(Message.organization))
+            .order_by(Message.id)
+        )
+    )
+
+
+def last_read_id(user: User, conversation: Conversation) -> int:
+    """The last message the user has read in the conversation (0 for none)."""
+    value = db.session.scalar(
+        select(ConversationRead.last_read_message_id).where(
+            ConversationRead.conversation_id == conversation.id, ConversationRead.user_id == user.id
+        )
+    )
+    return value or 0
+
+
+@dataclass
+class ConversationRow:
+    """A line of the dashboard: the conversation and how many of its messages the user has not read."""
+
+    conversation: Conversation
+    unread: int
+
+
+def organization_conversations(user: User, limit: int = DASHBOARD_LIMIT) -> list[ConversationRow]:
+    """The conversations of the user's organization, latest activity first, with unread counts, in one query."""
+    read = (
+        select(ConversationRead.conversation_id, ConversationRead.last_read_message_id)
+        .where(ConversationRead.user_id == user.id)
+        .subquery()
+    )
+    unread = (
+        select(func.count(Message.id))
+        .where(
+            Message.conversation_id == Conversation.id,
+            Message.id > func.coalesce(read.c.last_read_message_id, 0),
+        )
+        .correlate(Conversation, read)
+        .scalar_subquery()
+    )
+    statement = (
+        select(Conversation, unread)
+        .outerjoin(read, read.c.conversation_id == Conversation.id)
+        .where(
+            or_(
+                Conversation.post_organization_id == user.organization_id,
+                Conversation.partner_organization_id == user.organization_id,
+            )
+        )
+        .options(
+            joinedload(Conversation.post),
+            joinedload(Conversation.post_organization),
+            joinedload(Conversation.partner_organization),
+            joinedload(Conversation.response),
+        )
+        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .limit(limit)
+    )
+    return [ConversationRow(conversation, count) for conversation, count in db.session.execute(statement)]
+
+
+def responses_awaiting_answer(user: User) -> list[Response]:
+    """Open responses to the posts of the user's organization, oldest first."""
+    return list(
+        db.session.scalars(
+            select(Response)
+            .join(Response.post)
+            .where(Post.organization_id == user.organization_id, Response.state == ResponseState.OPEN)
+            .options(joinedload(Response.organization), joinedload(Response.post), joinedload(Response.conversation))
+            .order_by(Response.created_at)
+            .limit(DASHBOARD_LIMIT)
+        )
+    )
+
+
+def responses_to(post: Post) -> list[Response]:
+    """Every response to a post, with the answering organization and conversation."""
+    return list(
+        db.session.scalars(
+            select(Response)
+            .where(Response.post_id == post.id)
+            .options(joinedload(Response.organization), joinedload(Response.conversation))
+            .order_by(Response.created_at)
+        )
+    )
+
+
+def organization_partnerships(user: User) -> list[Partnership]:
+    """The partnerships of the user's organization, newest first."""
+    return list(
+        db.session.scalars(
+            select(Partnership)
+            .where(
+                or_(
+                    Partnership.post_organization_id == user.organization_id,
+                    Partnership.partner_organization_id == user.organization_id,
+                )
+            )
+            .options(joinedload(Partnership.post_organization), joinedload(Partnership.partner_organization))
+            .order_by(Partnership.created_at.desc())
+            .limit(DASHBOARD_LIMIT)
+        )
+    )
+
+
+def get_partnership(partnership_id: int) -> Partnership | None:
+    """A partnership with its organizations, post and photos."""
+    return db.session.scalar(
+        select(Partnership)
+        .where(Partnership.id == partnership_id)
+        .options(
+            joinedload(Partnership.post_organization),
+            joinedload(Partnership.partner_organization),
+            joinedload(Partnership.post),
+            joinedload(Partnership.response).joinedload(Response.conversation),
+            selectinload(Partnership.photos),
+        )
+    )
+
+
+@dataclass
+class CasePage:
+    """One page of public cases."""
+
+    items: list[Partnership]
+    page: int
+    has_next: bool
+
+
+def published_cases(page: int = 1) -> CasePage:
+    """Published partnerships, newest event first, 20 a page."""
+    statement = (
+        select(Partnership)
+        .where(Partnership.published_at.is_not(None))
+        .options(
+            joinedload(Partnership.post_organization),
+            joinedload(Partnership.partner_organization),
+            selectinload(Partnership.photos),
+        )
+        .order_by(Partnership.held_from.desc(), Partnership.id.desc())
+        .offset((page - 1) * CASES_PER_PAGE)
+        .limit(CASES_PER_PAGE + 1)
+    )
+    items = list(db.session.scalars(statement).unique())
+    return CasePage(items[:CASES_PER_PAGE], page, len(items) > CASES_PER_PAGE)
+
+
+def cases_awaiting_publication() -> list[Partnership]:
+    """Partnerships both sides consented to, not yet published (the moderators' queue)."""
+    return list(
+        db.session.scalars(
+            select(Partnership)
+            .where(
+                and_(
+                    Partnership.published_at.is_(None),
+                    Partnership.post_organization_consent_at.is_not(None),
+                    Partnership.partner_organization_consent_at.is_not(None),
+                )
+            )
+            .options(joinedload(Partnership.post_organization), joinedload(Partnership.partner_organization))
+            .order_by(Partnership.outcome_updated_at)
+        )
+    )

@@ -1,0 +1,332 @@
+"""Responding, conversations, accepting or declining, partnerships, the dashboard, and the public cases."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from wtforms import SelectChoice
+
+from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.extensions import db
+from bulletin.moderation.reports import report_message
+from bulletin.posts import uploads
+from bulletin.posts.forms import ReasonForm
+from bulletin.posts.services import PostError
+from bulletin.posts.views import visible_post_or_404
+from bulletin.responses import queries, services
+from bulletin.responses.forms import KIND_LABELS, MessageForm, OutcomeForm, RespondForm
+from bulletin.responses.models import Message, Response, ResponseKind
+
+bp = Blueprint("responses", __name__)
+
+
+def _field_error(form, error: PostError) -> None:
+    target = getattr(form, error.field, None) if error.field else None
+    if target is not None:
+        target.errors = [*target.errors, error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+@bp.route("/posts/<int:post_id>/respond", methods=["GET", "POST"])
+@login_required
+def respond(post_id: int):
+    """The other side answers a post; its conversation opens."""
+    post = visible_post_or_404(post_id)
+    existing = services.existing_response(post, current_user.organization_id) if current_user.organization_id else None
+    if existing is not None:
+        flash(_("この投稿にはすでに応答しています。続きはこちらに書いてください。"), "info")
+        return redirect(url_for("responses.conversation", conversation_id=existing.conversation.id))
+    if not services.can_respond(current_user, post):
+        abort(403)
+    form = RespondForm()
+    if form.validate_on_submit():
+        try:
+            response = services.respond(current_user, post, ResponseKind(form.kind.data), form.message.data)
+        except PostError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("応答を送りました。やりとりはこのページで続けられます。"), "success")
+            return redirect(url_for("responses.conversation", conversation_id=response.conversation.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("responses/respond.html", post=post, form=form), status
+
+
+def _conversation_or_404(conversation_id: int):
+    conversation = queries.get_conversation(conversation_id)
+    if conversation is None or not conversation.can_view(current_user):
+        abort(404)
+    return conversation
+
+
+@bp.route("/conversations/<int:conversation_id>", methods=["GET", "POST"])
+@login_required
+def conversation(conversation_id: int):
+    """The conversation between the two organizations: messages in order, unread ones marked, a reply form.
+
+    Reading moves the user's read marker: a write on GET, made only when there is something new to mark.
+    """
+    conversation = _conversation_or_404(conversation_id)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            services.post_message(current_user, conversation, form.message.data)
+        except PostError as error:
+            db.session.rollback()
+            _field_error(form, error)
+        else:
+            db.session.commit()
+            return redirect(url_for("responses.conversation", conversation_id=conversation.id, _anchor="latest"))
+    messages = queries.messages_of(conversation)
+    last_read = queries.last_read_id(current_user, conversation)
+    first_unread_id = next((m.id for m in messages if m.id > last_read and m.author_id != current_user.id), None)
+    if messages and messages[-1].id > last_read and not current_user.is_moderator:
+        services.mark_read(current_user, conversation, messages[-1].id)
+        db.session.commit()
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "responses/conversation.html",
+        conversation=conversation,
+        messages=messages,
+        first_unread_id=first_unread_id,
+        form=form,
+        kind_labels=KIND_LABELS,
+        action_form=ConfirmActionForm(),
+        report_form=ReasonForm(formdata=None),
+    ), status
+
+
+@bp.post("/conversations/<int:conversation_id>/messages/<int:message_id>/report")
+@login_required
+def report(conversation_id: int, message_id: int):
+    """Report a message to the moderators."""
+    conversation = _conversation_or_404(conversation_id)
+    message = db.session.get(Message, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        abort(404)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("通報の理由を入力してください。"), "error")
+    else:
+        try:
+            report_message(current_user, message, form.reason.data)
+        except PostError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(_("通報しました。事務局が確認します。"), "success")
+    return redirect(url_for("responses.conversation", conversation_id=conversation.id))
+
+
+def _response_or_404(response_id: int) -> Response:
+    response = db.session.get(Response, response_id)
+    if response is None or not response.conversation.can_view(current_user):
+        abort(404)
+    return response
+
+
+@bp.post("/responses/<int:response_id>/accept")
+@login_required
+def accept(response_id: int):
+    """The post's organization accepts a response: a partnership is recorded."""
+    response = _response_or_404(response_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    try:
+        partnership = services.accept_response(current_user, response)
+    except PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("responses.conversation", conversation_id=response.conversation.id))
+    db.session.commit()
+    flash(_("応答を受け入れ、連携を記録しました。"), "success")
+    return redirect(url_for("responses.partnership", partnership_id=partnership.id))
+
+
+@bp.post("/responses/<int:response_id>/decline")
+@login_required
+def decline(response_id: int):
+    """The post's organization declines a response; the conversation stays."""
+    response = _response_or_404(response_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.decline_response(current_user, response)
+    except PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("応答をお断りしました。"), "success")
+    return redirect(url_for("responses.conversation", conversation_id=response.conversation.id))
+
+
+def _partnership_or_404(partnership_id: int):
+    partnership = queries.get_partnership(partnership_id)
+    if partnership is None or not partnership.can_view(current_user):
+        abort(404)
+    return partnership
+
+
+@bp.route("/partnerships/<int:partnership_id>", methods=["GET", "POST"])
+@login_required
+def partnership(partnership_id: int):
+    """The partnership: both organizations, the post, the agreed date, the outcome and the consents."""
+    partnership = _partnership_or_404(partnership_id)
+    form = OutcomeForm(obj=partnership if request.method == "GET" else None)
+    form.remove_photos.choices = [SelectChoice(photo.id, photo.original_name) for photo in partnership.photos]
+    if request.method == "POST":
+        if not partnership.can_edit_outcome(current_user):
+            abort(403)
+        if form.validate_on_submit():
+            values = services.OutcomeInput(
+                form.title.data,
+                form.held_from.data,
+                form.held_until.data,
+                form.venue.data or "",
+                form.summary.data or "",
+            )
+            try:
+                services.update_outcome(
+                    current_user, partnership, values, request.files.getlist("photos"), form.remove_photos.data or []
+                )
+            except PostError as error:
+                db.session.rollback()
+                _field_error(form, error)
+            else:
+                db.session.commit()
+                flash(_("連携の結果を保存しました。"), "success")
+                return redirect(url_for("responses.partnership", partnership_id=partnership.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "responses/partnership.html",
+        partnership=partnership,
+        form=form,
+        action_form=ConfirmActionForm(),
+        reason_form=ReasonForm(formdata=None),
+    ), status
+
+
+@bp.post("/partnerships/<int:partnership_id>/consent")
+@login_required
+def consent(partnership_id: int):
+    """The user's organization agrees to publish the partnership as a case."""
+    partnership = _partnership_or_404(partnership_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    try:
+        services.consent_to_publication(current_user, partnership)
+    except PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("事例としての公開に同意しました。"), "success")
+    return redirect(url_for("responses.partnership", partnership_id=partnership.id))
+
+
+@bp.post("/partnerships/<int:partnership_id>/<any(publish, unpublish):decision>")
+@login_required
+def publish(partnership_id: int, decision: str):
+    """A moderator publishes a consented partnership as a case, or takes it down with a reason."""
+    if not current_user.can_moderate():
+        abort(404)
+    partnership = _partnership_or_404(partnership_id)
+    form = ConfirmActionForm() if decision == "publish" else ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("理由を入力してください。"), "error")
+        return redirect(url_for("responses.partnership", partnership_id=partnership.id))
+    try:
+        if decision == "publish":
+            services.publish_case(current_user, partnership)
+        else:
+            services.unpublish_case(current_user, partnership, form.reason.data)
+    except PostError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(
+            _("連携事例として公開しました。") if decision == "publish" else _("連携事例の公開をやめました。"), "success"
+        )
+    return redirect(url_for("responses.partnership", partnership_id=partnership.id))
+
+
+@bp.get("/partnerships/<int:partnership_id>/photos/<int:photo_id>")
+def photo(partnership_id: int, photo_id: int):
+    """A photo of a partnership: public once it is a case, otherwise for its two organizations and moderators."""
+    partnership = queries.get_partnership(partnership_id)
+    if partnership is None or not (partnership.is_case() or partnership.can_view(current_user)):
+        abort(404)
+    item = next((p for p in partnership.photos if p.id == photo_id), None)
+    if item is None or not uploads.path_of(item.stored_name).is_file():
+        abort(404)
+    response = send_file(
+        uploads.path_of(item.stored_name),
+        mimetype=item.content_type,
+        download_name=item.original_name,
+        max_age=0 if not partnership.is_case() else 3600,
+        conditional=True,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if not partnership.is_case():
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    """The organization's desk: open conversations with unread counts, responses awaiting an answer, partnerships."""
+    if current_user.organization_id is None:
+        abort(404)
+    return render_template(
+        "responses/dashboard.html",
+        conversations=queries.organization_conversations(current_user),
+        awaiting=queries.responses_awaiting_answer(current_user),
+        partnerships=queries.organization_partnerships(current_user),
+        kind_labels=KIND_LABELS,
+    )
+
+
+@bp.get("/cases")
+def cases():
+    """連携事例: published partnerships, readable without logging in."""
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000)
+    return render_template("responses/cases.html", page=queries.published_cases(page))
+
+
+@bp.get("/cases/<int:partnership_id>")
+def case(partnership_id: int):
+    """One public case."""
+    partnership = queries.get_partnership(partnership_id)
+    if partnership is None or not partnership.is_case():
+        abort(404)
+    return render_template("responses/case.html", partnership=partnership)
+
+
+@bp.app_context_processor
+def response_helpers() -> dict:
+    """What the post page shows of responses, without the posts domain importing this one."""
+
+    def responses_panel(post):
+        if not current_user.is_authenticated:
+            return {"can_respond": False, "own": None, "all": []}
+        own = (
+            services.existing_response(post, current_user.organization_id)
+            if current_user.organization_id and not post.belongs_to(current_user)
+            else None
+        )
+        visible_all = post.belongs_to(current_user) or current_user.is_moderator
+        return {
+            "can_respond": own is None and services.can_respond(current_user, post),
+            "own": own,
+            "all": queries.responses_to(post) if visible_all else [],
+        }
+
+    return {"responses_panel": responses_panel, "response_kind_labels": KIND_LABELS}

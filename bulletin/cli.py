@@ -13,7 +13,7 @@ from flask.cli import FlaskGroup, with_appcontext
 import bulletin
 from bulletin.accounts import services as accounts
 from bulletin.accounts.passwords import password_problems
-from bulletin.demo import create_demo_world
+from bulletin.demo import OFFICERS, create_demo_world
 from bulletin.extensions import db
 from bulletin.notifications.delivery import deliver_due
 from bulletin.organizations.services import seed_organizations
@@ -51,6 +51,8 @@ def demo_command():
     click.echo("デモ用ログイン / demo logins:")
     for role, email, password in logins:
         click.echo(f"  {role:<28} {email}  /  {password}")
+    others = ", ".join(officer.email for officer in OFFICERS if not officer.label)
+    click.echo(f"  other demo officers (same password): {others}")
 
 
 @click.command("create-moderator")

@@ -148,7 +148,7 @@ def _check_rules(values: PostInput, author_org: Organization) -> None:
     if values.deadline and values.deadline < today_in_japan():
         raise PostError(_l("締切は今日以降の日付にしてください。"), field="deadline")
     if values.desired_from and values.desired_until and values.desired_until < values.desired_from:
-        raise PostError(_l("希望時期の終わりは始まりより後にしてください。"), field="desired_until")
+        raise PostError(_l("希望時期の終わりは始まりと同じか後の日付にしてください。"), field="desired_until")
 
 
 def _wards_by_code(codes: list[str]) -> list[Organization]:

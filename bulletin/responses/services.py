@@ -226,7 +226,7 @@ def update_outcome(
     if not partnership.can_edit_outcome(actor):
         raise ResponseError(_l("この連携の結果は編集できません。"))
     if values.held_from and values.held_until and values.held_until < values.held_from:
-        raise ResponseError(_l("終了日は開始日より後にしてください。"), field="held_until")
+        raise ResponseError(_l("終了日は開始日と同じか後の日付にしてください。"), field="held_until")
     for photo in [p for p in partnership.photos if p.id in set(remove_photo_ids)]:
         uploads.discard_later(db.session, photo.stored_name)
         partnership.photos.remove(photo)

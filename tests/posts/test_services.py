@@ -282,7 +282,7 @@ def test_a_draft_whose_deadline_has_passed_cannot_be_submitted(people, make_post
 def test_a_period_that_ends_before_it_starts_is_refused(people):
     with pytest.raises(PostError) as refused:
         services.create_post(people.sakai, post_input(desired_from=in_days(40), desired_until=in_days(30)))
-    assert refused.value.message == "希望時期の終わりは始まりより後にしてください。"
+    assert refused.value.message == "希望時期の終わりは始まりと同じか後の日付にしてください。"
     assert refused.value.field == "desired_until"
 
 

@@ -14,17 +14,13 @@ from bulletin.accounts.models import Invitation, OrgRole, User, UserState
 from bulletin.accounts.passwords import hash_password, needs_rehash, spend_verification_time, verify_password
 from bulletin.core import signals
 from bulletin.core.db import utcnow
+from bulletin.core.errors import DomainError
 from bulletin.extensions import db
 from bulletin.organizations.models import Membership, Organization
 
 
-class AccountError(Exception):
+class AccountError(DomainError):
     """A request the rules refuse; `message` is shown to the user."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = str(message)
-        self.field = field
 
 
 def normalise_email(email: str) -> str:

@@ -10,6 +10,17 @@ from werkzeug.exceptions import HTTPException
 
 from bulletin.extensions import db
 
+
+class DomainError(Exception):
+    """A request the rules refuse. `message` is shown to the user (translated when raised); `field` names the form
+    field it belongs to, if any."""
+
+    def __init__(self, message, field: str | None = None):
+        super().__init__(str(message))
+        self.message = str(message)
+        self.field = field
+
+
 MESSAGES = {
     400: _l("リクエストを処理できませんでした。ページを読み込み直してから、もう一度お試しください。"),
     403: _l("このページを表示する権限がありません。"),

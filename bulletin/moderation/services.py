@@ -8,6 +8,7 @@ from sqlalchemy import select
 from bulletin.accounts.models import OrgRole, User, UserState
 from bulletin.core import signals
 from bulletin.core.db import utcnow
+from bulletin.core.errors import DomainError
 from bulletin.core.text import to_local
 from bulletin.extensions import db
 from bulletin.moderation.log import log_decision
@@ -15,12 +16,8 @@ from bulletin.organizations.models import OrganizationKind
 from bulletin.organizations.services import confirm_domain, make_member
 
 
-class ModerationError(Exception):
+class ModerationError(DomainError):
     """A decision the rules refuse; `message` is shown to the moderator."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = str(message)
 
 
 def _require_moderator(actor: User) -> None:

@@ -16,6 +16,7 @@ from werkzeug.datastructures import FileStorage
 from bulletin.accounts.models import User
 from bulletin.core import signals
 from bulletin.core.db import utcnow
+from bulletin.core.errors import DomainError
 from bulletin.core.text import fold, to_local
 from bulletin.extensions import db
 from bulletin.moderation.log import log_decision
@@ -35,13 +36,8 @@ from bulletin.posts.models import (
 from bulletin.posts.rendering import render_markdown
 
 
-class PostError(Exception):
+class PostError(DomainError):
     """A request the rules refuse; `message` is shown to the user."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = str(message)
-        self.field = field
 
 
 # action -> (states it may start from, state it leads to). None as target: decided by the action itself.

@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.core.views import commit_or_flash
 from bulletin.extensions import db
 from bulletin.moderation.reports import report_post
 from bulletin.organizations.data import prefectures
@@ -183,14 +184,7 @@ def _simple_action(post_id: int, verb, success: str):
     post = visible_post_or_404(post_id)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    try:
-        verb(current_user, post)
-    except services.PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(success, "success")
+    commit_or_flash(lambda: verb(current_user, post), success)
     return redirect(url_for("posts.show", post_id=post.id))
 
 
@@ -214,14 +208,7 @@ def close(post_id: int):
     if not form.validate_on_submit():
         flash(_("終了の理由を選んでください。"), "error")
         return redirect(url_for("posts.show", post_id=post.id))
-    try:
-        services.close_post(current_user, post, form.reason.data)
-    except services.PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(_("投稿の募集を終了しました。"), "success")
+    commit_or_flash(lambda: services.close_post(current_user, post, form.reason.data), _("投稿の募集を終了しました。"))
     return redirect(url_for("posts.show", post_id=post.id))
 
 
@@ -233,14 +220,7 @@ def report(post_id: int):
     if not form.validate_on_submit():
         flash(_("通報の理由を入力してください。"), "error")
         return redirect(url_for("posts.show", post_id=post.id))
-    try:
-        report_post(current_user, post, form.reason.data)
-    except services.PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(_("通報しました。事務局が確認します。"), "success")
+    commit_or_flash(lambda: report_post(current_user, post, form.reason.data), _("通報しました。事務局が確認します。"))
     return redirect(url_for("posts.show", post_id=post.id))
 
 
@@ -252,14 +232,10 @@ def invite_co_proposer(post_id: int):
     if not form.validate_on_submit():
         flash(_("団体コードを入力してください。"), "error")
         return redirect(url_for("posts.show", post_id=post.id))
-    try:
-        services.invite_co_proposer(current_user, post, get_by_code(form.organization_code.data))
-    except services.PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(_("共同提案者として招待しました。"), "success")
+    commit_or_flash(
+        lambda: services.invite_co_proposer(current_user, post, get_by_code(form.organization_code.data)),
+        _("共同提案者として招待しました。"),
+    )
     return redirect(url_for("posts.show", post_id=post.id))
 
 
@@ -271,14 +247,10 @@ def answer_co_proposal(co_id: int, answer: str):
         abort(404)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    try:
-        services.answer_co_proposal(current_user, co_proposer, accept=answer == "accept")
-    except services.PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(_("共同提案者になりました。") if answer == "accept" else _("招待をお断りしました。"), "success")
+    commit_or_flash(
+        lambda: services.answer_co_proposal(current_user, co_proposer, accept=answer == "accept"),
+        _("共同提案者になりました。") if answer == "accept" else _("招待をお断りしました。"),
+    )
     return redirect(url_for("posts.ours"))
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.core.views import commit_or_flash
 from bulletin.extensions import db
 from bulletin.moderation.reports import report_message
 from bulletin.posts import uploads
@@ -111,14 +112,9 @@ def report(conversation_id: int, message_id: int):
     if not form.validate_on_submit():
         flash(_("通報の理由を入力してください。"), "error")
     else:
-        try:
-            report_message(current_user, message, form.reason.data)
-        except PostError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
-            flash(_("通報しました。事務局が確認します。"), "success")
+        commit_or_flash(
+            lambda: report_message(current_user, message, form.reason.data), _("通報しました。事務局が確認します。")
+        )
     return redirect(url_for("responses.conversation", conversation_id=conversation.id))
 
 
@@ -154,14 +150,7 @@ def decline(response_id: int):
     response = _response_or_404(response_id)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    try:
-        services.decline_response(current_user, response)
-    except PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(_("応答をお断りしました。"), "success")
+    commit_or_flash(lambda: services.decline_response(current_user, response), _("応答をお断りしました。"))
     return redirect(url_for("responses.conversation", conversation_id=response.conversation.id))
 
 
@@ -218,14 +207,9 @@ def consent(partnership_id: int):
     partnership = _partnership_or_404(partnership_id)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    try:
-        services.consent_to_publication(current_user, partnership)
-    except PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(_("事例としての公開に同意しました。"), "success")
+    commit_or_flash(
+        lambda: services.consent_to_publication(current_user, partnership), _("事例としての公開に同意しました。")
+    )
     return redirect(url_for("responses.partnership", partnership_id=partnership.id))
 
 

@@ -1,12 +1,15 @@
 """Benchmark the board's pages against the floor page of DESIGN §7, under gunicorn, on 127.0.0.1.
 
-    .venv/bin/python bench/run.py [--duration 10] [--connections 8] [--json bench/results/latest.json]
+    .venv/bin/python bench/run.py [--duration 10] [--pages all|base|posts|KEY,...] [--posts 10000]
+                                  [--json bench/results/latest.json]
 
-In a fresh temp dir: the app's SQLite database (`bulletin db upgrade`, `bulletin demo`, production settings) and
-the floor's (10,000 rows). Queries per page are counted in process (bench/queries.py, Flask test client). Then both
-apps are served by gunicorn with 2 sync workers, and wrk (or the Python fallback) loads floor and app pages
-alternately: floor, page, floor, page, ..., floor. Each page's ratio is its requests per second over the mean of
-the two floor runs beside it. Everything started here is stopped on exit, Ctrl-C included. See bench/README.md.
+In a fresh temp dir: the app's SQLite database (`bulletin db upgrade`, `bulletin demo`, production settings, then
+10,000 published posts from bench/seed_posts.py) and the floor's (10,000 rows). Queries per page are counted in
+process (bench/queries.py, Flask test client) with the demo's own posts and again with the 10,000 more, and each
+page is timed there too (server time). Then both apps are served by gunicorn with 2 sync workers, and wrk (or the
+Python fallback) loads floor and app pages alternately: floor, page, floor, page, ..., floor. Each page's ratio is
+its requests per second over the mean of the two floor runs beside it; pages with a DESIGN §7 target pass or fail
+it. Everything started here is stopped on exit, Ctrl-C included. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -41,8 +44,11 @@ HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 USER_AGENT = "bulletin-bench/1 (wrk)"  # the same on login and under load: session protection is "strong"
-DEMO_EMAIL = "kanko@city.fukui-sakai.lg.jp"
+DEMO_EMAIL = "kanko@city.fukui-sakai.lg.jp"  # 坂井市, a municipality: the home page
+WARD_EMAIL = "kouryu@city.shinagawa.lg.jp"  # 品川区, a ward: the post pages
 DEMO_PASSWORD = "kogane-gani-2015"
+MAX_QUERIES = 8
+TIMED_REQUESTS = 80  # per page, in process, for the server-time percentiles
 WORKERS = 2
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 APP_ENV_PREFIXES = ("BULLETIN_", "FLASK_", "SMTP_", "REDIS_", "MAIL_", "TRUSTED_PROXIES", "DATABASE_URL", "SECRET_KEY")
@@ -52,24 +58,91 @@ TARGETS = (
     "post list (20 a page, filters, logged in) >= 0.50x floor rps",
     "post detail with 20 responses >= 0.33x",
     "search over 100,000 posts >= 0.25x, p95 <= 20 ms of server time",
-    "at most 8 queries per page whatever the data size; no writes on GET",
+    f"at most {MAX_QUERIES} queries per page whatever the data size; no writes on GET",
 )
+
+
+@dataclass(frozen=True)
+class Target:
+    """A DESIGN §7 bar: req/s at least `ratio` times the floor's, server p95 at most `server_p95_ms`."""
+
+    name: str
+    ratio: float
+    server_p95_ms: float | None = None
+
+    @property
+    def short(self) -> str:
+        return f">={self.ratio:.2f}x" + ("+p95" if self.server_p95_ms else "")
+
+
+LIST = Target("post list", 0.50)
+DETAIL = Target("post detail", 0.33)
+SEARCH = Target("search", 0.25, server_p95_ms=20.0)
 
 
 @dataclass
 class Page:
     key: str
     label: str
-    path: str
-    logged_in: bool = False
-    marker: bytes | None = None  # must be in the body (checked before and after the load)
+    path: str  # {search} and {detail} are filled in from bench/seed_posts.py's report
+    user: str | None = None  # the e-mail of the demo user it is loaded as; None: anonymous
+    markers: tuple[bytes, ...] = ()  # must be in the body (checked before and after the load)
+    target: Target | None = None  # besides the query bar every page has
+    group: str = "base"
+
+    @property
+    def logged_in(self) -> bool:
+        return self.user is not None
+
+    def url_path(self, context: dict[str, str]) -> str:
+        return self.path.format(**context)
 
 
+CARD = b'class="post-card"'
+LOGOUT = b'action="/logout"'
+POSTS = {"user": WARD_EMAIL, "group": "posts"}
 PAGES = (
-    Page("login", "login (anonymous GET)", "/login", marker=b'name="csrf_token"'),
-    Page("home", "home (anonymous)", "/", marker=b'href="/login"'),
-    Page("home_user", "home (logged in)", "/", logged_in=True, marker=b'action="/logout"'),
+    Page("login", "login (anonymous GET)", "/login", markers=(b'name="csrf_token"',)),
+    Page("home", "home (anonymous)", "/", markers=(b'href="/login"',)),
+    Page("home_user", "home (logged in)", "/", user=DEMO_EMAIL, markers=(LOGOUT,)),
+    Page("posts_list", "posts: list, page 1", "/posts", **POSTS, markers=(LOGOUT, CARD), target=LIST),
+    Page(
+        "posts_deadline",
+        "posts: products by deadline",
+        "/posts?category=products&sort=deadline",
+        **POSTS,
+        markers=(LOGOUT, CARD),
+        target=LIST,
+    ),
+    Page(
+        "posts_search", "posts: search (1% match)", "/posts?q={search}", **POSTS, markers=(LOGOUT, CARD), target=SEARCH
+    ),
+    Page("posts_page50", "posts: list, page 50", "/posts?page=50", **POSTS, markers=(LOGOUT, CARD), target=LIST),
+    Page(
+        "post_detail",
+        "post detail (files, wards)",
+        "/posts/{detail}",
+        **POSTS,
+        markers=(LOGOUT, b'id="files-heading"', b'class="attachments"'),
+        target=DETAIL,
+    ),
 )
+GROUPS = {"all": PAGES, "base": tuple(p for p in PAGES if p.group == "base")}
+GROUPS["posts"] = tuple(p for p in PAGES if p.group == "posts")
+
+
+def select_pages(choice: str) -> tuple[Page, ...]:
+    """`all`, `base`, `posts` or page keys, comma-separated, in PAGES order."""
+    keys = set()
+    for name in (part.strip() for part in choice.split(",") if part.strip()):
+        if name in GROUPS:
+            keys |= {page.key for page in GROUPS[name]}
+        elif any(page.key == name for page in PAGES):
+            keys.add(name)
+        else:
+            known = ", ".join([*GROUPS, *(page.key for page in PAGES)])
+            raise ValueError(f"unknown page {name!r} (known: {known})")
+    return tuple(page for page in PAGES if page.key in keys)
 
 
 class BenchError(RuntimeError):
@@ -192,13 +265,13 @@ def run_command(command: list[str], env: dict[str, str], cwd: Path, timeout: flo
     return result.stdout
 
 
-def demo_login(output: str) -> tuple[str, str]:
-    """The demo user's login as `bulletin demo` printed it (the documented one if it is missing)."""
+def demo_password(output: str, email: str) -> str:
+    """A demo user's password as `bulletin demo` printed it (the documented one if it is missing)."""
     for line in output.splitlines():
-        if DEMO_EMAIL in line and "/" in line:
-            return DEMO_EMAIL, line.rsplit("/", 1)[1].strip()
-    log(f"`bulletin demo` printed no login for {DEMO_EMAIL}; trying the documented password")
-    return DEMO_EMAIL, DEMO_PASSWORD
+        if email in line and "/" in line:
+            return line.rsplit("/", 1)[1].strip()
+    log(f"`bulletin demo` printed no login for {email}; trying the documented password")
+    return DEMO_PASSWORD
 
 
 # --- HTTP on loopback, cookies read from Set-Cookie by hand ---------------------------------------------------
@@ -280,13 +353,11 @@ def log_in(base: str, email: str, password: str) -> dict[str, str]:
     return cookies
 
 
-def check_page(base: str, page: Page, cookies: dict[str, str] | None) -> Reply:
-    reply = http(base + page.path, dict(cookies) if cookies else None)
-    if reply.status != 200 or (page.marker and page.marker not in reply.body):
-        raise BenchError(
-            f"{page.label}: HTTP {reply.status}, marker {page.marker!r} present: "
-            f"{bool(page.marker and page.marker in reply.body)}"
-        )
+def check_page(base: str, path: str, page: Page, cookies: dict[str, str] | None) -> Reply:
+    reply = http(base + path, dict(cookies) if cookies else None)
+    missing = [marker for marker in page.markers if marker not in reply.body]
+    if reply.status != 200 or missing:
+        raise BenchError(f"{page.label}: GET {path}: HTTP {reply.status}, markers missing: {missing}")
     return reply
 
 
@@ -312,9 +383,53 @@ def versions() -> dict[str, str | None]:
     return found
 
 
+def seed_posts(env: dict[str, str], workdir: Path, count: int) -> dict:
+    """bench/seed_posts.py in the app's environment; its report (the detail page's post, the search word, ...)."""
+    report = json.loads(
+        run_command(
+            [sys.executable, str(HERE / "seed_posts.py"), "--count", str(count)], env, workdir, timeout=60 + count / 100
+        )
+    )
+    if count:
+        log(
+            f"  {report['inserted']:,} posts in {report['seconds']:.1f} s: {report['organizations']} organizations "
+            f"of {report['prefectures']} prefectures, {report['target_ward_rows']:,} target wards, "
+            f"{report['attachments']} attachments; {report['search_word']} matches {report['search_matches']} "
+            f"({report['search_share']:.1%}); detail page: post {report['detail_post_id']}"
+        )
+    return report
+
+
+def page_context(seeded: dict) -> dict[str, str]:
+    return {"search": urllib.parse.quote(seeded["search_word"]), "detail": str(seeded["detail_post_id"])}
+
+
+def count_queries(
+    env: dict[str, str], workdir: Path, pages: tuple[Page, ...], context: dict, timed: int, check: bool
+) -> dict:
+    """bench/queries.py: statements per page (and, with `timed`, server time per page), in process."""
+    spec = {
+        "user_agent": USER_AGENT,
+        "timed": timed,
+        "floor": bool(timed),
+        "pages": [
+            {
+                "key": page.key,
+                "path": page.url_path(context),
+                "email": page.user,
+                "expect": [marker.decode() for marker in page.markers] if check else [],
+            }
+            for page in pages
+        ],
+    }
+    output = run_command([sys.executable, str(HERE / "queries.py")], env, workdir, timeout=600, input=json.dumps(spec))
+    return json.loads(output)
+
+
 def bench(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> dict:
     started = datetime.now(UTC)
     load_before = os.getloadavg()  # before anything of ours runs: other work on the machine skews the figures
+    pages = args.selected
     app_port, floor_port = free_port(), free_port()
     while floor_port == app_port:
         floor_port = free_port()
@@ -335,19 +450,27 @@ def bench(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> dic
 
     log(f"preparing the app database in {workdir} (bulletin db upgrade, bulletin demo)")
     run_command([str(BIN / "bulletin"), "db", "upgrade"], env, workdir, timeout=300)
-    email, password = demo_login(run_command([str(BIN / "bulletin"), "demo"], env, workdir, timeout=300))
+    demo_output = run_command([str(BIN / "bulletin"), "demo"], env, workdir, timeout=300)
+    passwords = {email: demo_password(demo_output, email) for email in dict.fromkeys(p.user for p in pages if p.user)}
+    if len(set(passwords.values())) > 1:
+        raise BenchError("the demo users have different passwords; bench/queries.py takes one")
+    env_counting = {**env, "BENCH_PASSWORD": next(iter(passwords.values()), DEMO_PASSWORD)}
     log("preparing the floor database (10,000 rows)")
     run_command([sys.executable, str(HERE / "floor.py"), "init"], env, workdir, timeout=300)
 
-    log("counting queries per page in process (Flask test client)")
-    counted = json.loads(
-        run_command(
-            [sys.executable, str(HERE / "queries.py"), "--email", email, "--user-agent", USER_AGENT],
-            {**env, "BENCH_PASSWORD": password},
-            workdir,
-            timeout=300,
-        )
+    counted_demo = None
+    seeded = demo_seed = seed_posts(env, workdir, 0)  # the demo's own posts: the detail page's post before seeding
+    if args.posts:
+        log(f"counting queries per page with the demo's {seeded['published']} published posts (Flask test client)")
+        counted_demo = count_queries(env_counting, workdir, pages, page_context(seeded), timed=0, check=False)
+        log(f"seeding {args.posts:,} published posts (bench/seed_posts.py)")
+        seeded = seed_posts(env, workdir, args.posts)
+    context = page_context(seeded)
+    log(
+        f"counting queries and timing each page {TIMED_REQUESTS} times in process, "
+        f"{seeded['published']:,} published posts (Flask test client)"
     )
+    counted = count_queries(env_counting, workdir, pages, context, timed=TIMED_REQUESTS, check=True)
 
     app = Server("app", gunicorn_command("bulletin:create_app()", app_port, []), env, workdir, workdir / "app.log")
     floor = Server(
@@ -364,17 +487,21 @@ def bench(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> dic
     wait_ready(floor, floor_base + "/")
     log(f"serving: app on {app_base}, floor on {floor_base} (gunicorn, {WORKERS} sync workers each)")
 
-    cookies = log_in(app_base, email, password)
-    floor_page = Page("floor", "floor (20 of 10,000 rows)", "/", marker=b'class="post-card"')
-    sizes = {"floor": len(check_page(floor_base, floor_page, None).body)}
-    for page in PAGES:
-        sizes[page.key] = len(check_page(app_base, page, cookies if page.logged_in else None).body)
+    cookies = {email: log_in(app_base, email, password) for email, password in passwords.items()}
+    floor_page = Page("floor", "floor (20 of 10,000 rows)", "/", markers=(b'class="post-card"',))
+    sizes = {"floor": len(check_page(floor_base, "/", floor_page, None).body)}
+    for page in pages:
+        sizes[page.key] = len(check_page(app_base, page.url_path(context), page, cookies.get(page.user)).body)
 
     tool = args.load_generator
     if tool == "auto":
         tool = "wrk" if loadgen.wrk_path() else "python"
     base_headers = {"User-Agent": USER_AGENT}
-    user_headers = {**base_headers, "Cookie": cookie_header(cookies)}
+
+    def headers_for(page: Page) -> dict[str, str]:
+        if page.user is None:
+            return base_headers
+        return {**base_headers, "Cookie": cookie_header(cookies[page.user])}
 
     def load(server: Server, url: str, headers: dict[str, str], seconds: float) -> loadgen.LoadResult:
         pids, cpu_before = server.worker_cpu()
@@ -387,8 +514,8 @@ def bench(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> dic
     if args.warmup > 0:
         log(f"warming up each URL for {args.warmup:g} s with {tool}")
         load(floor, floor_base + "/", base_headers, args.warmup)
-        for page in PAGES:
-            load(app, app_base + page.path, user_headers if page.logged_in else base_headers, args.warmup)
+        for page in pages:
+            load(app, app_base + page.url_path(context), headers_for(page), args.warmup)
 
     log(f"measuring with {tool}: {args.duration:g} s per run, {args.connections} connections, floor between pages")
     floors: list[loadgen.LoadResult] = []
@@ -402,17 +529,22 @@ def bench(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> dic
     previous = measure_floor()
     measurements: list[Measurement] = []
     for round_number in range(1, args.rounds + 1):
-        for page in PAGES:
-            url = app_base + page.path
-            result = load(app, url, user_headers if page.logged_in else base_headers, args.duration)
+        for page in pages:
+            url = app_base + page.url_path(context)
+            result = load(app, url, headers_for(page), args.duration)
             log(f"  {page.key:<16} {result.rps:9.1f} req/s  {fmt(result.cpu_ms, '.2f')} ms CPU a request")
             following = measure_floor()
             measurements.append(Measurement(page, url, result, [previous, following], round_number))
             previous = following
 
-    # the logged-in cookie must still have been logged in at the end (not silently measuring the anonymous page)
-    check_page(app_base, PAGES[-1], cookies)
-    return report_data(args, started, load_before, tool, counted, sizes, floors, measurements)
+    # every logged-in cookie must still be logged in at the end (not silently measuring the login redirect)
+    for email in cookies:
+        last = [page for page in pages if page.user == email][-1]
+        check_page(app_base, last.url_path(context), last, cookies[email])
+    seeded = {**seeded, "demo": demo_seed}
+    return report_data(
+        args, started, load_before, tool, pages, counted, counted_demo, seeded, sizes, floors, measurements
+    )
 
 
 def _median(values) -> float | None:
@@ -420,7 +552,25 @@ def _median(values) -> float | None:
     return statistics.median(values) if values else None
 
 
-def report_data(args, started, load_before, tool, counted, sizes, floors, measurements) -> dict:
+def judge(row: dict, target: Target | None) -> tuple[str, list[str]]:
+    """PASS or FAIL against DESIGN §7: the query bar for every page, and the page's own target if it has one
+    (req/s ratio to the floor, server p95), with what failed."""
+    failed = []
+    if row["queries"] > MAX_QUERIES:
+        failed.append(f"{row['queries']} queries (at most {MAX_QUERIES})")
+    if row["writes"]:
+        failed.append(f"{row['writes']} write(s) on GET")
+    if target is not None:
+        if row["ratio"] is None or row["ratio"] < target.ratio:
+            failed.append(f"req/s ratio {fmt(row['ratio'], '.2f')}x (at least {target.ratio:.2f}x)")
+        if target.server_p95_ms is not None and (row["server_p95_ms"] or 0) > target.server_p95_ms:
+            failed.append(f"server p95 {row['server_p95_ms']:.1f} ms (at most {target.server_p95_ms:.0f} ms)")
+    return ("FAIL" if failed else "PASS"), failed
+
+
+def report_data(
+    args, started, load_before, tool, pages, counted, counted_demo, seeded, sizes, floors, measurements
+) -> dict:
     """Rows per page: req/s averaged over the rounds, ratio and latency percentiles the median over the rounds."""
     rows = [
         {
@@ -438,7 +588,7 @@ def report_data(args, started, load_before, tool, counted, sizes, floors, measur
             "errors": sum(result.error_count for result in floors),
         }
     ]
-    for page in PAGES:
+    for page in pages:
         items = [item for item in measurements if item.page is page]
         rows.append(
             {
@@ -457,16 +607,30 @@ def report_data(args, started, load_before, tool, counted, sizes, floors, measur
                 "errors": sum(item.result.error_count for item in items),
             }
         )
+    targets = {page.key: page.target for page in pages}
     for row in rows:
         count = counted["pages"][row["page"]]
+        demo = (counted_demo or {}).get("pages", {}).get(row["page"])
         row.update(
+            path=count["path"],
             queries=count["queries"],
+            queries_demo=demo["queries"] if demo else None,
+            queries_stable=count["stable"],
             writes=count["writes"],
             checkouts=count["checkouts"],
             statements=count["statements"],
             bytes=sizes[row["page"]],
             sets_cookie=count["sets_cookie"],
+            server_p95_ms=count.get("server_cpu_p95_ms"),  # CPU time: see bench/queries.py
+            server_cpu_ms=count.get("server_cpu_ms"),
+            server_wall_p50_ms=count.get("server_wall_p50_ms"),
+            server_wall_p95_ms=count.get("server_wall_p95_ms"),
         )
+        if row["page"] != "floor":
+            target = targets[row["page"]]
+            row["target"] = target.short if target else f"q<={MAX_QUERIES}"
+            row["target_cpu"] = judge({**row, "ratio": row["cpu_ratio"]}, target)[0] if target else None
+            row["verdict"], row["failed"] = judge(row, target)
     return {
         "date": started.isoformat(timespec="seconds"),
         "machine": {
@@ -486,7 +650,10 @@ def report_data(args, started, load_before, tool, counted, sizes, floors, measur
             "gunicorn_workers": WORKERS,
             "database": "SQLite files (app and floor, each its own)",
             "app_env": "production",
+            "posts": seeded["published"],
+            "timed_requests": TIMED_REQUESTS,
         },
+        "seed": seeded,
         "pre_ping": counted["pre_ping"],
         "pages": rows,
         "floor_runs": [result.as_dict() for result in floors],
@@ -511,6 +678,13 @@ def print_report(data: dict) -> None:
         f"load generator: {tool}, {settings['connections']} connections, {settings['duration_s']} s a run, "
         f"{settings['rounds']} round(s); load average before start: {machine['load_average_before'][0]:.2f}"
     )
+    seed = data["seed"]
+    print(
+        f"app data: {seed['published']:,} published posts ({seed['posts']:,} in all) of {seed['organizations']} "
+        f"organizations in {seed['prefectures']} prefectures; search word {seed['search_word']} matches "
+        f"{seed['search_matches']} ({seed['search_share']:.1%}); detail: post {seed['detail_post_id']} "
+        f"({seed['detail_attachments']} attachments, {seed['detail_target_wards']} target wards)"
+    )
     print()
     columns = (  # title, width, how to show the row's value
         ("page", -26, lambda row: row["label"]),
@@ -521,8 +695,11 @@ def print_report(data: dict) -> None:
         ("ratio", 6, lambda row: fmt(row["ratio"], ".2f") + "x"),
         ("CPU ms", 7, lambda row: fmt(row["cpu_ms"], ".2f")),
         ("CPU ratio", 9, lambda row: fmt(row["cpu_ratio"], ".2f") + "x"),
+        ("srv p95", 7, lambda row: fmt(row["server_p95_ms"], ".2f")),
         ("queries", 7, lambda row: str(row["queries"])),
         ("bytes", 6, lambda row: str(row["bytes"])),
+        ("target", 10, lambda row: row.get("target", "")),
+        ("verdict", 7, lambda row: row.get("verdict", "")),
     )
     header = " ".join(f"{title:{'<' if width < 0 else '>'}{abs(width)}}" for title, width, _ in columns)
     print(header)
@@ -542,13 +719,40 @@ def print_report(data: dict) -> None:
         "  what the req/s ratio would be on an idle machine, and holds when other work shares the CPUs.\n"
         f"latency: seen by the client with {settings['connections']} connections on "
         f"{settings['gunicorn_workers']} workers, so it includes queueing.\n"
+        "srv p95: 95th percentile of the server time, in process (Flask test client, one request at a time,\n"
+        f"  {settings['timed_requests']} requests, no queueing, no HTTP server), as CPU time: a request waits on no\n"
+        "  I/O, so it equals the wall time on an idle machine and is not inflated by other work (wall in the JSON).\n"
         "queries: SQL statements per request, counted in process; BEGIN/COMMIT not included"
         + (", nor the pool's pre-ping (once per checkout)." if data["pre_ping"] else ".")
     )
+    demo_counts = [row for row in data["pages"][1:] if row.get("queries_demo") is not None]
+    if demo_counts:
+        same = all(row["queries"] == row["queries_demo"] for row in demo_counts)
+        print(
+            f"queries with {seed['published']:,} published posts (with the demo's {seed['demo']['published']}): "
+            + ", ".join(
+                f"{row['page']} {row['queries']}"
+                + ("" if row["queries"] == row["queries_demo"] else f" ({row['queries_demo']})")
+                for row in demo_counts
+            )
+            + (
+                " -- the same for every page"
+                if same
+                else ";\n  in brackets where it differs with the demo's posts (an empty page has no rows to eager-load)"
+            )
+        )
     print()
-    print("DESIGN §7 targets, for pages this bench does not cover yet (context, not pass/fail):")
+    print(
+        "DESIGN §7 targets: verdict PASS/FAIL on the req/s ratio (median over rounds), the in-process server p95\n"
+        f"and the query count ({settings['posts']:,} posts here):"
+    )
     for target in data["targets"]:
         print(f"  - {target}")
+    keys = {row["page"] for row in data["pages"]}
+    if settings["posts"] < 100_000 and "posts_search" in keys:
+        print(f"  (search is measured over {settings['posts']:,} posts; `--posts 100000` for the size §7 names)")
+    if "post_detail" in keys:
+        print("  (post detail: the seed adds no responses, and a non-owner sees only its own: not '20 responses')")
 
     warnings = []
     for row in data["pages"]:
@@ -556,8 +760,15 @@ def print_report(data: dict) -> None:
             warnings.append(f"{row['label']}: {row['errors']} errors or non-2xx/3xx responses under load")
         if row["writes"]:
             warnings.append(f"{row['label']}: {row['writes']} write statement(s) on GET")
-        if row["queries"] > 8:
-            warnings.append(f"{row['label']}: {row['queries']} queries (DESIGN §7 allows 8)")
+        if not row.get("queries_stable", True):
+            warnings.append(f"{row['label']}: the query count changed between two identical requests")
+        if row.get("failed"):
+            warnings.append(f"{row['label']}: FAIL: {'; '.join(row['failed'])}")
+        if row.get("target_cpu") and row["target_cpu"] != row.get("verdict"):
+            warnings.append(
+                f"{row['label']}: judged on the CPU ratio ({fmt(row['cpu_ratio'], '.2f')}x) it would "
+                f"{row['target_cpu']}: the req/s ratio was moved by other load"
+            )
     if spread > 15:
         warnings.append(f"the floor moved {spread:.0f}% during the run: something else used the CPUs, ratios are rough")
     if machine["load_average_before"][0] > 0.5 * (machine["cpus"] or 1):
@@ -583,8 +794,30 @@ def main() -> int:
     parser.add_argument(
         "--load-generator", choices=("auto", "wrk", "python"), default="auto", help="default: wrk if installed"
     )
+    parser.add_argument(
+        "--pages",
+        default="all",
+        help="pages to load: all (default), base (login and home), posts, or page keys, comma-separated: "
+        + ", ".join(page.key for page in PAGES),
+    )
+    parser.add_argument(
+        "--posts",
+        type=int,
+        default=10_000,
+        help="published posts to seed (default 10,000; 0: the demo's own only, without the post pages)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (databases, server logs)")
     args = parser.parse_args()
+    try:
+        args.selected = select_pages(args.pages)
+    except ValueError as error:
+        parser.error(str(error))
+    if not (args.posts == 0 or 1_000 <= args.posts <= 200_000):
+        parser.error("--posts must be 0 or in [1,000, 200,000] (page 50 needs 1,000)")
+    if args.posts == 0:
+        args.selected = tuple(page for page in args.selected if page.group != "posts")
+    if not args.selected:
+        parser.error("no page to load (the post pages need --posts of at least 1,000)")
     if not (1 <= args.duration <= 600 and 0 <= args.warmup <= 60 and 1 <= args.connections <= 256):
         parser.error("--duration must be in [1, 600], --warmup in [0, 60] and --connections in [1, 256]")
     if not 1 <= args.rounds <= 10:

@@ -8,7 +8,7 @@ import copy
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from html.parser import HTMLParser
 
 from flask import Flask
@@ -27,6 +27,8 @@ from bulletin.moderation.reports import report_post
 from bulletin.posts import services as posts
 from bulletin.posts.models import Attachment, CoProposer, Post, PostKind, PostRevision
 from bulletin.posts.services import PostInput
+from bulletin.responses import services as responses
+from bulletin.responses.models import Conversation, Message, Partnership, PartnershipPhoto, Response, ResponseKind
 from tests.conftest import KUSHIRO_TOWN, SAKAI, SHINAGAWA, IsolatedClient, isolated_client  # noqa: F401
 
 SAKAI_OSAKA = "271403"  # 堺市, whose domain city.sakai.lg.jp is often taken for 坂井市's
@@ -178,7 +180,8 @@ def refuse_login_of_the_current_user_proxy(monkeypatch) -> None:
 class World:
     """The people, posts and links the route tests need: two member organizations, a ward, an org admin, a
     moderator, a suspended officer, an applicant awaiting approval, live confirmation, reset and invitation
-    links, and posts of 坂井市 in every state a route acts on."""
+    links, posts of 坂井市 in every state a route acts on, and 品川区's answers to 坂井市's posts at every step
+    from a conversation to a public case."""
 
     member_a: User  # 坂井市 staff
     member_b: User  # 釧路町 staff
@@ -200,14 +203,25 @@ class World:
     revision: PostRevision | None = None
     report: Report | None = None
     co_proposal: CoProposer | None = None
+    unanswered: Post | None = None  # 坂井市's published proposal nobody has answered yet
+    call: Post | None = None  # 品川区's published call, open to answers from 坂井市 and 釧路町
+    discussed: Post | None = None  # 坂井市's proposal that 品川区 answered; the answer awaits a decision
+    open_response: Response | None = None  # 品川区's answer to `discussed`
+    conversation: Conversation | None = None  # 坂井市 ⇄ 品川区: 品川区's message, then 坂井市's reply
+    ward_message: Message | None = None  # 品川区's first message in `conversation`
+    partnership: Partnership | None = None  # 坂井市 accepted 品川区's answer; outcome and a photo, no consent yet
+    partnership_photo: PartnershipPhoto | None = None
+    consented: Partnership | None = None  # another one, both sides consented, awaiting a moderator
+    case: Partnership | None = None  # another one, published as a public case, with a photo
+    case_photo: PartnershipPhoto | None = None
 
     @property
     def attachment(self) -> Attachment:
         return self.draft.attachments[0]
 
 
-def build_world(create_user, moderator: User, with_posts: bool = False) -> World:
-    """Create the World in the test's transaction (posts only when asked: they cost more)."""
+def build_world(create_user, moderator: User, with_posts: bool = False, with_responses: bool = False) -> World:
+    """Create the World in the test's transaction (posts and responses only when asked: they cost more)."""
     org_admin = create_user(SAKAI, role=OrgRole.ADMIN, email="admin@city.fukui-sakai.lg.jp", name="坂井 管理者")
     world = World(
         member_a=create_user(SAKAI, email="staff@city.fukui-sakai.lg.jp", name="坂井 職員"),
@@ -236,6 +250,8 @@ def build_world(create_user, moderator: User, with_posts: bool = False) -> World
     world.invitation_token = token
     if with_posts:
         _add_posts(world, create_user(SHINAGAWA, email="reporter@city.shinagawa.tokyo.jp"))
+    if with_responses:
+        _add_responses(world)
     db.session.commit()
     return world
 
@@ -243,6 +259,11 @@ def build_world(create_user, moderator: User, with_posts: bool = False) -> World
 def proposal(title: str, **values) -> PostInput:
     """What a municipality's officer writes."""
     return PostInput(kind=PostKind.PROPOSAL, title=title, summary=f"{title}の概要", category="other", **values)
+
+
+def call(title: str, **values) -> PostInput:
+    """What a ward's officer writes."""
+    return PostInput(kind=PostKind.CALL, title=title, summary=f"{title}の概要", category="events", **values)
 
 
 def png_upload(name: str = "kani.png") -> FileStorage:
@@ -265,3 +286,50 @@ def _add_posts(world: World, reporter: User) -> None:
     world.revision = posts.update_post(author, world.published, proposal("坂井の黄金がに（修正）"))
     world.report = report_post(reporter, world.published, "内容が不正確です")
     world.co_proposal = posts.invite_co_proposer(author, world.draft, world.member_b.organization)
+
+
+def published_post(author: User, moderator: User, values: PostInput) -> Post:
+    """A post written, submitted and approved through the service verbs."""
+    post = posts.create_post(author, values, submit=True)
+    posts.approve_post(moderator, post)
+    return post
+
+
+OUTCOME = responses.OutcomeInput(
+    title="しながわ水族館で黄金がにPR",
+    held_from=date(2015, 11, 18),
+    held_until=date(2015, 11, 23),
+    venue="しながわ水族館",
+    summary="坂井市の黄金がにを区民に紹介した。",
+)
+
+
+def accepted_partnership(world: World, title: str, *, photo: bool = False, consent: bool = False) -> Partnership:
+    """坂井市's published proposal, answered by 品川区 and accepted by 坂井市, with the outcome recorded by 品川区;
+    optionally with a photo and both sides' consent."""
+    sakai, shinagawa = world.member_a, world.ward
+    post = published_post(sakai, world.moderator, proposal(title))
+    answer = responses.respond(shinagawa, post, ResponseKind.OFFER, f"{title}に応答します。")
+    partnership = responses.accept_response(sakai, answer)
+    responses.update_outcome(shinagawa, partnership, OUTCOME, [png_upload("水槽.png")] if photo else [])
+    if consent:
+        responses.consent_to_publication(sakai, partnership)
+        responses.consent_to_publication(shinagawa, partnership)
+    return partnership
+
+
+def _add_responses(world: World) -> None:
+    sakai, shinagawa, moderator = world.member_a, world.ward, world.moderator
+    world.unanswered = published_post(sakai, moderator, proposal("坂井の応答待ち"))
+    world.call = published_post(shinagawa, moderator, call("品川の祭りに出展を"))
+    world.discussed = published_post(sakai, moderator, proposal("坂井のやりとり"))
+    world.open_response = responses.respond(shinagawa, world.discussed, ResponseKind.INTEREST, "関心があります。")
+    world.conversation = world.open_response.conversation
+    world.ward_message = db.session.scalar(select(Message).where(Message.conversation_id == world.conversation.id))
+    responses.post_message(sakai, world.conversation, "ご連絡ありがとうございます。")
+    world.partnership = accepted_partnership(world, "坂井の連携", photo=True)
+    world.partnership_photo = world.partnership.photos[0]
+    world.consented = accepted_partnership(world, "坂井の同意済み", consent=True)
+    world.case = accepted_partnership(world, "坂井の事例", photo=True, consent=True)
+    world.case_photo = world.case.photos[0]
+    responses.publish_case(moderator, world.case)

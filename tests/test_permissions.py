@@ -27,6 +27,7 @@ from bulletin.extensions import db
 from bulletin.moderation.models import Report, ReportState
 from bulletin.notifications.models import OutboxMessage
 from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
+from bulletin.responses.models import Message, Partnership, Response, ResponseState
 from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI
 from tests.support import (
     World,
@@ -109,6 +110,7 @@ class Case:
     effect: Callable[[Refs, SimpleNamespace | None], bool] | None = None
     label: str = ""
     needs_posts: bool = False
+    needs_responses: bool = False
 
 
 # --- effects: did the request change what it is about? ---------------------------------------------------------
@@ -168,6 +170,42 @@ def state_is(attribute: str, state) -> Callable:
     return lambda w, actor: post_state(getattr(w, attribute)) == state
 
 
+def responded_to(attribute: str) -> Callable:
+    """The actor's organization answered the post."""
+
+    def effect(w, actor) -> bool:
+        if actor is None:
+            return False
+        organization_id = user(actor.id).organization_id
+        statement = select(Response.id).where(
+            Response.post_id == getattr(w, attribute), Response.organization_id == organization_id
+        )
+        return db.session.scalar(statement) is not None
+
+    return effect
+
+
+def message_written(w, actor) -> bool:
+    return db.session.scalar(select(Message.id).where(Message.body == "書き込みました。")) is not None
+
+
+def response_is(state: ResponseState) -> Callable:
+    return lambda w, actor: db.session.get(Response, w.open_response).state == state
+
+
+def partnership(partnership_id: int) -> Partnership:
+    return db.session.get(Partnership, partnership_id)
+
+
+def consented_to(w, actor) -> bool:
+    record = partnership(w.partnership)
+    return record.post_organization_consent_at is not None or record.partner_organization_consent_at is not None
+
+
+def published(attribute: str) -> Callable:
+    return lambda w, actor: partnership(getattr(w, attribute)).published_at is not None
+
+
 LOGIN_AS_COLLEAGUE = {"email": "{w.colleague.email}", "password": PASSWORD}
 REGISTRATION = {
     "email": "new-officer@city.fukui-sakai.lg.jp",
@@ -181,6 +219,25 @@ REGISTRATION = {
 MEMBERS = r"/organization/members"
 POST_PAGE = r"/posts/\d+"
 QUEUE = "/moderation"
+CONVERSATION = r"/conversations/\d+"
+PARTNERSHIP = r"/partnerships/\d+"
+RESPONSE = {"kind": "interest", "message": "ぜひ一緒にやりましょう。"}
+OUTCOME = {
+    "title": "結果を書いた",
+    "held_from": "2015-11-18",
+    "held_until": "2015-11-23",
+    "venue": "しながわ水族館",
+    "summary": "坂井市の黄金がにを紹介した。",
+}
+
+# Conversations and partnerships: both organizations' active staff and moderators; every other member gets 404.
+BETWEEN_THE_TWO = expect(anonymous=LOGIN, org_users=OK, member_b=NOT_FOUND, moderator=OK)
+
+
+def between_the_two(owners: Outcome, ward: Outcome, moderator: Outcome) -> dict[str, Outcome]:
+    """The answer for 坂井市 (the post's side), 品川区 (the answering side) and moderators; 404 for 釧路町."""
+    return expect(anonymous=LOGIN, member_b=NOT_FOUND, owners=owners, ward=ward, moderator=moderator)
+
 
 # Who may see the moderation pages: nobody but moderators; the pages are not even confirmed to exist (404),
 # and a visitor who is not logged in is asked to log in first (a moderator may follow a link from a mail).
@@ -489,6 +546,146 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         )
         for answer, state in (("accept", CoProposerState.ACCEPTED), ("decline", CoProposerState.DECLINED))
     ],
+    # responses: the other side answers; the two organizations talk, partner, record the outcome; cases are public
+    ("responses.respond", "GET"): [
+        Case(
+            "/posts/{w.unanswered}/respond",
+            expect(anonymous=LOGIN, signed_in=FORBIDDEN, ward=OK),  # wards answer proposals
+            label="proposal",
+            needs_responses=True,
+        ),
+        Case(
+            "/posts/{w.call}/respond",
+            expect(anonymous=LOGIN, signed_in=OK, ward=FORBIDDEN, moderator=FORBIDDEN),  # the others answer calls
+            label="call",
+            needs_responses=True,
+        ),
+    ],
+    ("responses.respond", "POST"): [
+        Case(
+            "/posts/{w.unanswered}/respond",
+            expect(anonymous=LOGIN, signed_in=FORBIDDEN, ward=done(CONVERSATION)),
+            RESPONSE,
+            responded_to("unanswered"),
+            label="proposal",
+            needs_responses=True,
+        ),
+        Case(
+            "/posts/{w.call}/respond",
+            expect(anonymous=LOGIN, org_users=done(CONVERSATION), ward=FORBIDDEN, moderator=FORBIDDEN),
+            RESPONSE,
+            responded_to("call"),
+            label="call",
+            needs_responses=True,
+        ),
+    ],
+    ("responses.conversation", "GET"): [Case("/conversations/{w.conversation}", BETWEEN_THE_TWO, needs_responses=True)],
+    ("responses.conversation", "POST"): [
+        Case(
+            "/conversations/{w.conversation}",
+            between_the_two(*[done(CONVERSATION + "#latest")] * 3),
+            {"message": "書き込みました。"},
+            message_written,
+            needs_responses=True,
+        )
+    ],
+    ("responses.report", "POST"): [
+        Case(
+            "/conversations/{w.conversation}/messages/{w.ward_message}/report",
+            # 坂井市 reports 品川区's message; nobody reports their own organization's, moderators hide instead
+            between_the_two(owners=done(CONVERSATION), ward=to(CONVERSATION), moderator=to(CONVERSATION)),
+            {"reason": "不適切な表現があります。"},
+            actor_reported,
+            needs_responses=True,
+        )
+    ],
+    ("responses.accept", "POST"): [
+        Case(
+            "/responses/{w.open_response}/accept",
+            between_the_two(owners=done(PARTNERSHIP), ward=to(CONVERSATION), moderator=to(CONVERSATION)),
+            effect=response_is(ResponseState.ACCEPTED),
+            needs_responses=True,
+        )
+    ],
+    ("responses.decline", "POST"): [
+        Case(
+            "/responses/{w.open_response}/decline",
+            between_the_two(owners=done(CONVERSATION), ward=to(CONVERSATION), moderator=to(CONVERSATION)),
+            effect=response_is(ResponseState.DECLINED),
+            needs_responses=True,
+        )
+    ],
+    ("responses.partnership", "GET"): [
+        Case("/partnerships/{w.partnership}", BETWEEN_THE_TWO, label="partnership", needs_responses=True),
+        Case("/partnerships/{w.case}", BETWEEN_THE_TWO, label="case", needs_responses=True),
+    ],
+    ("responses.partnership", "POST"): [
+        Case(
+            "/partnerships/{w.partnership}",
+            between_the_two(owners=done(PARTNERSHIP), ward=done(PARTNERSHIP), moderator=FORBIDDEN),
+            OUTCOME,
+            lambda w, actor: partnership(w.partnership).title == "結果を書いた",
+            label="partnership",
+            needs_responses=True,
+        ),
+        Case(
+            "/partnerships/{w.case}",  # a published case is no longer edited
+            between_the_two(owners=FORBIDDEN, ward=FORBIDDEN, moderator=FORBIDDEN),
+            OUTCOME,
+            lambda w, actor: partnership(w.case).title == "結果を書いた",
+            label="case",
+            needs_responses=True,
+        ),
+    ],
+    ("responses.consent", "POST"): [
+        Case(
+            "/partnerships/{w.partnership}/consent",
+            between_the_two(owners=done(PARTNERSHIP), ward=done(PARTNERSHIP), moderator=to(PARTNERSHIP)),
+            effect=consented_to,
+            needs_responses=True,
+        )
+    ],
+    ("responses.publish", "POST"): [
+        Case(
+            "/partnerships/{w.consented}/publish",
+            moderators_only(done(PARTNERSHIP)),
+            effect=published("consented"),
+            label="publish",
+            needs_responses=True,
+        ),
+        Case(
+            "/partnerships/{w.partnership}/publish",  # without both consents: refused, also for moderators
+            moderators_only(to(PARTNERSHIP)),
+            effect=published("partnership"),
+            label="publish without consents",
+            needs_responses=True,
+        ),
+        Case(
+            "/partnerships/{w.case}/unpublish",
+            moderators_only(done(PARTNERSHIP)),
+            {"reason": "掲載の取り下げを依頼されたため"},
+            lambda w, actor: not published("case")(w, actor),
+            label="unpublish",
+            needs_responses=True,
+        ),
+    ],
+    ("responses.photo", "GET"): [
+        Case("/partnerships/{w.case}/photos/{w.case_photo}", expect(everyone=OK), label="case", needs_responses=True),
+        Case(
+            "/partnerships/{w.partnership}/photos/{w.partnership_photo}",
+            expect(everyone=NOT_FOUND, org_users=OK, member_b=NOT_FOUND, moderator=OK),
+            label="partnership",
+            needs_responses=True,
+        ),
+    ],
+    ("responses.dashboard", "GET"): [
+        Case("/dashboard", expect(anonymous=LOGIN, org_users=OK, moderator=NOT_FOUND), needs_responses=True)
+    ],
+    ("responses.cases", "GET"): [Case("/cases", expect(everyone=OK), needs_responses=True)],
+    ("responses.case", "GET"): [
+        Case("/cases/{w.case}", expect(everyone=OK), label="published", needs_responses=True),
+        Case("/cases/{w.partnership}", expect(everyone=NOT_FOUND), label="unpublished", needs_responses=True),
+    ],
 }
 
 
@@ -580,7 +777,8 @@ def test_route(app, create_user, moderator, route, monkeypatch):
         pytest.fail(f"{method} {endpoint} is in the URL map but not in ROUTES: declare who may use it")
     refuse_login_of_the_current_user_proxy(monkeypatch)
     case = cases[index]
-    w = refs_of(build_world(create_user, moderator, with_posts=case.needs_posts))
+    world = build_world(create_user, moderator, with_posts=case.needs_posts, with_responses=case.needs_responses)
+    w = refs_of(world)
     connection = db._app_engines[app][None]
     failures = []
     for role in ROLES:

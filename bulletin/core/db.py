@@ -83,6 +83,7 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA busy_timeout = 30000")
     cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA cache_size = -65536")  # 64 MB: the board's working set, not SQLite's 2 MB default
     cursor.close()
 
 

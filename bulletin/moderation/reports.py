@@ -80,15 +80,7 @@ def dismiss_report(actor: User, report: Report, note: str = "") -> None:
     report.resolved_at = utcnow()
     report.resolved_by_id = actor.id
     report.resolution_note = note.strip() or None
-    log_decision(
-        actor,
-        "dismiss_report",
-        "post",
-        report.post_id,
-        report.post.title,
-        reason=report.resolution_note,
-        report_id=report.id,
-    )
+    log_decision(actor, "dismiss_report", *_subject(report), reason=report.resolution_note, report_id=report.id)
     db.session.flush()
 
 

@@ -253,5 +253,8 @@ def resolve_report(report_id: int, decision: str):
         flash(error.message, "error")
         return redirect(url_for("moderation.queue"))
     db.session.commit()
-    flash(_("投稿を非公開にしました。") if decision == "hide" else _("通報を却下しました。"), "success")
+    if decision == "dismiss":
+        flash(_("通報を却下しました。"), "success")
+    else:
+        flash(_("メッセージを非表示にしました。") if report.message_id else _("投稿を非公開にしました。"), "success")
     return redirect(url_for("moderation.queue"))

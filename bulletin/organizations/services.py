@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from flask import current_app
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -45,6 +46,15 @@ def search_organizations(query: str, limit: int = 20) -> list[Organization]:
         .limit(limit)
     )
     return list(db.session.scalars(statement))
+
+
+def ward_choices() -> tuple[tuple[str, str], ...]:
+    """(code, name) of the 23 wards, read once per app: reference data that never changes while the board runs,
+    shown in every list's filter and every proposal's form."""
+    cache = current_app.extensions.setdefault("bulletin.ward_choices", {})
+    if "wards" not in cache:
+        cache["wards"] = tuple((ward.code, ward.name) for ward in ward_organizations())
+    return cache["wards"]
 
 
 def ward_organizations() -> list[Organization]:

@@ -135,7 +135,11 @@ class Post(db.Model):
             "desired_from IS NULL OR desired_until IS NULL OR desired_from <= desired_until", name="period_ordered"
         ),
         db.CheckConstraint(f"category IN ({', '.join(repr(key) for key in CATEGORIES)})", name="known_category"),
+        # The list's orders, with and without a category filter: newest first, or the closest deadline first.
         Index("ix_post_state_published_at", "state", "published_at"),
+        Index("ix_post_state_category_published_at", "state", "category", "published_at"),
+        Index("ix_post_state_deadline", "state", "deadline", "id"),
+        Index("ix_post_state_category_deadline", "state", "category", "deadline", "id"),
     )
 
     @property

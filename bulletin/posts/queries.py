@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import joinedload, load_only, selectinload
+from sqlalchemy.orm import defer, joinedload, load_only, selectinload
 
 from bulletin.accounts.models import User
 from bulletin.core.text import fold
@@ -99,7 +99,6 @@ def _with_list_relations(statement: Select) -> Select:
     return statement.options(
         load_only(*_LIST_COLUMNS),
         joinedload(Post.organization),
-        selectinload(Post.target_wards),
         selectinload(Post.co_proposers).joinedload(CoProposer.organization),
     )
 
@@ -139,7 +138,8 @@ def list_posts(filters: PostFilters) -> PostPage:
         for word in {part for part in (fold(w) for w in filters.q.split()) if part} or {folded}:
             statement = statement.where(Post.search_text.contains(word, autoescape=True))
     if filters.sort == "deadline":
-        statement = statement.order_by(Post.deadline.is_(None), Post.deadline, Post.id.desc())
+        # Closing soonest first, among posts that have a deadline (the index gives this order directly).
+        statement = statement.where(Post.deadline.is_not(None)).order_by(Post.deadline, Post.id)
     else:
         statement = statement.order_by(Post.published_at.desc(), Post.id.desc())
     statement = statement.offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
@@ -153,6 +153,7 @@ def get_post(post_id: int) -> Post | None:
         select(Post)
         .where(Post.id == post_id)
         .options(
+            defer(Post.search_text),
             joinedload(Post.organization),
             joinedload(Post.created_by),
             selectinload(Post.target_wards),

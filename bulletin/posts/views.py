@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -14,7 +14,7 @@ from bulletin.core.views import commit_or_flash
 from bulletin.extensions import db
 from bulletin.moderation.reports import report_post
 from bulletin.organizations.data import prefectures
-from bulletin.organizations.services import get_by_code, ward_organizations
+from bulletin.organizations.services import get_by_code, ward_choices
 from bulletin.posts import queries, services, uploads
 from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.forms import CloseForm, CoProposerForm, PostForm, ReasonForm
@@ -49,14 +49,14 @@ def index():
         filters=filters,
         categories=CATEGORIES,
         prefectures=prefectures(),
-        wards=ward_organizations(),
+        wards=ward_choices(),
         can_create=services.can_create_post(current_user),
     )
 
 
 def _post_form(post: Post | None = None) -> PostForm:
     form = PostForm(obj=None) if post is None else PostForm()
-    form.target_wards.choices = [SelectChoice(ward.code, ward.name) for ward in ward_organizations()]
+    form.target_wards.choices = [SelectChoice(code, name) for code, name in ward_choices()]
     if post is not None:
         form.remove_attachments.choices = [SelectChoice(a.id, a.original_name) for a in post.attachments]
     return form
@@ -291,3 +291,17 @@ def ours():
         state_labels=services.STATE_LABELS,
         can_create=services.can_create_post(current_user),
     )
+
+
+@bp.app_template_global()
+def post_card_labels() -> dict:
+    """Labels every post card shows, translated once per request (a global, so that imported macros see it)."""
+    if "post_card_labels" not in g:
+        g.post_card_labels = {
+            "proposal": _("提案"),
+            "call": _("募集"),
+            "deadline": _("締切"),
+            "published": _("公開"),
+            "categories": {key: str(label) for key, label in CATEGORIES.items()},
+        }
+    return g.post_card_labels

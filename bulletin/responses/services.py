@@ -227,10 +227,12 @@ def update_outcome(
         raise ResponseError(_l("この連携の結果は編集できません。"))
     if values.held_from and values.held_until and values.held_until < values.held_from:
         raise ResponseError(_l("終了日は開始日と同じか後の日付にしてください。"), field="held_until")
-    for photo in [p for p in partnership.photos if p.id in set(remove_photo_ids)]:
+    removed = [p for p in partnership.photos if p.id in set(remove_photo_ids)]
+    for photo in removed:
         uploads.discard_later(db.session, photo.stored_name)
         partnership.photos.remove(photo)
-    _add_photos(actor, partnership, [f for f in photos if f and f.filename])
+    added = [f for f in photos if f and f.filename]  # a browser sends an empty part for an untouched file input
+    _add_photos(actor, partnership, added)
     changed = (
         partnership.title,
         partnership.held_from,
@@ -243,7 +245,7 @@ def update_outcome(
     partnership.venue, partnership.summary = values.venue, values.summary
     partnership.outcome_updated_at = utcnow()
     partnership.outcome_updated_by_id = actor.id
-    if changed or remove_photo_ids or photos:
+    if changed or removed or added:
         partnership.post_organization_consent_at = None
         partnership.partner_organization_consent_at = None
     db.session.flush()

@@ -84,11 +84,7 @@ def conversation(conversation_id: int):
     messages = queries.messages_of(conversation)
     last_read = queries.last_read_id(current_user, conversation)
     first_unread_id = next((m.id for m in messages if m.id > last_read and m.author_id != current_user.id), None)
-    if messages and messages[-1].id > last_read and not current_user.is_moderator:
-        services.mark_read(current_user, conversation, messages[-1].id)
-        db.session.commit()
-    status = 400 if request.method == "POST" else 200
-    return render_template(
+    page = render_template(
         "responses/conversation.html",
         conversation=conversation,
         messages=messages,
@@ -97,7 +93,13 @@ def conversation(conversation_id: int):
         kind_labels=KIND_LABELS,
         action_form=ConfirmActionForm(),
         report_form=ReasonForm(formdata=None),
-    ), status
+    )
+    # Only a plain read moves the marker (a refused reply changes nothing), and only after rendering: the
+    # commit expires every loaded message.
+    if request.method == "GET" and messages and messages[-1].id > last_read and not current_user.is_moderator:
+        services.mark_read(current_user, conversation, messages[-1].id)
+        db.session.commit()
+    return page, 400 if request.method == "POST" else 200
 
 
 @bp.post("/conversations/<int:conversation_id>/messages/<int:message_id>/report")

@@ -26,7 +26,7 @@ def client(app):
 
 @pytest.fixture
 def world(create_user, moderator) -> World:
-    return build_world(create_user, moderator, with_posts=True)
+    return build_world(create_user, moderator, with_posts=True, with_responses=True)
 
 
 # --- headers -----------------------------------------------------------------------------------------------------
@@ -99,7 +99,14 @@ def test_attachments_are_downloads_in_a_sandbox(client, auth, world):
 # --- every page: no inline script or style, only local assets ------------------------------------------------------
 
 # GET endpoints answering JSON or files rather than pages; everything else in the URL map is a page.
-NOT_PAGES = {"static", "main.healthz", "main.readyz", "organizations.search_json", "posts.attachment"}
+NOT_PAGES = {
+    "static",
+    "main.healthz",
+    "main.readyz",
+    "organizations.search_json",
+    "posts.attachment",
+    "responses.photo",
+}
 
 # How to reach each page: endpoint -> (who looks at it, path). A page added to the URL map without a line here
 # fails test_every_page_is_scanned.
@@ -137,6 +144,23 @@ PAGES = {
     "posts.edit": [("member_a", "/posts/{w.draft.id}/edit"), ("member_a", "/posts/{w.published.id}/edit")],
     "posts.new": [("member_a", "/posts/new"), ("ward", "/posts/new")],
     "posts.ours": [("member_a", "/posts/ours"), ("member_b", "/posts/ours")],
+    "responses.respond": [("ward", "/posts/{w.unanswered.id}/respond"), ("member_b", "/posts/{w.call.id}/respond")],
+    "responses.conversation": [
+        ("member_a", "/conversations/{w.conversation.id}"),
+        ("ward", "/conversations/{w.conversation.id}"),
+        ("moderator", "/conversations/{w.conversation.id}"),
+    ],
+    "responses.partnership": [
+        ("member_a", "/partnerships/{w.partnership.id}"),
+        ("ward", "/partnerships/{w.consented.id}"),
+        ("member_a", "/partnerships/{w.case.id}"),
+        ("moderator", "/partnerships/{w.partnership.id}"),
+        ("moderator", "/partnerships/{w.consented.id}"),
+        ("moderator", "/partnerships/{w.case.id}"),
+    ],
+    "responses.dashboard": [("member_a", "/dashboard"), ("ward", "/dashboard"), ("member_b", "/dashboard")],
+    "responses.cases": [(None, "/cases"), (None, "/cases?page=2"), ("member_b", "/cases")],
+    "responses.case": [(None, "/cases/{w.case.id}")],
 }
 
 # Pages that only appear after a POST: form errors, refusals, confirmations, error pages.
@@ -169,6 +193,13 @@ POSTED = [
     ("ward", "/posts/{w.published.id}/report", {"reason": ""}),
     ("moderator", "/moderation/posts/{w.pending.id}/reject", {"reason": ""}),
     ("moderator", "/moderation/revisions/{w.revision.id}/reject", {"reason": ""}),
+    ("ward", "/posts/{w.unanswered.id}/respond", {"kind": "", "message": "  "}),
+    ("member_b", "/posts/{w.call.id}/respond", {"kind": "offer", "message": "<script>alert(1)</script>\x07"}),
+    ("ward", "/conversations/{w.conversation.id}", {"message": ""}),
+    ("member_a", "/conversations/{w.conversation.id}/messages/{w.ward_message.id}/report", {"reason": ""}),
+    ("member_a", "/partnerships/{w.partnership.id}", {"title": "", "held_from": "2015-11-23", "held_until": "x"}),
+    ("ward", "/partnerships/{w.partnership.id}", {"title": "題", "held_from": "2015-11-23", "held_until": "2015-11-1"}),
+    ("moderator", "/partnerships/{w.case.id}/unpublish", {"reason": ""}),
 ]
 
 

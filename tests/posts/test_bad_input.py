@@ -92,7 +92,11 @@ def author(auth, people):
         ("title", CONTROL_CHARACTERS, {"title": "一行目\n二行目"}),
         ("body", CONTROL_CHARACTERS, {"body": "本文\x1b[31m赤"}),
         ("deadline", "締切は今日以降の日付にしてください。", {"deadline": in_days(-1).isoformat()}),
-        ("desired_until", "希望時期の終わりは始まりと同じか後の日付にしてください。", {"desired_until": in_days(29).isoformat()}),
+        (
+            "desired_until",
+            "希望時期の終わりは始まりと同じか後の日付にしてください。",
+            {"desired_until": in_days(29).isoformat()},
+        ),
         ("deadline", BAD_DATE, {"deadline": "2026-13-45"}),
         ("deadline", BAD_DATE, {"deadline": "令和8年4月1日"}),
         ("desired_from", BAD_DATE, {"desired_from": "2026/04/01"}),

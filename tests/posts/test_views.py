@@ -109,7 +109,8 @@ def test_the_ward_filter_shows_proposals_for_that_ward_or_for_all(client, auth, 
 def test_sort_by_deadline(client, auth, people, catalogue):
     auth.login(people.kushiro)
     order = listed(client.get("/posts?sort=deadline"))
-    assert order == ids(catalogue["kushiro"], catalogue["chiyoda"], catalogue["sakai"], catalogue["shinagawa"])
+    # Closest deadline first; a post without a deadline (品川区's) has nothing to approach and is left out.
+    assert order == ids(catalogue["kushiro"], catalogue["chiyoda"], catalogue["sakai"])
     newest_first = listed(client.get("/posts"))
     assert newest_first == ids(catalogue["chiyoda"], catalogue["shinagawa"], catalogue["kushiro"], catalogue["sakai"])
 

@@ -1,0 +1,718 @@
+"""The response pages through the test client: answering a post, the conversation, accepting and declining, the
+partnership with its outcome form, consent, publication, the dashboard and the public cases. Bad input gets a clear
+Japanese message with status 400 (never a 500) and changes nothing; ids that do not belong together are 404."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from bulletin.extensions import db
+from bulletin.moderation import reports
+from bulletin.moderation.models import ModerationDecision, Report, ReportState
+from bulletin.posts.models import PostState
+from bulletin.responses import services
+from bulletin.responses.models import Message, Partnership, PartnershipPhoto, Response, ResponseState
+from tests.conftest import PASSWORD
+from tests.posts.conftest import PDF
+from tests.responses.conftest import FIRST_MESSAGE, count, image_upload, messages_in, outcome
+from tests.support import assert_field_error, assert_unchanged, database_state, isolated_client, page_of
+
+CSRF_REFUSED = "フォームの有効期限が切れました。ページを読み込み直してから、もう一度送信してください。"
+CONTROL_CHARACTERS = "使用できない制御文字が含まれています。"
+END_BEFORE_START = "終了日は開始日と同じか後の日付にしてください。"
+NOT_TAKEN = "は添付できない形式です。PDF、PNG、JPEG、WebP のみ添付できます。"
+OUTCOME_FORM = {
+    "title": "しながわ水族館で黄金がにPR",
+    "held_from": "2015-11-18",
+    "held_until": "2015-11-23",
+    "venue": "しながわ水族館",
+    "summary": "坂井市の黄金がにを区民に紹介した。",
+}
+
+
+@pytest.fixture
+def client(app):
+    """Each request in its own app context (see tests/support.py)."""
+    return isolated_client(app)
+
+
+def flashes(response) -> list[str]:
+    return [e.text.strip() for e in page_of(response).elements if "flash" in e.attrs.get("class", "").split()]
+
+
+def text_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def form_errors(response) -> str:
+    """The text of the error summary at the top of the form."""
+    summary = next((e for e in page_of(response).elements if "error-summary" in e.attrs.get("class", "")), None)
+    assert summary is not None, "no error summary on the page"
+    return summary.text
+
+
+def uploaded_files(app: Flask) -> set[str]:
+    folder = Path(app.config["UPLOAD_DIR"])
+    return set(os.listdir(folder)) if folder.is_dir() else set()
+
+
+def multipart(fields: dict, *files: tuple[bytes, str]) -> dict:
+    """Form fields and files as a browser posts a form with enctype="multipart/form-data"."""
+    data = dict(fields)
+    data["photos"] = [(io.BytesIO(content), name) for content, name in files]
+    return data
+
+
+def jpeg(name: str = "水槽.jpg") -> tuple[bytes, str]:
+    return image_upload(name).stream.read(), name
+
+
+# --- answering a post -------------------------------------------------------------------------------------------------
+
+
+def test_the_post_page_invites_the_other_side_only(client, auth, people, proposal):
+    auth.login(people.shinagawa)
+    assert "この投稿に応答する" in text_of(client.get(f"/posts/{proposal.id}"))
+    auth.logout()
+    for other in (people.kushiro, people.sakai_colleague, people.moderator):
+        auth.login(other)
+        page = client.get(f"/posts/{proposal.id}")
+        assert page.status_code == 200 and "この投稿に応答する" not in text_of(page)
+        auth.logout()
+
+
+def test_answering_opens_the_conversation(client, auth, people, proposal):
+    auth.login(people.shinagawa)
+    page = client.get(f"/posts/{proposal.id}/respond")
+    assert page.status_code == 200 and proposal.title in text_of(page)
+    response = client.post(f"/posts/{proposal.id}/respond", data={"kind": "offer", "message": FIRST_MESSAGE})
+    answer = db.session.scalar(select(Response))
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/conversations/{answer.conversation.id}"
+    conversation = client.get(response.headers["Location"])
+    assert FIRST_MESSAGE in text_of(conversation)
+    assert "応答を送りました。やりとりはこのページで続けられます。" in flashes(conversation)
+    assert "具体的に提案します" in text_of(conversation)
+    assert "この応答を受け入れて連携する" not in text_of(conversation)  # that is for 坂井市
+    post_page = text_of(client.get(f"/posts/{proposal.id}"))
+    assert "あなたの団体はこの投稿に応答しています。" in post_page and "この投稿に応答する" not in post_page
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"kind": "interest", "message": ""}, "message", "メッセージを入力してください。"),
+        ({"kind": "interest", "message": " \u3000 \n "}, "message", "メッセージを入力してください。"),
+        ({"kind": "interest"}, "message", "メッセージを入力してください。"),
+        ({"kind": "interest", "message": "あ" * 100_000}, "message", "10000文字以内で入力してください。"),
+        ({"kind": "interest", "message": "よろしく\x00お願いします"}, "message", CONTROL_CHARACTERS),
+        ({"kind": "interest", "message": "右から左\u202e"}, "message", CONTROL_CHARACTERS),
+        ({"kind": "", "message": "応答します。"}, "kind", "応答の種類を選んでください。"),
+        ({"message": "応答します。"}, "kind", "応答の種類を選んでください。"),
+        ({"kind": "accepted", "message": "応答します。"}, "kind", "応答の種類を選んでください。"),
+        ({"kind": ["interest", "offer"], "message": "応答します。"}, None, None),  # the first one counts: fine
+    ],
+    ids=[
+        "empty",
+        "spaces",
+        "missing-message",
+        "100000-characters",
+        "nul",
+        "bidi-override",
+        "no-kind",
+        "missing-kind",
+        "unknown-kind",
+        "two-kinds",
+    ],
+)
+def test_bad_answers_are_refused_on_the_form(client, auth, people, proposal, data, field, message):
+    auth.login(people.shinagawa)
+    before = database_state()
+    response = client.post(f"/posts/{proposal.id}/respond", data=data)
+    if field is None:
+        assert response.status_code == 302
+        return
+    assert response.status_code == 400
+    assert_unchanged(before)
+    if field == "message":
+        assert_field_error(response, "message", message)
+    else:
+        page = page_of(response)
+        assert message in page.by_id("kind-error").text
+        assert message in form_errors(response)
+    assert response.mimetype == "text/html"
+
+
+def test_an_answer_keeps_what_was_typed_after_an_error(client, auth, people, proposal):
+    auth.login(people.shinagawa)
+    typed = "水族館での開催を提案します。"
+    response = client.post(f"/posts/{proposal.id}/respond", data={"kind": "", "message": typed})
+    assert response.status_code == 400 and typed in text_of(response)
+
+
+@pytest.mark.parametrize(
+    ("actor", "status"),
+    [("kushiro", 403), ("sakai_colleague", 403), ("chiyoda", 200), ("moderator", 403)],
+)
+def test_who_may_open_the_answer_form(client, auth, people, proposal, actor, status):
+    auth.login(getattr(people, actor))
+    assert client.get(f"/posts/{proposal.id}/respond").status_code == status
+    before = database_state()
+    response = client.post(f"/posts/{proposal.id}/respond", data={"kind": "interest", "message": "応答します。"})
+    if status == 200:
+        assert response.status_code == 302 and count(Response) == 1
+    else:
+        assert response.status_code == status
+        assert_unchanged(before)
+
+
+@pytest.mark.parametrize(
+    ("state", "status"),
+    [
+        (PostState.DRAFT, 404),
+        (PostState.PENDING, 404),
+        (PostState.REJECTED, 404),
+        (PostState.WITHDRAWN, 404),
+        (PostState.HIDDEN, 404),
+        (PostState.CLOSED, 403),  # still readable, no longer answered
+        (PostState.EXPIRED, 403),
+    ],
+)
+def test_a_post_that_is_not_published_takes_no_answer(client, auth, people, make_post, state, status):
+    post = make_post(people.sakai, state)
+    auth.login(people.shinagawa)
+    before = database_state()
+    assert client.get(f"/posts/{post.id}/respond").status_code == status
+    response = client.post(f"/posts/{post.id}/respond", data={"kind": "interest", "message": "応答します。"})
+    assert response.status_code == status
+    assert_unchanged(before)
+
+
+def test_answering_a_post_that_does_not_exist(client, auth, people):
+    auth.login(people.shinagawa)
+    for post_id in ("999999", "0", "99999999999999999999", "x"):
+        path = f"/posts/{post_id}/respond"
+        assert client.get(path).status_code == 404
+        assert client.post(path, data={"kind": "interest", "message": "応答"}).status_code == 404
+
+
+# --- the conversation -------------------------------------------------------------------------------------------------
+
+
+def test_the_conversation_page(client, auth, people, answer):
+    auth.login(people.sakai)
+    page = client.get(f"/conversations/{answer.conversation.id}")
+    html = text_of(page)
+    assert page.status_code == 200
+    assert FIRST_MESSAGE in html and "ここから未読" in html
+    assert "福井県 坂井市 ⇄ 東京都 品川区" in html
+    assert "この応答を受け入れて連携する" in html and "お断りする" in html
+    assert "このメッセージを通報する" in html  # the other side's message
+    response = client.post(f"/conversations/{answer.conversation.id}", data={"message": "  ぜひお願いします。\n"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/conversations/{answer.conversation.id}#latest"
+    assert messages_in(answer.conversation.id) == [FIRST_MESSAGE, "ぜひお願いします。"]
+    html = text_of(client.get(f"/conversations/{answer.conversation.id}"))
+    assert "ここから未読" not in html
+    assert html.count("このメッセージを通報する") == 1  # not on their own message
+
+
+def test_the_responders_page_has_no_decision_buttons(client, auth, people, answer):
+    auth.login(people.shinagawa)
+    html = text_of(client.get(f"/conversations/{answer.conversation.id}"))
+    assert "この応答を受け入れて連携する" not in html and "ここから未読" not in html
+    assert "このメッセージを通報する" not in html  # their own message
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ("", "メッセージを入力してください。"),
+        ("\u3000\u3000", "メッセージを入力してください。"),
+        (None, "メッセージを入力してください。"),
+        ("あ" * 100_000, "10000文字以内で入力してください。"),
+        ("ベル\x07", CONTROL_CHARACTERS),
+        ("ゼロ幅\u200b", CONTROL_CHARACTERS),
+    ],
+    ids=["empty", "full-width-spaces", "missing", "100000-characters", "bell", "zero-width"],
+)
+def test_bad_messages_are_refused_on_the_form(client, auth, people, answer, message, error):
+    auth.login(people.sakai)
+    client.get(f"/conversations/{answer.conversation.id}")  # reading moves the marker: not part of this test
+    before = database_state()
+    data = {} if message is None else {"message": message}
+    response = client.post(f"/conversations/{answer.conversation.id}", data=data)
+    assert response.status_code == 400
+    assert_field_error(response, "message", error)
+    assert FIRST_MESSAGE in text_of(response)  # the conversation is still shown
+    assert_unchanged(before)
+
+
+def test_a_stranger_cannot_read_or_write_a_conversation(client, auth, people, answer):
+    auth.login(people.kushiro)
+    before = database_state()
+    path = f"/conversations/{answer.conversation.id}"
+    assert client.get(path).status_code == 404
+    assert client.post(path, data={"message": "割り込みます。"}).status_code == 404
+    message = db.session.scalar(select(Message))
+    assert client.post(f"{path}/messages/{message.id}/report", data={"reason": "理由"}).status_code == 404
+    assert client.post(f"/responses/{answer.id}/accept").status_code == 404
+    assert client.post(f"/responses/{answer.id}/decline").status_code == 404
+    assert_unchanged(before)
+
+
+def test_tampered_conversation_ids_are_404(client, auth, people, proposal, answer, respond_as):
+    other = respond_as(people.chiyoda, proposal, "千代田区です。")
+    other_message = db.session.scalar(select(Message).where(Message.conversation_id == other.conversation.id))
+    auth.login(people.shinagawa)
+    before = database_state()
+    own = f"/conversations/{answer.conversation.id}"
+    assert client.get(f"/conversations/{other.conversation.id}").status_code == 404  # 千代田区's conversation
+    assert client.post(f"/conversations/{other.conversation.id}", data={"message": "横から"}).status_code == 404
+    # a message of another conversation, reported through one's own
+    assert client.post(f"{own}/messages/{other_message.id}/report", data={"reason": "理由"}).status_code == 404
+    for path in ("/conversations/999999", "/conversations/99999999999999999999", "/conversations/-1", f"{own}x"):
+        assert client.get(path).status_code == 404
+    assert client.post(f"{own}/messages/999999/report", data={"reason": "理由"}).status_code == 404
+    for path in ("/responses/999999/accept", "/responses/999999/decline", f"/responses/{other.id}/accept"):
+        assert client.post(path).status_code == 404
+    assert_unchanged(before)
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, answer):
+    for path in (f"/conversations/{answer.conversation.id}", "/dashboard"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
+    response = client.post(f"/conversations/{answer.conversation.id}", data={"message": "匿名"})
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert len(messages_in(answer.conversation.id)) == 1
+
+
+# --- reports of messages -------------------------------------------------------------------------------------------
+
+
+def test_reporting_a_message_and_the_moderator_hiding_it(app, client, auth, people, answer):
+    message = db.session.scalar(select(Message))
+    path = f"/conversations/{answer.conversation.id}/messages/{message.id}/report"
+    auth.login(people.sakai)
+    before = database_state()
+    for reason in ("", "  ", "理由\x00", "あ" * 2001):
+        response = client.post(path, data={"reason": reason}, follow_redirects=True)
+        assert response.status_code == 200 and "通報の理由を入力してください。" in flashes(response)
+    assert_unchanged(before)
+    response = client.post(path, data={"reason": "不適切な表現があります。"}, follow_redirects=True)
+    assert "通報しました。事務局が確認します。" in flashes(response)
+    again = client.post(path, data={"reason": "もう一度"}, follow_redirects=True)
+    assert "このメッセージはすでに通報済みです。事務局が確認します。" in flashes(again)
+    assert count(Report) == 1
+    auth.logout()
+
+    auth.login(people.moderator)
+    queue = text_of(client.get("/moderation"))
+    assert "不適切な表現があります。" in queue and FIRST_MESSAGE in queue and "メッセージを非表示にする" in queue
+    report = db.session.scalar(select(Report))
+    empty = client.post(f"/moderation/reports/{report.id}/hide", data={"reason": ""}, follow_redirects=True)
+    assert "理由を入力してください。" in flashes(empty)
+    response = client.post(f"/moderation/reports/{report.id}/hide", data={"reason": "個人の連絡先が書かれているため"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert report.state == ReportState.ACTIONED and message.hidden_at is not None
+    assert db.session.scalar(select(ModerationDecision.action).order_by(ModerationDecision.id.desc())) == (
+        "hide_message"
+    )
+    auth.logout()
+
+    for reader in (people.sakai, people.shinagawa):
+        auth.login(reader)
+        html = text_of(client.get(f"/conversations/{answer.conversation.id}"))
+        assert "このメッセージは事務局により非表示になりました。" in html and FIRST_MESSAGE not in html
+        auth.logout()
+
+
+def test_hiding_a_reported_message_says_what_was_hidden(client, auth, people, answer):
+    message = db.session.scalar(select(Message))
+    reports.report_message(people.sakai, message, "不適切な表現があります。")
+    db.session.commit()
+    report = db.session.scalar(select(Report))
+    auth.login(people.moderator)
+    response = client.post(
+        f"/moderation/reports/{report.id}/hide", data={"reason": "個人の連絡先のため"}, follow_redirects=True
+    )
+    assert "投稿を非公開にしました。" not in flashes(response)
+    assert any("メッセージ" in text for text in flashes(response))
+
+
+def test_dismissing_a_message_report_from_the_queue(client, auth, people, answer):
+    message = db.session.scalar(select(Message))
+    reports.report_message(people.sakai, message, "不適切な表現があります。")
+    db.session.commit()
+    report = db.session.scalar(select(Report))
+    auth.login(people.moderator)
+    response = client.post(f"/moderation/reports/{report.id}/dismiss", data={"note": "問題ありません。"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert report.state == ReportState.DISMISSED and message.hidden_at is None
+
+
+# --- accepting and declining ------------------------------------------------------------------------------------------
+
+
+def test_accepting_through_the_page(client, auth, people, answer):
+    auth.login(people.sakai)
+    response = client.post(f"/responses/{answer.id}/accept", follow_redirects=True)
+    partnership = db.session.scalar(select(Partnership))
+    assert response.request.path == f"/partnerships/{partnership.id}"
+    assert "応答を受け入れ、連携を記録しました。" in flashes(response)
+    again = client.post(f"/responses/{answer.id}/accept", follow_redirects=True)  # a double click
+    assert again.request.path == f"/conversations/{answer.conversation.id}"
+    assert "この応答にはすでに回答しています。" in flashes(again)
+    assert count(Partnership) == 1
+    declined = client.post(f"/responses/{answer.id}/decline", follow_redirects=True)
+    assert "この応答にはすでに回答しています。" in flashes(declined)
+    db.session.refresh(answer)
+    assert answer.state == ResponseState.ACCEPTED
+
+
+def test_declining_through_the_page(client, auth, people, answer):
+    auth.login(people.sakai)
+    response = client.post(f"/responses/{answer.id}/decline", follow_redirects=True)
+    assert response.request.path == f"/conversations/{answer.conversation.id}"
+    assert "応答をお断りしました。" in flashes(response)
+    assert "お断り" in text_of(response) and "この応答を受け入れて連携する" not in text_of(response)
+    db.session.refresh(answer)
+    assert answer.state == ResponseState.DECLINED and count(Partnership) == 0
+
+
+@pytest.mark.parametrize("actor", ["shinagawa", "moderator"])
+def test_the_other_side_cannot_accept(client, auth, people, answer, actor):
+    auth.login(getattr(people, actor))
+    before = database_state()
+    for verb in ("accept", "decline"):
+        response = client.post(f"/responses/{answer.id}/{verb}", follow_redirects=True)
+        assert "応答に回答できるのは、投稿した団体の職員です。" in flashes(response)
+    assert_unchanged(before)
+
+
+def test_accept_and_decline_answer_post_only(client, auth, people, answer):
+    auth.login(people.sakai)
+    assert client.get(f"/responses/{answer.id}/accept").status_code == 405
+    assert client.get(f"/responses/{answer.id}/decline").status_code == 405
+    assert answer.state == ResponseState.OPEN
+
+
+# --- the partnership and its outcome --------------------------------------------------------------------------------
+
+
+def test_the_partnership_page(client, auth, people, partnership):
+    for viewer in (people.sakai, people.shinagawa, people.moderator):
+        auth.login(viewer)
+        page = client.get(f"/partnerships/{partnership.id}")
+        assert page.status_code == 200 and partnership.title in text_of(page)
+        assert ("結果を記録する" in text_of(page)) == (viewer is not people.moderator)
+        auth.logout()
+
+
+def test_recording_the_outcome_with_photos(app, client, auth, people, partnership):
+    auth.login(people.shinagawa)
+    data = multipart(OUTCOME_FORM, jpeg("水槽.jpg"), jpeg("試食.jpg"))
+    response = client.post(f"/partnerships/{partnership.id}", data=data, content_type="multipart/form-data")
+    assert response.status_code == 302 and response.headers["Location"] == f"/partnerships/{partnership.id}"
+    page = client.get(response.headers["Location"])
+    assert "連携の結果を保存しました。" in flashes(page)
+    db.session.expire_all()
+    assert partnership.title == OUTCOME_FORM["title"] and partnership.venue == "しながわ水族館"
+    assert [photo.original_name for photo in partnership.photos] == ["水槽.jpg", "試食.jpg"]
+    first = partnership.photos[0]
+    first_id, first_file = first.id, first.stored_name
+    image = client.get(f"/partnerships/{partnership.id}/photos/{first.id}")
+    assert image.status_code == 200 and image.mimetype == "image/jpeg"
+    assert "no-store" in image.headers["Cache-Control"]  # not public yet
+    image.close()
+
+    removed = multipart({**OUTCOME_FORM, "remove_photos": [str(first_id)]})
+    assert client.post(f"/partnerships/{partnership.id}", data=removed).status_code == 302
+    db.session.expire_all()
+    assert [photo.original_name for photo in partnership.photos] == ["試食.jpg"]
+    assert client.get(f"/partnerships/{partnership.id}/photos/{first_id}").status_code == 404
+    assert first_file not in uploaded_files(app)  # the file went with the commit
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"held_from": "2015-11-23", "held_until": "2015-11-18"}, "held_until", END_BEFORE_START),
+        ({"held_from": "2015-13-40"}, "held_from", "日付は 2026-04-01 の形で入力してください。"),
+        ({"held_until": "平成27年11月23日"}, "held_until", "日付は 2026-04-01 の形で入力してください。"),
+        ({"title": ""}, "title", "入力してください。"),
+        ({"title": "\u3000 "}, "title", "入力してください。"),
+        ({"title": "題" * 121}, "title", "120文字以内で入力してください。"),
+        ({"title": "改行\nを含む"}, "title", CONTROL_CHARACTERS),
+        ({"venue": "会" * 201}, "venue", "200文字以内で入力してください。"),
+        ({"summary": "概" * 4001}, "summary", "4000文字以内で入力してください。"),
+        ({"summary": "概要\x1b"}, "summary", CONTROL_CHARACTERS),
+    ],
+    ids=[
+        "end-before-start",
+        "impossible-date",
+        "era-date",
+        "no-title",
+        "blank-title",
+        "long-title",
+        "newline-in-title",
+        "long-venue",
+        "long-summary",
+        "escape-in-summary",
+    ],
+)
+def test_bad_outcomes_are_refused_on_the_form(app, client, auth, people, partnership, changes, field, message):
+    auth.login(people.sakai)
+    files = uploaded_files(app)
+    before = database_state()
+    data = multipart({**OUTCOME_FORM, **changes}, jpeg())
+    response = client.post(f"/partnerships/{partnership.id}", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert_field_error(response, field, message)
+    assert_unchanged(before)
+    assert uploaded_files(app) == files  # no file left behind
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([(PDF, "報告書.pdf")], "写真は PNG、JPEG、WebP の画像にしてください。"),
+        ([(b"GIF89a" + b"\x00" * 32, "anim.gif")], "anim.gif " + NOT_TAKEN),
+        ([(b"<script>alert(1)</script>", "x.jpg")], "x.jpg " + NOT_TAKEN),
+        ([jpeg(f"{n}.jpg") for n in range(6)], "写真は5枚までです。"),
+    ],
+    ids=["pdf", "gif", "html-named-jpg", "six-photos"],
+)
+def test_bad_photos_are_refused_on_the_form(app, client, auth, people, partnership, files, message):
+    auth.login(people.shinagawa)
+    stored = uploaded_files(app)
+    before = database_state()
+    data = multipart(OUTCOME_FORM, jpeg("よい写真.jpg"), *files) if len(files) == 1 else multipart(OUTCOME_FORM, *files)
+    response = client.post(f"/partnerships/{partnership.id}", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert message in text_of(response)
+    assert_unchanged(before)
+    assert uploaded_files(app) == stored
+
+
+def test_tampered_photo_ids_are_ignored_or_404(client, auth, people, proposal, partnership, respond_as):
+    other = services.accept_response(people.sakai, respond_as(people.chiyoda, proposal, "千代田区です。"))
+    services.update_outcome(people.chiyoda, other, outcome(), [image_upload("千代田.jpg")])
+    services.update_outcome(people.shinagawa, partnership, outcome(), [image_upload("品川.jpg")])
+    db.session.commit()
+    theirs, ours = other.photos[0], partnership.photos[0]
+    auth.login(people.shinagawa)
+    assert client.get(f"/partnerships/{partnership.id}/photos/{theirs.id}").status_code == 404
+    assert client.get(f"/partnerships/{other.id}/photos/{theirs.id}").status_code == 404
+    assert client.get(f"/partnerships/{other.id}").status_code == 404
+    assert client.get(f"/partnerships/{partnership.id}/photos/999999").status_code == 404
+    response = client.post(
+        f"/partnerships/{partnership.id}", data={**OUTCOME_FORM, "remove_photos": [str(theirs.id), "abc", "-1"]}
+    )
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert [photo.id for photo in other.photos] == [theirs.id]  # another partnership's photo is not touched
+    assert [photo.id for photo in partnership.photos] == [ours.id]
+    before = database_state()
+    assert client.post(f"/partnerships/{other.id}", data=OUTCOME_FORM).status_code == 404
+    assert client.post(f"/partnerships/{other.id}/consent").status_code == 404
+    assert client.post("/partnerships/999999", data=OUTCOME_FORM).status_code == 404
+    assert_unchanged(before)
+    assert count(PartnershipPhoto) == 2
+
+
+def test_an_unchanged_outcome_saved_without_files_keeps_the_consents(client, auth, people, consented):
+    auth.login(people.sakai)
+    response = client.post(f"/partnerships/{consented.id}", data=OUTCOME_FORM)
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert consented.has_both_consents
+
+
+def test_an_unchanged_outcome_saved_from_the_browser_keeps_the_consents(client, auth, people, consented):
+    auth.login(people.sakai)
+    data = {**OUTCOME_FORM, "photos": (io.BytesIO(b""), "")}  # what a browser sends for an empty file input
+    response = client.post(f"/partnerships/{consented.id}", data=data, content_type="multipart/form-data")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert consented.has_both_consents
+
+
+def test_a_changed_outcome_withdraws_both_consents(client, auth, people, consented):
+    auth.login(people.shinagawa)
+    response = client.post(f"/partnerships/{consented.id}", data={**OUTCOME_FORM, "venue": "品川区立総合区民会館"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert consented.post_organization_consent_at is None and consented.partner_organization_consent_at is None
+    assert "未同意" in text_of(client.get(f"/partnerships/{consented.id}"))
+
+
+# --- consent and publication --------------------------------------------------------------------------------------
+
+
+def test_consenting_through_the_page(client, auth, people, partnership, with_outcome):
+    auth.login(people.sakai)
+    page = text_of(client.get(f"/partnerships/{with_outcome.id}"))
+    assert "事例としての公開に同意する" in page
+    response = client.post(f"/partnerships/{with_outcome.id}/consent", follow_redirects=True)
+    assert "事例としての公開に同意しました。" in flashes(response)
+    assert "事例としての公開に同意する" not in text_of(response)
+    again = client.post(f"/partnerships/{with_outcome.id}/consent", follow_redirects=True)
+    assert "公開への同意はできません。" in flashes(again)
+
+
+def test_consent_without_an_outcome_is_refused_with_a_message(client, auth, people, partnership):
+    auth.login(people.shinagawa)
+    before = database_state()
+    response = client.post(f"/partnerships/{partnership.id}/consent", follow_redirects=True)
+    assert "公開に同意する前に、実施日と概要を記入してください。" in flashes(response)
+    assert_unchanged(before)
+
+
+def test_publishing_and_unpublishing_a_case(client, auth, people, consented):
+    auth.login(people.moderator)
+    assert str(consented.title) in text_of(client.get("/moderation"))
+    response = client.post(f"/partnerships/{consented.id}/publish", follow_redirects=True)
+    assert "連携事例として公開しました。" in flashes(response)
+    db.session.expire_all()
+    assert consented.is_case()
+    again = client.post(f"/partnerships/{consented.id}/publish", follow_redirects=True)
+    assert "この連携はすでに事例として公開されています。" in flashes(again)
+
+    before = database_state()
+    for reason in ("", "   ", "理由\x00"):
+        response = client.post(
+            f"/partnerships/{consented.id}/unpublish", data={"reason": reason}, follow_redirects=True
+        )
+        assert response.status_code == 200 and "理由を入力してください。" in flashes(response)
+    assert_unchanged(before)
+    response = client.post(
+        f"/partnerships/{consented.id}/unpublish", data={"reason": "取り下げの依頼"}, follow_redirects=True
+    )
+    assert "連携事例の公開をやめました。" in flashes(response)
+    db.session.expire_all()
+    assert not consented.is_case()
+    assert client.get(f"/cases/{consented.id}").status_code == 404
+
+
+def test_publishing_without_both_consents_is_refused(client, auth, people, with_outcome):
+    auth.login(people.moderator)
+    before = database_state()
+    response = client.post(f"/partnerships/{with_outcome.id}/publish", follow_redirects=True)
+    assert "両方の団体が公開に同意した連携だけを公開できます。" in flashes(response)
+    assert_unchanged(before)
+
+
+def test_members_cannot_publish(client, auth, people, consented):
+    auth.login(people.sakai)
+    before = database_state()
+    assert client.post(f"/partnerships/{consented.id}/publish").status_code == 404
+    assert client.post(f"/partnerships/{consented.id}/anything").status_code == 404
+    assert_unchanged(before)
+
+
+# --- the dashboard and the public cases ----------------------------------------------------------------------------
+
+
+def test_the_dashboard(client, auth, people, proposal, answer, respond_as):
+    other = respond_as(people.chiyoda, proposal, "千代田区でも開けます。")
+    services.accept_response(people.sakai, other)
+    db.session.commit()
+    auth.login(people.sakai)
+    html = text_of(client.get("/dashboard"))
+    assert "回答を待っている応答（1件）" in html and "東京都 品川区: 関心があります" in html
+    assert "やりとり（2件）" in html and "連携（1件）" in html
+    page = page_of(client.get("/dashboard"))
+    unread = [e.text for e in page.all("strong")]
+    assert unread == ["1件", "1件"]
+    auth.logout()
+    auth.login(people.shinagawa)
+    html = text_of(client.get("/dashboard"))
+    assert "やりとり（1件）" in html and "回答を待っている応答（0件）" in html and proposal.title in html
+    auth.logout()
+    auth.login(people.kushiro)
+    html = text_of(client.get("/dashboard"))
+    assert "やりとりはまだありません。" in html and "連携はまだありません。" in html
+
+
+def test_the_public_cases(app, case):
+    visitor = isolated_client(app)
+    cases = visitor.get("/cases")
+    assert cases.status_code == 200 and case.title in text_of(cases)
+    page = visitor.get(f"/cases/{case.id}")
+    html = text_of(page)
+    assert "福井県 坂井市" in html and "東京都 品川区" in html
+    assert "2015-11-18" in html and "平成27年11月18日" in html and "しながわ水族館" in html
+    for path in ("/cases?page=abc", "/cases?page=0", "/cases?page=-3", "/cases?page=99999999999999"):
+        assert visitor.get(path).status_code == 200
+    assert visitor.get("/cases/999999").status_code == 404
+
+
+def test_a_case_photo_is_public(app, client, people, consented):
+    services.update_outcome(people.shinagawa, consented, outcome(), [image_upload("水槽.jpg")])
+    services.consent_to_publication(people.sakai, consented)
+    services.consent_to_publication(people.shinagawa, consented)
+    services.publish_case(people.moderator, consented)
+    db.session.commit()
+    photo = consented.photos[0]
+    visitor = isolated_client(app)
+    image = visitor.get(f"/partnerships/{consented.id}/photos/{photo.id}")
+    assert image.status_code == 200 and image.mimetype == "image/jpeg"
+    assert image.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in image.headers["Content-Security-Policy"]
+    assert "no-store" not in image.headers.get("Cache-Control", "")
+    image.close()
+    assert f"/partnerships/{consented.id}/photos/{photo.id}" in text_of(visitor.get(f"/cases/{consented.id}"))
+    assert visitor.get(f"/partnerships/{consented.id}").status_code == 302  # the partnership page is for members
+
+
+def test_an_unpublished_case_is_not_public(app, people, consented):
+    visitor = isolated_client(app)
+    assert visitor.get(f"/cases/{consented.id}").status_code == 404
+    assert consented.title not in text_of(visitor.get("/cases"))
+
+
+# --- CSRF ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf(app, monkeypatch):
+    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
+
+
+def log_in_with_token(client, user) -> None:
+    page = page_of(client.get("/login"))
+    token = next(e.attrs["value"] for e in page.all("input") if e.attrs.get("name") == "csrf_token")
+    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+
+
+def test_every_response_form_needs_its_csrf_token(app, client, people, proposal, answer, partnership, csrf):
+    message = db.session.scalar(select(Message).where(Message.conversation_id == answer.conversation.id))
+    ward = isolated_client(app)
+    log_in_with_token(ward, people.chiyoda)
+    log_in_with_token(client, people.sakai)
+    before = database_state()
+    response = ward.post(f"/posts/{proposal.id}/respond", data={"kind": "interest", "message": "CSRFなし"})
+    assert response.status_code == 400 and CSRF_REFUSED in text_of(response)
+    for path, data in [
+        (f"/conversations/{answer.conversation.id}", {"message": "CSRFなし"}),
+        (f"/conversations/{answer.conversation.id}/messages/{message.id}/report", {"reason": "理由"}),
+        (f"/responses/{answer.id}/accept", {}),
+        (f"/responses/{answer.id}/decline", {}),
+        (f"/partnerships/{partnership.id}", OUTCOME_FORM),
+        (f"/partnerships/{partnership.id}/consent", {}),
+        (f"/partnerships/{partnership.id}/publish", {}),
+    ]:
+        response = client.post(path, data=data)
+        assert response.status_code == 400 and CSRF_REFUSED in text_of(response), path
+    assert_unchanged(before)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
@@ -117,11 +117,15 @@ def _add_message(actor: User, conversation: Conversation, text: str) -> Message:
     )
     db.session.add(message)
     db.session.flush()
+    is_newest = func.coalesce(Conversation.last_message_id, 0) < message.id
     db.session.execute(
         update(Conversation)
         .where(Conversation.id == conversation.id)
         .values(
-            message_count=Conversation.message_count + 1, last_message_at=message.created_at, last_message_id=message.id
+            # Two writers at once: the count adds up, and "last" only ever moves forward.
+            message_count=Conversation.message_count + 1,
+            last_message_at=case((is_newest, message.created_at), else_=Conversation.last_message_at),
+            last_message_id=case((is_newest, message.id), else_=Conversation.last_message_id),
         )
         .execution_options(synchronize_session=False)
     )

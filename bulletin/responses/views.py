@@ -308,7 +308,7 @@ def response_helpers() -> dict:
             if current_user.organization_id and not post.belongs_to(current_user)
             else None
         )
-        visible_all = post.belongs_to(current_user) or current_user.is_moderator
+        visible_all = post.is_owned_by(current_user) or current_user.is_moderator  # conversations are theirs
         return {
             "can_respond": own is None and services.can_respond(current_user, post),
             "own": own,

@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
 from bulletin.core.text import format_datetime, format_dual_date, format_era_date, format_fiscal_year
+from bulletin.core.urls import absolute_url
 
 
 def format_size(size: int) -> str:
@@ -27,6 +28,6 @@ def init_templating(app: Flask) -> None:
         fiscal_year=format_fiscal_year,
         filesize=format_size,
     )
-    app.jinja_env.globals.update(csrf_token=generate_csrf, get_locale=get_locale)
+    app.jinja_env.globals.update(csrf_token=generate_csrf, get_locale=get_locale, absolute_url=absolute_url)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -22,6 +22,7 @@ from bulletin.extensions import babel, csrf, db, limiter, login_manager, migrate
 from bulletin.main.views import bp as main_bp
 from bulletin.moderation.views import bp as moderation_bp
 from bulletin.notifications.receivers import connect_receivers
+from bulletin.notifications.views import bp as notifications_bp
 from bulletin.organizations.views import bp as organizations_bp
 from bulletin.posts.views import bp as posts_bp
 from bulletin.responses.views import bp as responses_bp
@@ -82,7 +83,7 @@ def create_app(config: dict | str | None = None) -> Flask:
     login_manager.login_message = _l("このページを見るにはログインしてください。")
     login_manager.login_message_category = "info"
 
-    for blueprint in (main_bp, accounts_bp, organizations_bp, posts_bp, responses_bp, moderation_bp):
+    for blueprint in (main_bp, accounts_bp, organizations_bp, posts_bp, responses_bp, moderation_bp, notifications_bp):
         app.register_blueprint(blueprint)
     init_security(app)
     init_templating(app)

@@ -16,6 +16,7 @@ from bulletin.accounts.passwords import password_problems
 from bulletin.demo import OFFICERS, create_demo_world
 from bulletin.extensions import db
 from bulletin.notifications.delivery import deliver_due
+from bulletin.notifications.services import send_digests
 from bulletin.organizations.services import seed_organizations
 from bulletin.posts.services import expire_posts
 
@@ -103,6 +104,15 @@ def worker_command(once: bool, include_waiting: bool, interval: float):
             return
 
 
+@click.command("digest")
+@with_appcontext
+def digest_command():
+    """Send each user with digest items one e-mail of them all (run daily from cron)."""
+    count = send_digests()
+    db.session.commit()
+    click.echo(f"queued {count} digest(s)")
+
+
 @click.command("expire")
 @with_appcontext
 def expire_command():
@@ -114,5 +124,12 @@ def expire_command():
 
 def register_commands(app: Flask) -> None:
     """Attach the board's commands to the app (so `flask` and `bulletin` both have them)."""
-    for command in (seed_command, demo_command, create_moderator_command, worker_command, expire_command):
+    for command in (
+        seed_command,
+        demo_command,
+        create_moderator_command,
+        worker_command,
+        expire_command,
+        digest_command,
+    ):
         app.cli.add_command(command)

@@ -2,7 +2,7 @@
 
 from bulletin.accounts.models import Invitation, User
 from bulletin.moderation.models import ModerationDecision, Report
-from bulletin.notifications.models import OutboxMessage
+from bulletin.notifications.models import Notification, NotificationPreference, OutboxMessage
 from bulletin.organizations.models import Agreement, EmailDomain, Organization
 from bulletin.posts.models import Attachment, CoProposer, Post, PostRevision
 from bulletin.responses.models import (
@@ -24,6 +24,8 @@ __all__ = [
     "Invitation",
     "Message",
     "ModerationDecision",
+    "Notification",
+    "NotificationPreference",
     "Organization",
     "OutboxMessage",
     "Partnership",

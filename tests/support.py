@@ -24,6 +24,7 @@ from bulletin.core.db import utcnow
 from bulletin.extensions import db, limiter
 from bulletin.moderation.models import Report
 from bulletin.moderation.reports import report_post
+from bulletin.notifications.models import Notification
 from bulletin.posts import services as posts
 from bulletin.posts.models import Attachment, CoProposer, Post, PostKind, PostRevision
 from bulletin.posts.services import PostInput
@@ -193,6 +194,7 @@ class World:
     applicant: User  # 堺市, awaiting approval
     unconfirmed: User  # 堺市, has not opened the confirmation mail yet
     forgetful: User  # 坂井市 staff, asked for a reset link
+    notification: Notification | None = None  # one of 坂井市 staff's (member_a) notifications, about the home page
     confirm_token: str = ""
     reset_token: str = ""
     invitation_token: str = ""
@@ -248,6 +250,11 @@ def build_world(create_user, moderator: User, with_posts: bool = False, with_res
         )
     )
     world.invitation_token = token
+    world.notification = Notification(
+        user_id=world.member_a.id, kind="post_approved", params={"title": "お知らせ"}, url="/"
+    )
+    db.session.add(world.notification)
+    db.session.flush()
     if with_posts:
         _add_posts(world, create_user(SHINAGAWA, email="reporter@city.shinagawa.tokyo.jp"))
     if with_responses:

@@ -25,7 +25,8 @@ from bulletin.accounts.models import Invitation, OrgRole, User, UserState
 from bulletin.accounts.passwords import verify_password
 from bulletin.extensions import db
 from bulletin.moderation.models import Report, ReportState
-from bulletin.notifications.models import OutboxMessage
+from bulletin.notifications.kinds import KINDS
+from bulletin.notifications.models import Notification, NotificationPreference, OutboxMessage
 from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
 from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI
@@ -248,7 +249,43 @@ def moderators_only(outcome: Outcome) -> dict[str, Outcome]:
     return expect(anonymous=LOGIN, org_users=NOT_FOUND, moderator=outcome)
 
 
+def notification_read(w, actor) -> bool:
+    return db.session.get(Notification, w.notification).read_at is not None
+
+
+def actors_preferences_saved(w, actor) -> bool:
+    if actor is None:
+        return False
+    return (
+        db.session.scalar(select(NotificationPreference.kind).where(NotificationPreference.user_id == actor.id))
+        is not None
+    )
+
+
+EVERY_KIND_OFF = {f"mode_{kind}": "off" for kind in KINDS}
+
 ROUTES: dict[tuple[str, str], list[Case]] = {
+    # notifications
+    ("notifications.index", "GET"): [Case("/notifications", expect(anonymous=LOGIN, signed_in=OK))],
+    ("notifications.read", "POST"): [
+        Case(
+            "/notifications/{w.notification}/read",
+            expect(anonymous=LOGIN, signed_in=NOT_FOUND, member_a=done("/")),
+            effect=notification_read,
+        )
+    ],
+    ("notifications.read_all", "POST"): [
+        Case("/notifications/read-all", expect(anonymous=LOGIN, signed_in=done("/notifications")))
+    ],
+    ("notifications.settings", "GET"): [Case("/settings/notifications", expect(anonymous=LOGIN, signed_in=OK))],
+    ("notifications.settings", "POST"): [
+        Case(
+            "/settings/notifications",
+            expect(anonymous=LOGIN, signed_in=done("/settings/notifications")),
+            EVERY_KIND_OFF,
+            actors_preferences_saved,
+        )
+    ],
     # public pages
     ("main.index", "GET"): [Case("/", expect(everyone=OK))],
     ("main.terms", "GET"): [Case("/terms", expect(everyone=OK))],

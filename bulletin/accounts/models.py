@@ -53,6 +53,8 @@ class User(UserMixin, db.Model):
     rejection_reason: Mapped[str | None] = mapped_column(db.Text)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     session_version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
+    # Kept up to date by the notification services, so the header never counts rows.
+    unread_notifications: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     approved_at: Mapped[datetime | None]

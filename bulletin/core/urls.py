@@ -10,11 +10,14 @@ from flask import current_app
 _UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")
 
 
+def path_for(endpoint: str, **values) -> str:
+    """The path of an endpoint, in a request or not (CLI commands, the worker)."""
+    return current_app.url_map.bind("localhost", url_scheme="http").build(endpoint, values, force_external=False)
+
+
 def absolute_url(endpoint: str, **values) -> str:
     """The full https://… address of an endpoint, built from BASE_URL rather than from the request."""
-    adapter = current_app.url_map.bind("localhost", url_scheme="http")
-    path = adapter.build(endpoint, values, force_external=False)
-    return current_app.config["BASE_URL"].rstrip("/") + path
+    return current_app.config["BASE_URL"].rstrip("/") + path_for(endpoint, **values)
 
 
 def safe_next_path(target: str | None) -> str | None:

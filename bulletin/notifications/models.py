@@ -54,3 +54,41 @@ class OutboxMessage(db.Model):
         db.CheckConstraint("state <> 'sending' OR lease_until IS NOT NULL", name="sending_has_lease"),
         db.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     )
+
+
+class DeliveryMode(enum.StrEnum):
+    """How a user wants a kind of notification by e-mail (in the app they always see it)."""
+
+    IMMEDIATE = "immediate"
+    DIGEST = "digest"
+    OFF = "off"
+
+
+class Notification(db.Model):
+    """An in-app item for one recipient; its text is rendered in the reader's language from `kind` and `params`."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    url: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+    digest_pending: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+
+    __table_args__ = (
+        db.Index("ix_notification_user_id_id", "user_id", "id"),
+        db.Index("ix_notification_digest_pending", "digest_pending", "user_id"),
+    )
+
+
+class NotificationPreference(db.Model):
+    """A user's choice for one kind of notification; kinds without a row use their default."""
+
+    __tablename__ = "notification_preference"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    mode: Mapped[DeliveryMode] = mapped_column(str_enum(DeliveryMode, "delivery_mode"))

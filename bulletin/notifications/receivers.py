@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
-from bulletin.accounts.models import User, UserState
+from bulletin.accounts.models import User
 from bulletin.core import signals
 from bulletin.core.urls import absolute_url
-from bulletin.extensions import db
 from bulletin.notifications.mail import queue_email
-
-
-def active_moderators() -> list[User]:
-    """Everyone who moderates and can act now."""
-    return list(db.session.scalars(select(User).where(User.is_moderator.is_(True), User.state == UserState.ACTIVE)))
+from bulletin.notifications.services import moderators, notify, staff_of
 
 
 def on_user_registered(sender, user: User, token: str, **_):
@@ -36,22 +30,6 @@ def on_registration_attempt_on_existing(sender, user: User, **_):
         login_url=absolute_url("accounts.login"),
         reset_url=absolute_url("accounts.forgot_password"),
     )
-
-
-def on_user_confirmed(sender, user: User, awaiting_approval: bool, **_):
-    if not awaiting_approval:
-        return
-    domain_confirmed = user.organization is not None and user.email_domain in user.organization.confirmed_domains()
-    for moderator in active_moderators():
-        queue_email(
-            moderator,
-            "registration_pending",
-            _l("承認待ちの登録があります"),
-            "registration_pending",
-            applicant=user,
-            domain_confirmed=domain_confirmed,
-            queue_url=absolute_url("moderation.queue"),
-        )
 
 
 def on_user_approved(sender, user: User, **_):
@@ -102,12 +80,145 @@ def connect_receivers() -> None:
     pairs = (
         (signals.user_registered, on_user_registered),
         (signals.registration_attempt_on_existing, on_registration_attempt_on_existing),
-        (signals.user_confirmed, on_user_confirmed),
         (signals.user_approved, on_user_approved),
         (signals.user_rejected, on_user_rejected),
         (signals.password_reset_requested, on_password_reset_requested),
         (signals.password_changed, on_password_changed),
         (signals.user_invited, on_user_invited),
+    )
+    for signal, receiver in pairs:
+        signal.connect(receiver, weak=False)
+    connect_notification_receivers()
+
+
+# --- in-app notifications (and their e-mail, by preference) for the events of DESIGN §4 ----------------------
+
+
+def _org_name(organization) -> str:
+    return organization.display_name if organization is not None else ""
+
+
+def on_user_confirmed_notify(sender, user: User, awaiting_approval: bool, **_):
+    if not awaiting_approval:
+        return
+    domain_confirmed = user.organization is not None and user.email_domain in user.organization.confirmed_domains()
+    notify(
+        moderators(),
+        "registration_pending",
+        {"org": _org_name(user.organization), "name": user.name},
+        "moderation.queue",
+        email_template="registration_pending",
+        email_context={
+            "applicant": user,
+            "domain_confirmed": domain_confirmed,
+            "queue_url": absolute_url("moderation.queue"),
+        },
+    )
+
+
+def on_post_submitted(sender, post, **_):
+    notify(
+        moderators(), "post_submitted", {"title": post.title}, "moderation.review_post", actor=sender, post_id=post.id
+    )
+
+
+def on_post_reported(sender, report, **_):
+    title = report.post.title if report.post is not None else report.message.conversation.post.title
+    notify(moderators(), "report_filed", {"title": title}, "moderation.queue", actor=sender)
+
+
+def on_post_approved(sender, post, **_):
+    notify(
+        staff_of(post.organization_ids()),
+        "post_approved",
+        {"title": post.title},
+        "posts.show",
+        actor=sender,
+        post_id=post.id,
+    )
+
+
+def on_post_rejected(sender, post, **_):
+    notify(
+        staff_of(post.organization_ids()),
+        "post_rejected",
+        {"title": post.title},
+        "posts.edit",
+        actor=sender,
+        post_id=post.id,
+    )
+
+
+def on_response_received(sender, response, **_):
+    post = response.post
+    notify(
+        staff_of([post.organization_id]),
+        "response_received",
+        {"org": _org_name(response.organization), "title": post.title},
+        "responses.conversation",
+        actor=sender,
+        conversation_id=response.conversation.id,
+    )
+
+
+def on_message_posted(sender, message, conversation, **_):
+    if message.organization_id == conversation.post_organization_id:
+        others, author_org = [conversation.partner_organization_id], conversation.post_organization
+    elif message.organization_id == conversation.partner_organization_id:
+        others, author_org = [conversation.post_organization_id], conversation.partner_organization
+    else:  # a moderator wrote: both sides are told
+        others, author_org = list(conversation.organization_ids()), None
+    name = _org_name(author_org) if author_org is not None else str(_l("事務局"))
+    notify(
+        staff_of(others),
+        "message_posted",
+        {"org": name, "title": conversation.post.title},
+        "responses.conversation",
+        actor=sender,
+        conversation_id=conversation.id,
+    )
+
+
+def on_response_decided(sender, response, partnership, **_):
+    kind = "response_accepted" if partnership is not None else "response_declined"
+    notify(
+        staff_of([response.organization_id]),
+        kind,
+        {"org": _org_name(response.post.organization), "title": response.post.title},
+        "responses.conversation",
+        actor=sender,
+        conversation_id=response.conversation.id,
+    )
+
+
+def on_outcome_updated(sender, partnership, **_):
+    other = (
+        partnership.partner_organization_id
+        if sender.organization_id == partnership.post_organization_id
+        else partnership.post_organization_id
+    )
+    notify(
+        staff_of([other]),
+        "outcome_updated",
+        {"org": _org_name(sender.organization), "title": partnership.title},
+        "responses.partnership",
+        actor=sender,
+        partnership_id=partnership.id,
+    )
+
+
+def connect_notification_receivers() -> None:
+    """Subscribe the in-app notification receivers; called once by create_app."""
+    pairs = (
+        (signals.user_confirmed, on_user_confirmed_notify),
+        (signals.post_submitted, on_post_submitted),
+        (signals.post_reported, on_post_reported),
+        (signals.post_approved, on_post_approved),
+        (signals.post_rejected, on_post_rejected),
+        (signals.response_received, on_response_received),
+        (signals.message_posted, on_message_posted),
+        (signals.response_decided, on_response_decided),
+        (signals.outcome_updated, on_outcome_updated),
     )
     for signal, receiver in pairs:
         signal.connect(receiver, weak=False)

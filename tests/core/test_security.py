@@ -129,6 +129,8 @@ PAGES = {
     "accounts.profile": [("member_a", "/profile"), ("moderator", "/profile")],
     "accounts.members": [("org_admin", "/organization/members"), ("member_a", "/organization/members")],
     "moderation.queue": [("moderator", "/moderation")],
+    "notifications.index": [("member_a", "/notifications"), ("moderator", "/notifications")],
+    "notifications.settings": [("member_a", "/settings/notifications"), ("moderator", "/settings/notifications")],
     "moderation.log": [("moderator", "/moderation/log")],
     "moderation.reject_user": [("moderator", "/moderation/users/{w.applicant.id}/reject")],
     "moderation.review_post": [("moderator", "/moderation/posts/{w.pending.id}")],

@@ -1,0 +1,241 @@
+"""Telling people: an in-app notification per recipient and, by their preference, an e-mail now or in the daily
+digest. Everything is written in the transaction of the event that causes it, in a fixed number of statements
+whatever the number of recipients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask_babel import gettext
+from sqlalchemy import insert, select, update
+
+from bulletin.accounts.models import User, UserState
+from bulletin.core.db import utcnow
+from bulletin.core.urls import absolute_url, path_for
+from bulletin.extensions import db
+from bulletin.notifications.kinds import KINDS, notification_text
+from bulletin.notifications.mail import queue_email
+from bulletin.notifications.models import DeliveryMode, Notification, NotificationPreference
+from bulletin.organizations.models import Membership, Organization
+
+
+def staff_of(organization_ids: Iterable[int]) -> list[User]:
+    """Active staff of the organizations (suspended or deactivated accounts and suspended organizations left out)."""
+    ids = set(organization_ids)
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(User.organization)
+            .where(
+                User.organization_id.in_(ids),
+                User.state == UserState.ACTIVE,
+                Organization.membership == Membership.MEMBER,
+            )
+        )
+    )
+
+
+def moderators() -> list[User]:
+    """Everyone who moderates and can act now."""
+    return list(db.session.scalars(select(User).where(User.is_moderator.is_(True), User.state == UserState.ACTIVE)))
+
+
+def modes_for(users: list[User], kind: str) -> dict[int, DeliveryMode]:
+    """Each user's e-mail delivery for a kind, from their preferences or the kind's default (one query)."""
+    default = KINDS[kind].default
+    chosen = (
+        dict(
+            db.session.execute(
+                select(NotificationPreference.user_id, NotificationPreference.mode).where(
+                    NotificationPreference.kind == kind, NotificationPreference.user_id.in_([u.id for u in users])
+                )
+            ).all()
+        )
+        if users
+        else {}
+    )
+    return {user.id: chosen.get(user.id, default) for user in users}
+
+
+def preferences_of(user: User, kinds: list[str]) -> dict[str, DeliveryMode]:
+    """The user's e-mail delivery for each kind (one query)."""
+    chosen = dict(
+        db.session.execute(
+            select(NotificationPreference.kind, NotificationPreference.mode).where(
+                NotificationPreference.user_id == user.id
+            )
+        ).all()
+    )
+    return {kind: chosen.get(kind, KINDS[kind].default) for kind in kinds}
+
+
+def notify(
+    recipients: Iterable[User],
+    kind: str,
+    params: dict,
+    endpoint: str,
+    actor: User | None = None,
+    email_template: str = "notification",
+    email_context: dict | None = None,
+    **url_values,
+) -> int:
+    """Notify each active recipient once (never the actor of the event); returns how many were told.
+
+    The e-mail uses `email/<email_template>.txt`; kinds whose mail says more than the sentence bring their own.
+    """
+    seen: set[int] = set()
+    users = []
+    for user in recipients:
+        if user.id in seen or user.state != UserState.ACTIVE or (actor is not None and user.id == actor.id):
+            continue
+        seen.add(user.id)
+        users.append(user)
+    if not users:
+        return 0
+    modes = modes_for(users, kind)
+    path = path_for(endpoint, **url_values)
+    now = utcnow()
+    db.session.execute(
+        insert(Notification),
+        [
+            {
+                "user_id": user.id,
+                "kind": kind,
+                "params": params,
+                "url": path,
+                "created_at": now,
+                "digest_pending": modes[user.id] == DeliveryMode.DIGEST,
+            }
+            for user in users
+        ],
+    )
+    db.session.execute(
+        update(User)
+        .where(User.id.in_(seen))
+        .values(unread_notifications=User.unread_notifications + 1)
+        .execution_options(synchronize_session=False)
+    )
+    for user in users:
+        db.session.expire(user, ["unread_notifications"])
+        if modes[user.id] == DeliveryMode.IMMEDIATE:
+            queue_email(
+                user,
+                kind,
+                _Subject(kind, params),
+                email_template,
+                kind_name=kind,
+                params=params,
+                text_of=notification_text,
+                link=absolute_url(endpoint, **url_values),
+                **(email_context or {}),
+            )
+    return len(users)
+
+
+class _Subject:
+    """The notification's sentence as an e-mail subject, rendered in the recipient's language."""
+
+    def __init__(self, kind: str, params: dict):
+        self.kind, self.params = kind, params
+
+    def __str__(self) -> str:
+        return notification_text(self.kind, self.params)
+
+
+def mark_read(user: User, notification: Notification) -> None:
+    """Mark one of the user's notifications read."""
+    if notification.user_id != user.id or notification.read_at is not None:
+        return
+    notification.read_at = utcnow()
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id, User.unread_notifications > 0)
+        .values(unread_notifications=User.unread_notifications - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(user, ["unread_notifications"])
+
+
+def mark_all_read(user: User) -> None:
+    """Mark every notification of the user read."""
+    db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(unread_notifications=0)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.expire(user, ["unread_notifications"])
+
+
+def set_preferences(user: User, modes: dict[str, DeliveryMode]) -> None:
+    """Store the user's choices; a choice equal to the default is stored too, so later default changes don't
+    override what the user picked."""
+    existing = {
+        pref.kind: pref
+        for pref in db.session.scalars(select(NotificationPreference).where(NotificationPreference.user_id == user.id))
+    }
+    for kind, mode in modes.items():
+        if kind not in KINDS:
+            continue
+        if kind in existing:
+            existing[kind].mode = mode
+        else:
+            db.session.add(NotificationPreference(user_id=user.id, kind=kind, mode=mode))
+
+
+def kinds_for(user: User) -> list[str]:
+    """The kinds a user can receive (moderator-only kinds for moderators)."""
+    return [kind for kind, definition in KINDS.items() if user.is_moderator or not definition.moderators_only]
+
+
+def send_digests() -> int:
+    """Send each user with digest items one e-mail of all of them, grouped by kind; each item goes in exactly one
+    digest and nobody gets an empty one. Returns how many digests were queued (the caller commits)."""
+    pending = list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.digest_pending.is_(True))
+            .order_by(Notification.user_id, Notification.id)
+        )
+    )
+    by_user: dict[int, list[Notification]] = {}
+    for item in pending:
+        by_user.setdefault(item.user_id, []).append(item)
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(by_user)))} if by_user else {}
+    sent = 0
+    for user_id, items in by_user.items():
+        user = users.get(user_id)
+        if user is not None and user.state == UserState.ACTIVE:
+            groups: dict[str, list[Notification]] = {}
+            for item in items:
+                groups.setdefault(item.kind, []).append(item)
+            queue_email(
+                user,
+                "digest",
+                _DigestSubject(len(items)),
+                "digest",
+                groups=groups,
+                kinds=KINDS,
+                text_of=notification_text,
+                base_url=absolute_url("main.index").rstrip("/"),
+            )
+            sent += 1
+        for item in items:
+            item.digest_pending = False
+    return sent
+
+
+class _DigestSubject:
+    def __init__(self, count: int):
+        self.count = count
+
+    def __str__(self) -> str:
+        return gettext("お知らせのまとめ（%(n)d件）", n=self.count)

@@ -1,0 +1,101 @@
+"""The notification centre and the notification settings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.core.urls import safe_next_path
+from bulletin.extensions import db
+from bulletin.notifications import services
+from bulletin.notifications.kinds import KINDS, notification_text
+from bulletin.notifications.models import DeliveryMode, Notification
+
+bp = Blueprint("notifications", __name__)
+
+PER_PAGE = 50
+MODE_LABELS = {
+    DeliveryMode.IMMEDIATE: _l("すぐにメール"),
+    DeliveryMode.DIGEST: _l("1日1回のまとめ"),
+    DeliveryMode.OFF: _l("メールしない"),
+}
+
+
+@bp.get("/notifications")
+@login_required
+def index():
+    """The user's notifications, newest first, each linking to its subject."""
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000)
+    rows = list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.user_id == current_user.id)
+            .order_by(Notification.id.desc())
+            .offset((page - 1) * PER_PAGE)
+            .limit(PER_PAGE + 1)
+        )
+    )
+    return render_template(
+        "notifications/index.html",
+        notifications=rows[:PER_PAGE],
+        page=page,
+        has_next=len(rows) > PER_PAGE,
+        text_of=notification_text,
+        action_form=ConfirmActionForm(),
+    )
+
+
+@bp.post("/notifications/<int:notification_id>/read")
+@login_required
+def read(notification_id: int):
+    """Mark one notification read and go to its subject."""
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.user_id != current_user.id:
+        abort(404)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    services.mark_read(current_user, notification)
+    db.session.commit()
+    return redirect(safe_next_path(notification.url) or url_for("notifications.index"))
+
+
+@bp.post("/notifications/read-all")
+@login_required
+def read_all():
+    """Mark every notification read."""
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    services.mark_all_read(current_user)
+    db.session.commit()
+    flash(_("すべて既読にしました。"), "success")
+    return redirect(url_for("notifications.index"))
+
+
+@bp.route("/settings/notifications", methods=["GET", "POST"])
+@login_required
+def settings():
+    """Per kind of event: e-mail at once, in the daily digest, or not at all (the app always shows them)."""
+    kinds = services.kinds_for(current_user)
+    form = ConfirmActionForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        chosen = {}
+        for kind in kinds:
+            value = request.form.get(f"mode_{kind}", "")
+            if value not in {mode.value for mode in DeliveryMode}:
+                flash(_("選択肢から選んでください。"), "error")
+                return redirect(url_for("notifications.settings")), 303
+            chosen[kind] = DeliveryMode(value)
+        services.set_preferences(current_user, chosen)
+        db.session.commit()
+        flash(_("通知の設定を保存しました。"), "success")
+        return redirect(url_for("notifications.settings"))
+    modes = services.preferences_of(current_user, kinds)
+    return render_template(
+        "notifications/settings.html", kinds=kinds, definitions=KINDS, modes=modes, mode_labels=MODE_LABELS, form=form
+    )

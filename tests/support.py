@@ -24,7 +24,7 @@ from bulletin.core.db import utcnow
 from bulletin.extensions import db, limiter
 from bulletin.moderation.models import Report
 from bulletin.moderation.reports import report_post
-from bulletin.notifications.models import Notification
+from bulletin.notifications.models import Notification, OutboxMessage, OutboxState
 from bulletin.posts import services as posts
 from bulletin.posts.models import Attachment, CoProposer, Post, PostKind, PostRevision
 from bulletin.posts.services import PostInput
@@ -195,6 +195,8 @@ class World:
     unconfirmed: User  # 堺市, has not opened the confirmation mail yet
     forgetful: User  # 坂井市 staff, asked for a reset link
     notification: Notification | None = None  # one of 坂井市 staff's (member_a) notifications, about the home page
+    failed_mail: OutboxMessage | None = None  # an e-mail that failed after every try
+    unsubscribe_token: str = ""  # member_a's link to stop "post approved" e-mail
     confirm_token: str = ""
     reset_token: str = ""
     invitation_token: str = ""
@@ -254,6 +256,17 @@ def build_world(create_user, moderator: User, with_posts: bool = False, with_res
         user_id=world.member_a.id, kind="post_approved", params={"title": "お知らせ"}, url="/"
     )
     db.session.add(world.notification)
+    world.failed_mail = OutboxMessage(
+        message_id="<failed@test>",
+        recipient="gone@example.jp",
+        kind="test",
+        subject="件名",
+        body="本文",
+        state=OutboxState.FAILED,
+        attempts=6,
+    )
+    db.session.add(world.failed_mail)
+    world.unsubscribe_token = tokens.make_unsubscribe_token(world.member_a, "post_approved")
     db.session.flush()
     if with_posts:
         _add_posts(world, create_user(SHINAGAWA, email="reporter@city.shinagawa.tokyo.jp"))

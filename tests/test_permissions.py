@@ -262,6 +262,15 @@ def actors_preferences_saved(w, actor) -> bool:
     )
 
 
+def member_a_unsubscribed(w, actor) -> bool:
+    preference = db.session.get(NotificationPreference, (w.member_a.id, "post_approved"))
+    return preference is not None and preference.mode == "off"
+
+
+def mail_requeued(w, actor) -> bool:
+    return db.session.get(OutboxMessage, w.failed_mail).state == "pending"
+
+
 EVERY_KIND_OFF = {f"mode_{kind}": "off" for kind in KINDS}
 
 ROUTES: dict[tuple[str, str], list[Case]] = {
@@ -276,6 +285,26 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ],
     ("notifications.read_all", "POST"): [
         Case("/notifications/read-all", expect(anonymous=LOGIN, signed_in=done("/notifications")))
+    ],
+    ("notifications.unsubscribe", "GET"): [
+        Case("/unsubscribe/{w.unsubscribe_token}", expect(everyone=OK)),
+        Case("/unsubscribe/forged", expect(everyone=Outcome(400)), label="forged"),
+    ],
+    ("notifications.unsubscribe", "POST"): [
+        Case(
+            "/unsubscribe/{w.unsubscribe_token}",
+            expect(everyone=done(200)),
+            {"List-Unsubscribe": "One-Click"},
+            member_a_unsubscribed,
+        ),
+    ],
+    ("moderation.mail", "GET"): [Case("/moderation/mail", expect(anonymous=LOGIN, org_users=NOT_FOUND, moderator=OK))],
+    ("moderation.retry_mail", "POST"): [
+        Case(
+            "/moderation/mail/{w.failed_mail}/retry",
+            expect(anonymous=LOGIN, org_users=NOT_FOUND, moderator=done("/moderation/mail")),
+            effect=mail_requeued,
+        )
     ],
     ("notifications.settings", "GET"): [Case("/settings/notifications", expect(anonymous=LOGIN, signed_in=OK))],
     ("notifications.settings", "POST"): [

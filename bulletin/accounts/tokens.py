@@ -75,3 +75,19 @@ def new_invitation_token() -> tuple[str, str]:
 def hash_invitation_token(token: str) -> str:
     """The stored form of an invitation token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def make_unsubscribe_token(user: User, kind: str) -> str:
+    """A link token that turns off e-mail of one kind for one user (RFC 8058 one-click); it does not expire."""
+    return _serializer("unsubscribe").dumps({"u": user.id, "k": kind})
+
+
+def load_unsubscribe_token(token: str) -> tuple[int, str]:
+    """(user id, kind) from an unsubscribe token; raises TokenError when forged."""
+    try:
+        data = _serializer("unsubscribe").loads(token)
+    except BadSignature as error:
+        raise TokenError("invalid") from error
+    if not isinstance(data, dict) or not isinstance(data.get("u"), int) or not isinstance(data.get("k"), str):
+        raise TokenError("invalid")
+    return data["u"], data["k"]

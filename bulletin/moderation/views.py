@@ -6,13 +6,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from bulletin.accounts.forms import ConfirmActionForm
 from bulletin.core.diff import diff_fields
 from bulletin.extensions import db
 from bulletin.moderation import queries, reports, services
 from bulletin.moderation.forms import ApproveUserForm, RejectUserForm
+from bulletin.moderation.log import log_decision
 from bulletin.moderation.models import Report
+from bulletin.notifications.delivery import retry_failed
+from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.posts import queries as post_queries
 from bulletin.posts import services as posts
 from bulletin.posts.forms import NoteForm, ReasonForm
@@ -258,3 +262,32 @@ def resolve_report(report_id: int, decision: str):
     else:
         flash(_("メッセージを非表示にしました。") if report.message_id else _("投稿を非公開にしました。"), "success")
     return redirect(url_for("moderation.queue"))
+
+
+@bp.get("/mail")
+def mail():
+    """E-mail that could not be delivered after every try, newest first, with a button to try again."""
+    failed = list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.state == OutboxState.FAILED)
+            .order_by(OutboxMessage.id.desc())
+            .limit(200)
+        )
+    )
+    return render_template("moderation/mail.html", failed=failed, action_form=ConfirmActionForm())
+
+
+@bp.post("/mail/<int:message_id>/retry")
+def retry_mail(message_id: int):
+    """Put a failed message back in the queue; the worker sends it on its next round."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.state != OutboxState.FAILED:
+        abort(404)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    retry_failed(message)
+    log_decision(current_user, "retry_mail", "mail", message.id, message.recipient)
+    db.session.commit()
+    flash(_("%(recipient)s へのメールを送信待ちに戻しました。", recipient=message.recipient), "success")
+    return redirect(url_for("moderation.mail"))

@@ -8,6 +8,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale
 
 from bulletin.accounts.models import User
+from bulletin.accounts.tokens import make_unsubscribe_token
 from bulletin.core.urls import absolute_url
 from bulletin.extensions import db
 from bulletin.notifications.models import OutboxMessage, new_message_id
@@ -19,6 +20,7 @@ def queue_email(
     subject,
     template: str,
     locale: str | None = None,
+    unsubscribable: bool = False,
     **context,
 ) -> OutboxMessage:
     """Render `email/<template>.txt` and add the message to the session (the caller's transaction commits it).
@@ -42,7 +44,13 @@ def queue_email(
         kind=kind,
         subject=f"{config['MAIL_SUBJECT_PREFIX']} {translated_subject}",
         body=body.strip() + "\n",
-        headers={},
+        headers=_unsubscribe_headers(user, kind) if user is not None and unsubscribable else {},
     )
     db.session.add(message)
     return message
+
+
+def _unsubscribe_headers(user: User, kind: str) -> dict[str, str]:
+    """List-Unsubscribe with RFC 8058 one-click: mail clients offer "unsubscribe", which turns this kind off."""
+    link = absolute_url("notifications.unsubscribe", token=make_unsubscribe_token(user, kind))
+    return {"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}

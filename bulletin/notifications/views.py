@@ -9,8 +9,10 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.accounts.models import User
+from bulletin.accounts.tokens import TokenError, load_unsubscribe_token
 from bulletin.core.urls import safe_next_path
-from bulletin.extensions import db
+from bulletin.extensions import csrf, db
 from bulletin.notifications import services
 from bulletin.notifications.kinds import KINDS, notification_text
 from bulletin.notifications.models import DeliveryMode, Notification
@@ -99,3 +101,33 @@ def settings():
     return render_template(
         "notifications/settings.html", kinds=kinds, definitions=KINDS, modes=modes, mode_labels=MODE_LABELS, form=form
     )
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # RFC 8058: the mail client POSTs without a session; the signed token is the proof
+def unsubscribe(token: str):
+    """Turn off the e-mail of one kind from a link in that e-mail. GET only asks (mail scanners open links);
+    POST does it, from the page's button or from the mail client's one-click."""
+    try:
+        user_id, kind = load_unsubscribe_token(token)
+    except TokenError:
+        return render_template("notifications/unsubscribe.html", invalid=True, token=token), 400
+    user = db.session.get(User, user_id)
+    if user is None or (kind not in KINDS and kind != "digest"):
+        return render_template("notifications/unsubscribe.html", invalid=True, token=token), 400
+    label = KINDS[kind].label if kind in KINDS else _l("お知らせのまとめ")
+    if request.method == "POST":
+        if kind == "digest":
+            services.set_preferences(
+                user,
+                {
+                    k: DeliveryMode.OFF
+                    for k, m in services.preferences_of(user, services.kinds_for(user)).items()
+                    if m == DeliveryMode.DIGEST
+                },
+            )
+        else:
+            services.set_preferences(user, {kind: DeliveryMode.OFF})
+        db.session.commit()
+        return render_template("notifications/unsubscribe.html", done=True, label=label, token=token)
+    return render_template("notifications/unsubscribe.html", label=label, token=token)

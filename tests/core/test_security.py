@@ -129,6 +129,8 @@ PAGES = {
     "accounts.profile": [("member_a", "/profile"), ("moderator", "/profile")],
     "accounts.members": [("org_admin", "/organization/members"), ("member_a", "/organization/members")],
     "moderation.queue": [("moderator", "/moderation")],
+    "notifications.unsubscribe": [(None, "/unsubscribe/{w.unsubscribe_token}"), (None, "/unsubscribe/forged")],
+    "moderation.mail": [("moderator", "/moderation/mail")],
     "notifications.index": [("member_a", "/notifications"), ("moderator", "/notifications")],
     "notifications.settings": [("member_a", "/settings/notifications"), ("moderator", "/settings/notifications")],
     "moderation.log": [("moderator", "/moderation/log")],

@@ -55,6 +55,8 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
     # Kept up to date by the notification services, so the header never counts rows.
     unread_notifications: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # False until the user saves their follows: ward officers then follow every new proposal (the default).
+    follows_customized: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     approved_at: Mapped[datetime | None]

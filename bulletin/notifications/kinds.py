@@ -29,6 +29,14 @@ KINDS: dict[str, Kind] = {
     "post_rejected": Kind(
         _l("投稿の差し戻し"), _l("「%(title)s」が差し戻されました。事務局のコメントをご確認ください。")
     ),
+    "post_published": Kind(
+        _l("相手側の新しい投稿（フォロー中）"),
+        _l("%(org)s の新しい投稿「%(title)s」が公開されました。"),
+        default=DeliveryMode.DIGEST,
+    ),
+    "post_targeted": Kind(
+        _l("自区が対象の新しい提案"), _l("%(org)s から、自区を対象にした提案「%(title)s」が届きました。")
+    ),
     "response_received": Kind(_l("応答の受信"), _l("%(org)s から「%(title)s」への応答がありました。")),
     "message_posted": Kind(
         _l("やりとりの新着メッセージ"), _l("%(org)s から「%(title)s」のやりとりにメッセージがあります。")

@@ -92,3 +92,27 @@ class NotificationPreference(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40), primary_key=True)
     mode: Mapped[DeliveryMode] = mapped_column(str_enum(DeliveryMode, "delivery_mode"))
+
+
+class FollowTarget(enum.StrEnum):
+    """What a user follows among the other side's new posts."""
+
+    ALL = "all"
+    CATEGORY = "category"
+    PREFECTURE = "prefecture"
+
+
+class Follow(db.Model):
+    """A user's interest in new posts of the other side: all of them, a category, or a prefecture."""
+
+    __tablename__ = "follow"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    target: Mapped[FollowTarget] = mapped_column(str_enum(FollowTarget, "follow_target"))
+    value: Mapped[str] = mapped_column(String(30), default="", server_default="")
+
+    __table_args__ = (
+        db.UniqueConstraint("user_id", "target", "value", name="uq_follow_user_target_value"),
+        db.Index("ix_follow_target_value", "target", "value"),
+    )

@@ -8,7 +8,7 @@ from bulletin.accounts.models import User
 from bulletin.core import signals
 from bulletin.core.urls import absolute_url
 from bulletin.notifications.mail import queue_email
-from bulletin.notifications.services import moderators, notify, staff_of
+from bulletin.notifications.services import moderators, notify, post_audience, staff_of
 
 
 def on_user_registered(sender, user: User, token: str, **_):
@@ -128,6 +128,10 @@ def on_post_reported(sender, report, **_):
 
 
 def on_post_approved(sender, post, **_):
+    targeted, followers = post_audience(post)
+    params = {"org": _org_name(post.organization), "title": post.title}
+    notify(targeted, "post_targeted", params, "posts.show", actor=sender, post_id=post.id)
+    notify(followers, "post_published", params, "posts.show", actor=sender, post_id=post.id)
     notify(
         staff_of(post.organization_ids()),
         "post_approved",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_babel import gettext
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, delete, exists, insert, or_, select, update
 
 from bulletin.accounts.models import User, UserState
 from bulletin.core.db import utcnow
@@ -15,8 +15,8 @@ from bulletin.core.urls import absolute_url, path_for
 from bulletin.extensions import db
 from bulletin.notifications.kinds import KINDS, notification_text
 from bulletin.notifications.mail import queue_email
-from bulletin.notifications.models import DeliveryMode, Notification, NotificationPreference
-from bulletin.organizations.models import Membership, Organization
+from bulletin.notifications.models import DeliveryMode, Follow, FollowTarget, Notification, NotificationPreference
+from bulletin.organizations.models import Membership, Organization, OrganizationKind
 
 
 def staff_of(organization_ids: Iterable[int]) -> list[User]:
@@ -241,3 +241,67 @@ class _DigestSubject:
 
     def __str__(self) -> str:
         return gettext("お知らせのまとめ（%(n)d件）", n=self.count)
+
+
+def post_audience(post) -> tuple[list[User], list[User]]:
+    """Who hears of a newly published post: (officers of the wards it targets, the other side's followers).
+
+    A proposal goes to the wards: the targeted wards' officers at once; every other ward officer who follows
+    all new posts (the default until they choose), its category or its organization's prefecture. A call goes
+    to the staff of member municipalities and associations who follow all new posts or its category.
+    """
+    is_proposal = post.kind == "proposal"  # a StrEnum, or the plain value before a reload
+    targeted_ids = {ward.id for ward in post.target_wards} if is_proposal else set()
+    matches = or_(
+        and_(Follow.target == FollowTarget.ALL),
+        and_(Follow.target == FollowTarget.CATEGORY, Follow.value == post.category),
+        and_(Follow.target == FollowTarget.PREFECTURE, Follow.value == post.organization.prefecture_code),
+    )
+    follows = exists().where(Follow.user_id == User.id, matches)
+    side = (
+        (Organization.kind == OrganizationKind.SPECIAL_WARD)
+        if is_proposal
+        else (Organization.kind != OrganizationKind.SPECIAL_WARD)
+    )
+    interested = or_(follows, User.follows_customized.is_(False)) if is_proposal else follows
+    candidates = list(
+        db.session.scalars(
+            select(User)
+            .join(User.organization)
+            .where(
+                User.state == UserState.ACTIVE,
+                Organization.membership == Membership.MEMBER,
+                side,
+                User.organization_id.not_in(post.organization_ids()),
+                or_(User.organization_id.in_(targeted_ids), interested) if targeted_ids else interested,
+            )
+        )
+    )
+    targeted = [user for user in candidates if user.organization_id in targeted_ids]
+    followers = [user for user in candidates if user.organization_id not in targeted_ids]
+    return targeted, followers
+
+
+def follows_of(user: User) -> dict[str, set[str]]:
+    """The user's follows by target: {"all": {""}, "category": {...}, "prefecture": {...}}."""
+    result: dict[str, set[str]] = {target.value: set() for target in FollowTarget}
+    for follow in db.session.scalars(select(Follow).where(Follow.user_id == user.id)):
+        result[follow.target.value].add(follow.value)
+    if (
+        not user.follows_customized
+        and user.organization is not None
+        and (user.organization.kind == OrganizationKind.SPECIAL_WARD)
+    ):
+        result["all"].add("")
+    return result
+
+
+def set_follows(user: User, follow_all: bool, categories: set[str], prefectures: set[str]) -> None:
+    """Replace the user's follows with these choices."""
+    db.session.execute(delete(Follow).where(Follow.user_id == user.id))
+    rows = [{"user_id": user.id, "target": FollowTarget.ALL, "value": ""}] if follow_all else []
+    rows += [{"user_id": user.id, "target": FollowTarget.CATEGORY, "value": key} for key in sorted(categories)]
+    rows += [{"user_id": user.id, "target": FollowTarget.PREFECTURE, "value": code} for code in sorted(prefectures)]
+    if rows:
+        db.session.execute(insert(Follow), rows)
+    user.follows_customized = True

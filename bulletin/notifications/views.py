@@ -16,6 +16,8 @@ from bulletin.extensions import csrf, db
 from bulletin.notifications import services
 from bulletin.notifications.kinds import KINDS, notification_text
 from bulletin.notifications.models import DeliveryMode, Notification
+from bulletin.organizations.data import prefectures as prefectures_by_code
+from bulletin.posts.categories import CATEGORIES
 
 bp = Blueprint("notifications", __name__)
 
@@ -94,12 +96,24 @@ def settings():
                 return redirect(url_for("notifications.settings")), 303
             chosen[kind] = DeliveryMode(value)
         services.set_preferences(current_user, chosen)
+        if current_user.organization_id is not None:
+            categories = set(request.form.getlist("follow_category")) & set(CATEGORIES)
+            prefectures = set(request.form.getlist("follow_prefecture")) & set(prefectures_by_code())
+            services.set_follows(current_user, request.form.get("follow_all") == "y", categories, prefectures)
         db.session.commit()
         flash(_("通知の設定を保存しました。"), "success")
         return redirect(url_for("notifications.settings"))
     modes = services.preferences_of(current_user, kinds)
     return render_template(
-        "notifications/settings.html", kinds=kinds, definitions=KINDS, modes=modes, mode_labels=MODE_LABELS, form=form
+        "notifications/settings.html",
+        kinds=kinds,
+        definitions=KINDS,
+        modes=modes,
+        mode_labels=MODE_LABELS,
+        form=form,
+        follows=services.follows_of(current_user) if current_user.organization_id else None,
+        categories=CATEGORIES,
+        prefectures=prefectures_by_code(),
     )
 
 

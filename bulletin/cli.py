@@ -18,7 +18,7 @@ from bulletin.extensions import db
 from bulletin.notifications.delivery import deliver_due
 from bulletin.notifications.services import send_digests
 from bulletin.organizations.services import seed_organizations
-from bulletin.posts.services import expire_posts
+from bulletin.posts.services import expire_posts, remind_deadlines
 
 
 def _create_app():
@@ -116,10 +116,12 @@ def digest_command():
 @click.command("expire")
 @with_appcontext
 def expire_command():
-    """Move published posts past their deadline to `expired` (idempotent; run daily)."""
+    """Move published posts past their deadline to `expired`, and remind those due in seven days (idempotent;
+    run daily)."""
     count = expire_posts()
+    reminded = remind_deadlines()
     db.session.commit()
-    click.echo(f"expired {count} post(s)")
+    click.echo(f"expired {count} post(s), reminded {reminded}")
 
 
 def register_commands(app: Flask) -> None:

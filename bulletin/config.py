@@ -43,6 +43,7 @@ class Config:
     MAIL_FOLDER: str | None = None  # defaults to instance/mail when SMTP_HOST is not set
     MAIL_MAX_ATTEMPTS = 6
     MAIL_RETRY_BASE_SECONDS = 60
+    MAIL_COALESCE_SECONDS = 300  # messages of one conversation within five minutes make one e-mail
     REDIS_URL: str | None = None
     TRUSTED_PROXIES = 0  # reverse proxies in front whose X-Forwarded-For/-Proto headers are believed
     UPLOAD_DIR: str | None = None

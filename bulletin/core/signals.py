@@ -50,3 +50,6 @@ outcome_updated = _signals.signal("outcome-updated", doc="A partnership's outcom
 publication_consented = _signals.signal(
     "publication-consented", doc="One side agreed to publish a partnership as a case: kwargs partnership."
 )
+deadline_approaching = _signals.signal(
+    "deadline-approaching", doc="A published post's deadline is seven days away: kwargs post."
+)

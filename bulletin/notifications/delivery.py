@@ -24,9 +24,12 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from bulletin.accounts.models import User, UserState
 from bulletin.core.db import utcnow
 from bulletin.extensions import db
+from bulletin.notifications.kinds import NOTIFICATION_KINDS
 from bulletin.notifications.models import OutboxMessage, OutboxState
+from bulletin.organizations.models import Membership
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +168,7 @@ class ClaimedMessage:
     message_id: str
     recipient: str
     email: EmailMessage
+    withheld: str | None = None  # why a notification is no longer sent (its reader left or was suspended)
 
 
 def claim_next(
@@ -201,7 +205,12 @@ def claim_next(
         return None
     message = session.get(OutboxMessage, claimed_id, populate_existing=True)
     claimed = ClaimedMessage(
-        message.id, message.attempts, message.message_id, message.recipient, build_email(message, sender)
+        message.id,
+        message.attempts,
+        message.message_id,
+        message.recipient,
+        build_email(message, sender),
+        _withheld(message),
     )
     session.commit()
     return claimed
@@ -237,7 +246,22 @@ def deliver_due(
     return report
 
 
+def _withheld(message: OutboxMessage) -> str | None:
+    """A notification is not sent to someone who is no longer active, or whose organization was suspended,
+    since it was queued; account mail (confirmation, reset, decisions) always goes."""
+    if message.user_id is None or message.kind not in NOTIFICATION_KINDS:
+        return None
+    user = db.session.get(User, message.user_id)
+    if user is None or user.state != UserState.ACTIVE:
+        return "withheld: the recipient's account is no longer active"
+    if user.organization is not None and user.organization.membership != Membership.MEMBER:
+        return "withheld: the recipient's organization is suspended"
+    return None
+
+
 def _deliver_one(claimed: ClaimedMessage, transport, config) -> str:
+    if claimed.withheld:
+        return _record_failure(claimed, claimed.withheld, permanent=True, config=config)
     try:
         transport.send(claimed.email)
     except PermanentDeliveryError as error:

@@ -37,6 +37,7 @@ KINDS: dict[str, Kind] = {
     "post_targeted": Kind(
         _l("自区が対象の新しい提案"), _l("%(org)s から、自区を対象にした提案「%(title)s」が届きました。")
     ),
+    "deadline_soon": Kind(_l("締切の7日前"), _l("「%(title)s」の締切（%(deadline)s）まであと7日です。")),
     "response_received": Kind(_l("応答の受信"), _l("%(org)s から「%(title)s」への応答がありました。")),
     "message_posted": Kind(
         _l("やりとりの新着メッセージ"), _l("%(org)s から「%(title)s」のやりとりにメッセージがあります。")
@@ -56,3 +57,7 @@ def notification_text(kind: str, params: dict) -> str:
         return str(definition.text) % params
     except (KeyError, TypeError, ValueError):
         return str(definition.label)
+
+
+# Outbox kinds that are notifications (withheld from readers who are no longer active), as opposed to account mail.
+NOTIFICATION_KINDS = frozenset({*KINDS, "digest"})

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email.utils import parseaddr
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from sqlalchemy import select
 
 from bulletin.accounts.models import User
 from bulletin.accounts.tokens import make_unsubscribe_token
+from bulletin.core.db import utcnow
 from bulletin.core.urls import absolute_url
 from bulletin.extensions import db
-from bulletin.notifications.models import OutboxMessage, new_message_id
+from bulletin.notifications.models import OutboxMessage, OutboxState, new_message_id
 
 
 def queue_email(
@@ -21,12 +24,26 @@ def queue_email(
     template: str,
     locale: str | None = None,
     unsubscribable: bool = False,
+    coalesce_key: str | None = None,
+    coalesce_seconds: int = 0,
     **context,
 ) -> OutboxMessage:
     """Render `email/<template>.txt` and add the message to the session (the caller's transaction commits it).
 
-    `subject` is a lazy string: it is translated here, in the recipient's language.
+    `subject` is a lazy string: it is translated here, in the recipient's language. With a `coalesce_key`, the
+    message waits `coalesce_seconds` before it is sent, and a second one with the same key queued meanwhile is
+    not written: the waiting one already says it (e.g. "new messages in this conversation").
     """
+    if coalesce_key is not None:
+        waiting = db.session.scalar(
+            select(OutboxMessage).where(
+                OutboxMessage.coalesce_key == coalesce_key,
+                OutboxMessage.state == OutboxState.PENDING,
+                OutboxMessage.next_attempt_at > utcnow(),
+            )
+        )
+        if waiting is not None:
+            return waiting
     user = recipient if isinstance(recipient, User) else None
     address = user.email if user else recipient
     locale = locale or (user.locale if user else "ja")
@@ -45,6 +62,8 @@ def queue_email(
         subject=f"{config['MAIL_SUBJECT_PREFIX']} {translated_subject}",
         body=body.strip() + "\n",
         headers=_unsubscribe_headers(user, kind) if user is not None and unsubscribable else {},
+        coalesce_key=coalesce_key,
+        next_attempt_at=utcnow() + timedelta(seconds=coalesce_seconds),
     )
     db.session.add(message)
     return message

@@ -40,6 +40,8 @@ class OutboxMessage(db.Model):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(db.Text)
     headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    # Messages of one conversation to one person wait a few minutes and are merged into one e-mail.
+    coalesce_key: Mapped[str | None] = mapped_column(String(80))
     state: Mapped[OutboxState] = mapped_column(str_enum(OutboxState, "outbox_state"), default=OutboxState.PENDING)
     attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -50,6 +52,7 @@ class OutboxMessage(db.Model):
 
     __table_args__ = (
         db.Index("ix_outbox_message_due", "state", "next_attempt_at"),
+        db.Index("ix_outbox_message_coalesce", "coalesce_key", "state"),
         db.CheckConstraint("state <> 'sent' OR sent_at IS NOT NULL", name="sent_has_time"),
         db.CheckConstraint("state <> 'sending' OR lease_until IS NOT NULL", name="sending_has_lease"),
         db.CheckConstraint("attempts >= 0", name="attempts_not_negative"),

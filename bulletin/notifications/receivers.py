@@ -179,6 +179,7 @@ def on_message_posted(sender, message, conversation, **_):
         {"org": name, "title": conversation.post.title},
         "responses.conversation",
         actor=sender,
+        coalesce_as=f"conversation:{conversation.id}",
         conversation_id=conversation.id,
     )
 
@@ -211,6 +212,16 @@ def on_outcome_updated(sender, partnership, **_):
     )
 
 
+def on_deadline_approaching(sender, post, **_):
+    notify(
+        staff_of([post.organization_id]),
+        "deadline_soon",
+        {"title": post.title, "deadline": post.deadline.isoformat()},
+        "posts.show",
+        post_id=post.id,
+    )
+
+
 def connect_notification_receivers() -> None:
     """Subscribe the in-app notification receivers; called once by create_app."""
     pairs = (
@@ -223,6 +234,7 @@ def connect_notification_receivers() -> None:
         (signals.message_posted, on_message_posted),
         (signals.response_decided, on_response_decided),
         (signals.outcome_updated, on_outcome_updated),
+        (signals.deadline_approaching, on_deadline_approaching),
     )
     for signal, receiver in pairs:
         signal.connect(receiver, weak=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import and_, delete, exists, insert, or_, select, update
 
@@ -79,6 +80,7 @@ def notify(
     actor: User | None = None,
     email_template: str = "notification",
     email_context: dict | None = None,
+    coalesce_as: str | None = None,
     **url_values,
 ) -> int:
     """Notify each active recipient once (never the actor of the event); returns how many were told.
@@ -126,6 +128,8 @@ def notify(
                 _Subject(kind, params),
                 email_template,
                 unsubscribable=True,
+                coalesce_key=f"{coalesce_as}:{user.id}" if coalesce_as else None,
+                coalesce_seconds=current_app.config["MAIL_COALESCE_SECONDS"] if coalesce_as else 0,
                 kind_name=kind,
                 params=params,
                 text_of=notification_text,

@@ -113,6 +113,7 @@ class Post(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     submitted_at: Mapped[datetime | None]
     published_at: Mapped[datetime | None] = mapped_column(index=True)
+    deadline_reminded_at: Mapped[datetime | None]  # the "deadline in 7 days" notice went out
 
     organization: Mapped[Organization] = relationship()
     created_by: Mapped[User | None] = relationship()

@@ -7,7 +7,7 @@ the request or command commits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
@@ -459,3 +459,24 @@ def answer_co_proposal(actor: User, co_proposer: CoProposer, accept: bool) -> No
     co_proposer.answered_at = utcnow()
     db.session.flush()
     refresh_search_text(co_proposer.post)
+
+
+def remind_deadlines(today: date | None = None) -> int:
+    """Tell each published post's organization once when its deadline is seven days away (run daily, idempotent)."""
+    today = today or today_in_japan()
+    posts = list(
+        db.session.scalars(
+            select(Post).where(
+                Post.state == PostState.PUBLISHED,
+                Post.deadline.is_not(None),
+                Post.deadline <= today + timedelta(days=7),
+                Post.deadline >= today,
+                Post.deadline_reminded_at.is_(None),
+            )
+        )
+    )
+    for post in posts:
+        post.deadline_reminded_at = utcnow()
+        signals.deadline_approaching.send(None, post=post)
+    db.session.flush()
+    return len(posts)

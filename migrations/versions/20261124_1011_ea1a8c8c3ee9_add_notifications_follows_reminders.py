@@ -1,8 +1,8 @@
-"""Add notifications, preferences, follows and the unread count
+"""Add notifications, preferences, follows, reminders and mail coalescing
 
-Revision ID: df698db737fc
+Revision ID: ea1a8c8c3ee9
 Revises: bcf6141a9778
-Create Date: 2026-11-24 10:07:45.902881
+Create Date: 2026-11-24 10:11:44.067756
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'df698db737fc'
+revision = 'ea1a8c8c3ee9'
 down_revision = 'bcf6141a9778'
 branch_labels = None
 depends_on = None
@@ -54,6 +54,13 @@ def upgrade():
     sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_notification_preference_user_id_user'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'kind', name=op.f('pk_notification_preference'))
     )
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('coalesce_key', sa.String(length=80), nullable=True))
+        batch_op.create_index('ix_outbox_message_coalesce', ['coalesce_key', 'state'], unique=False)
+
+    with op.batch_alter_table('post', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('deadline_reminded_at', sa.DateTime(timezone=True), nullable=True))
+
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('unread_notifications', sa.Integer(), server_default=sa.text('0'), nullable=False))
         batch_op.add_column(sa.Column('follows_customized', sa.Boolean(), server_default=sa.text('(false)'), nullable=False))
@@ -66,6 +73,13 @@ def downgrade():
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.drop_column('follows_customized')
         batch_op.drop_column('unread_notifications')
+
+    with op.batch_alter_table('post', schema=None) as batch_op:
+        batch_op.drop_column('deadline_reminded_at')
+
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_message_coalesce')
+        batch_op.drop_column('coalesce_key')
 
     op.drop_table('notification_preference')
     with op.batch_alter_table('notification', schema=None) as batch_op:

@@ -41,6 +41,7 @@ class LoadResult:
     bytes_read: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     cpu_ms: float | None = None  # CPU time of the server's workers per request (filled in by run.py)
+    db_changed: bool | None = None  # the app's database changed during the load (filled in by run.py)
 
     @property
     def error_count(self) -> int:

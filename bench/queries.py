@@ -14,7 +14,9 @@ pages to stdin and reads one JSON object from stdout:
 Pages with an `email` are requested by a test client logged in as that user (in the order given, one client
 per user); the others by an anonymous one. Every statement that reaches the database through the engine is seen
 by a `before_cursor_execute` listener on `db.engine`; "queries" leaves out transaction control (BEGIN, COMMIT, ...),
-which is counted apart. A page is requested once to warm up, then counted twice (the counts must agree). The
+which is counted apart. A page is requested once to warm up, then counted twice (the counts must agree); the
+warm-up's write statements are reported apart as `first_writes` (a conversation's first view moves the reader's
+read marker; the views after it must not write). The
 pool's pre-ping (`pool_pre_ping`) is not a statement through the engine, so pool checkouts are counted beside it.
 
 With `timed` > 0 each page is then requested that many times more, one after another, and the CPU time
@@ -107,8 +109,11 @@ def _percentile(ordered: list[float], percent: float) -> float:
 
 def measure(client, counter: Counter, path: str, expect=(), timed: int = 0) -> dict:
     """Request `path` once to warm up, then twice counted, then `timed` times timed; the counts, the times and the
-    last counted response."""
-    client.get(path)
+    last counted response. The warm-up's writes are kept apart: a first view may write once (a conversation's read
+    marker), the views after it must not."""
+    with counted(counter):
+        client.get(path)
+    first_writes = [statement for statement in counter.statements if WRITE.match(statement)]
     runs = []
     for _ in range(2):
         with counted(counter):
@@ -129,6 +134,8 @@ def measure(client, counter: Counter, path: str, expect=(), timed: int = 0) -> d
         "transaction_statements": sum(1 for statement in statements if CONTROL.match(statement)),
         "stable": queries == again,
         "writes": sum(1 for statement in statements if WRITE.match(statement)),
+        "first_writes": len(first_writes),
+        "first_write_statements": first_writes,
         "checkouts": checkouts,
         "statements": statements,
         "sets_cookie": "Set-Cookie" in response.headers,

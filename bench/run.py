@@ -1,15 +1,18 @@
 """Benchmark the board's pages against the floor page of DESIGN §7, under gunicorn, on 127.0.0.1.
 
-    .venv/bin/python bench/run.py [--duration 10] [--pages all|base|posts|KEY,...] [--posts 10000]
-                                  [--json bench/results/latest.json]
+    .venv/bin/python bench/run.py [--duration 10] [--pages all|base|posts|responses|KEY,...] [--posts 10000]
+                                  [--conversations 200] [--json bench/results/latest.json]
 
 In a fresh temp dir: the app's SQLite database (`bulletin db upgrade`, `bulletin demo`, production settings, then
-10,000 published posts from bench/seed_posts.py) and the floor's (10,000 rows). Queries per page are counted in
-process (bench/queries.py, Flask test client) with the demo's own posts and again with the 10,000 more, and each
-page is timed there too (server time). Then both apps are served by gunicorn with 2 sync workers, and wrk (or the
-Python fallback) loads floor and app pages alternately: floor, page, floor, page, ..., floor. Each page's ratio is
-its requests per second over the mean of the two floor runs beside it; pages with a DESIGN §7 target pass or fail
-it. Everything started here is stopped on exit, Ctrl-C included. See bench/README.md.
+10,000 published posts from bench/seed_posts.py and 200 conversations of 坂井市, one of 500 messages, from
+bench/seed_conversations.py) and the floor's (10,000 rows). Queries per page are counted in process
+(bench/queries.py, Flask test client) with the demo's own posts and conversations and again with the seeded ones,
+and each page is timed there too (server time). Then both apps are served by gunicorn with 2 sync workers, and
+wrk (or the Python fallback) loads floor and app pages alternately: floor, page, floor, page, ..., floor. Each
+page's ratio is its requests per second over the mean of the two floor runs beside it; pages with a DESIGN §7
+target pass or fail it; the others are held to the query bar only. `PRAGMA data_version` around each load of an
+app page checks that the load wrote nothing. Everything started here is stopped on exit, Ctrl-C included. See
+bench/README.md.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -83,8 +87,8 @@ SEARCH = Target("search", 0.25, server_p95_ms=20.0)
 @dataclass
 class Page:
     key: str
-    label: str
-    path: str  # {search} and {detail} are filled in from bench/seed_posts.py's report
+    label: str  # {messages} and {conversations} are filled in as the path's fields are
+    path: str  # {search} and {detail} from bench/seed_posts.py's report, {conversation} from seed_conversations.py
     user: str | None = None  # the e-mail of the demo user it is loaded as; None: anonymous
     markers: tuple[bytes, ...] = ()  # must be in the body (checked before and after the load)
     target: Target | None = None  # besides the query bar every page has
@@ -97,10 +101,14 @@ class Page:
     def url_path(self, context: dict[str, str]) -> str:
         return self.path.format(**context)
 
+    def title(self, context: dict[str, str]) -> str:
+        return self.label.format(**context)
+
 
 CARD = b'class="post-card"'
 LOGOUT = b'action="/logout"'
 POSTS = {"user": WARD_EMAIL, "group": "posts"}
+RESPONSES = {"user": DEMO_EMAIL, "group": "responses"}  # 坂井市's conversations, bench/seed_conversations.py
 PAGES = (
     Page("login", "login (anonymous GET)", "/login", markers=(b'name="csrf_token"',)),
     Page("home", "home (anonymous)", "/", markers=(b'href="/login"',)),
@@ -126,9 +134,26 @@ PAGES = (
         markers=(LOGOUT, b'id="files-heading"', b'class="attachments"'),
         target=DETAIL,
     ),
+    # no ratio target in §7 or the responses issue: their ratio is reported, and the query bar judged
+    Page(
+        "conversation",
+        "conversation ({messages} msgs)",
+        "/conversations/{conversation}",
+        **RESPONSES,
+        markers=(LOGOUT, b'class="messages"', b'id="latest"', b'id="reply-heading"'),
+    ),
+    Page(
+        "dashboard",
+        "dashboard ({conversations} convs)",
+        "/dashboard",
+        **RESPONSES,
+        markers=(LOGOUT, b'id="conversations-heading"', b'class="row--unread"'),
+    ),
 )
-GROUPS = {"all": PAGES, "base": tuple(p for p in PAGES if p.group == "base")}
-GROUPS["posts"] = tuple(p for p in PAGES if p.group == "posts")
+GROUPS = {
+    "all": PAGES,
+    **{group: tuple(p for p in PAGES if p.group == group) for group in ("base", "posts", "responses")},
+}
 
 
 def select_pages(choice: str) -> tuple[Page, ...]:
@@ -400,8 +425,48 @@ def seed_posts(env: dict[str, str], workdir: Path, count: int) -> dict:
     return report
 
 
-def page_context(seeded: dict) -> dict[str, str]:
-    return {"search": urllib.parse.quote(seeded["search_word"]), "detail": str(seeded["detail_post_id"])}
+def seed_conversations(env: dict[str, str], workdir: Path, count: int) -> dict:
+    """bench/seed_conversations.py in the app's environment; its report (the long conversation, ...)."""
+    report = json.loads(
+        run_command(
+            [sys.executable, str(HERE / "seed_conversations.py"), "--count", str(count)], env, workdir, timeout=120
+        )
+    )
+    if count:
+        log(
+            f"  {report['inserted']} conversations of {report['organization']} in {report['seconds']:.1f} s "
+            f"({report['posts_reused']} posts reused, {report['posts_added']} added), {report['messages']:,} messages, "
+            f"{report['partnerships']} partnerships; {report['unread_conversations']} with unread messages; "
+            f"conversation page: {report['long_conversation_id']} ({report['long_messages']} messages, "
+            f"{report['long_unread']} unread before its first view)"
+        )
+    if report["inconsistent_conversations"]:
+        raise BenchError(f"{report['inconsistent_conversations']} conversations disagree with their messages")
+    return report
+
+
+def page_context(seeded: dict, talk: dict) -> dict[str, str]:
+    return {
+        "search": urllib.parse.quote(seeded["search_word"]),
+        "detail": str(seeded["detail_post_id"]),
+        "conversation": str(talk["long_conversation_id"]),
+        "messages": str(talk["long_messages"]),
+        "conversations": str(talk["inserted"] or talk["conversations"]),
+    }
+
+
+class DataVersion:
+    """SQLite's `PRAGMA data_version` on a read-only connection of our own: it changes when any other connection
+    (the gunicorn workers) commits a write, so an unchanged value around a load means the load wrote nothing."""
+
+    def __init__(self, path: Path):
+        self.connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+
+    def __call__(self) -> int:
+        return self.connection.execute("PRAGMA data_version").fetchone()[0]
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 def count_queries(
@@ -460,12 +525,23 @@ def bench(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> dic
 
     counted_demo = None
     seeded = demo_seed = seed_posts(env, workdir, 0)  # the demo's own posts: the detail page's post before seeding
+    talk = demo_talk = seed_conversations(env, workdir, 0)  # and 坂井市's own conversations (the demo's)
+    if args.posts or args.conversations:
+        log(
+            f"counting queries per page with the demo's {seeded['published']} published posts and "
+            f"{talk['conversations']} conversations of {talk['organization']} (Flask test client)"
+        )
+        counted_demo = count_queries(env_counting, workdir, pages, page_context(seeded, talk), timed=0, check=False)
     if args.posts:
-        log(f"counting queries per page with the demo's {seeded['published']} published posts (Flask test client)")
-        counted_demo = count_queries(env_counting, workdir, pages, page_context(seeded), timed=0, check=False)
         log(f"seeding {args.posts:,} published posts (bench/seed_posts.py)")
         seeded = seed_posts(env, workdir, args.posts)
-    context = page_context(seeded)
+    if args.conversations:
+        log(f"seeding {args.conversations} conversations of {talk['organization']} (bench/seed_conversations.py)")
+        talk = seed_conversations(env, workdir, args.conversations)
+        # the posts it added (those nobody had answered are reused) count among the published ones
+        seeded = {**seeded, "published": talk["published"], "posts": talk["posts"]}
+        seeded["search_share"] = seeded["search_matches"] / seeded["published"]
+    context = page_context(seeded, talk)
     log(
         f"counting queries and timing each page {TIMED_REQUESTS} times in process, "
         f"{seeded['published']:,} published posts (Flask test client)"
@@ -492,6 +568,7 @@ def bench(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> dic
     sizes = {"floor": len(check_page(floor_base, "/", floor_page, None).body)}
     for page in pages:
         sizes[page.key] = len(check_page(app_base, page.url_path(context), page, cookies.get(page.user)).body)
+    data_version = DataVersion(workdir / "app.sqlite")  # opened after every first view: loads must not write
 
     tool = args.load_generator
     if tool == "auto":
@@ -504,11 +581,14 @@ def bench(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> dic
         return {**base_headers, "Cookie": cookie_header(cookies[page.user])}
 
     def load(server: Server, url: str, headers: dict[str, str], seconds: float) -> loadgen.LoadResult:
+        version = data_version() if server is app else None
         pids, cpu_before = server.worker_cpu()
         result = loadgen.run_load(tool, url, seconds, args.connections, headers)
         pids_after, cpu_after = server.worker_cpu()
         if pids == pids_after and pids and result.requests:  # no worker restarted on the way
             result.cpu_ms = (cpu_after - cpu_before) * 1000 / result.requests
+        if version is not None:
+            result.db_changed = data_version() != version
         return result
 
     if args.warmup > 0:
@@ -541,9 +621,23 @@ def bench(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> dic
     for email in cookies:
         last = [page for page in pages if page.user == email][-1]
         check_page(app_base, last.url_path(context), last, cookies[email])
+    data_version.close()  # (on an error, the process's exit closes it)
     seeded = {**seeded, "demo": demo_seed}
+    talk = {**talk, "demo": demo_talk}
     return report_data(
-        args, started, load_before, tool, pages, counted, counted_demo, seeded, sizes, floors, measurements
+        args,
+        started,
+        load_before,
+        tool,
+        pages,
+        counted,
+        counted_demo,
+        seeded,
+        talk,
+        context,
+        sizes,
+        floors,
+        measurements,
     )
 
 
@@ -569,7 +663,7 @@ def judge(row: dict, target: Target | None) -> tuple[str, list[str]]:
 
 
 def report_data(
-    args, started, load_before, tool, pages, counted, counted_demo, seeded, sizes, floors, measurements
+    args, started, load_before, tool, pages, counted, counted_demo, seeded, talk, context, sizes, floors, measurements
 ) -> dict:
     """Rows per page: req/s averaged over the rounds, ratio and latency percentiles the median over the rounds."""
     rows = [
@@ -593,7 +687,8 @@ def report_data(
         rows.append(
             {
                 "page": page.key,
-                "label": page.label,
+                "label": page.title(context),
+                "group": page.group,
                 "url": items[0].url,
                 "rps": statistics.mean(item.result.rps for item in items),
                 "p50_ms": _median(item.result.p50_ms for item in items),
@@ -605,6 +700,7 @@ def report_data(
                 "cpu_ratio": _median(item.cpu_ratio for item in items),
                 "floor_rps_beside": [[floor.rps for floor in item.floors] for item in items],
                 "errors": sum(item.result.error_count for item in items),
+                "writes_under_load": any(item.result.db_changed for item in items),
             }
         )
     targets = {page.key: page.target for page in pages}
@@ -618,6 +714,8 @@ def report_data(
             queries_stable=count["stable"],
             writes=count["writes"],
             checkouts=count["checkouts"],
+            first_writes=count.get("first_writes"),
+            first_write_statements=count.get("first_write_statements"),
             statements=count["statements"],
             bytes=sizes[row["page"]],
             sets_cookie=count["sets_cookie"],
@@ -651,9 +749,11 @@ def report_data(
             "database": "SQLite files (app and floor, each its own)",
             "app_env": "production",
             "posts": seeded["published"],
+            "conversations": args.conversations,
             "timed_requests": TIMED_REQUESTS,
         },
         "seed": seeded,
+        "conversations": talk,
         "pre_ping": counted["pre_ping"],
         "pages": rows,
         "floor_runs": [result.as_dict() for result in floors],
@@ -664,6 +764,42 @@ def report_data(
 
 def fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
+
+
+def print_responses_notes(data: dict) -> None:
+    """The responses pages: their query counts before and after the seed, the first view's write, their size."""
+    rows = [row for row in data["pages"] if row.get("group") == "responses"]
+    if not rows:
+        return
+    talk, floor_bytes = data["conversations"], data["pages"][0]["bytes"]
+    demo = talk["demo"]
+    if all(row.get("queries_demo") is not None for row in rows):
+        print(
+            f"queries with a {talk['long_messages']}-message conversation and {talk['conversations']} conversations "
+            f"(in brackets where it differs with the demo's: {demo['long_messages']} message, "
+            f"{demo['conversations']} conversations): "
+            + ", ".join(
+                f"{row['page']} {row['queries']}"
+                + ("" if row["queries"] == row["queries_demo"] else f" ({row['queries_demo']})")
+                for row in rows
+            )
+        )
+    for row in rows:
+        if row.get("first_writes"):
+            kinds = sorted({" ".join(statement.split()[:3]) for statement in row["first_write_statements"]})
+            print(
+                f"{row['page']}: its first view (in process, before the load) wrote {row['first_writes']} "
+                f"statement(s) ({'; '.join(kinds)}): the read marker; the views measured wrote none"
+                + ("" if row.get("writes_under_load") else ", nor did the load (PRAGMA data_version unchanged)")
+            )
+    print(
+        "bytes: "
+        + ", ".join(
+            f"{row['page']} {row['bytes'] / 1000:.0f} KB ({row['bytes'] / floor_bytes:.0f}x the floor's)"
+            for row in rows
+        )
+        + f"; the conversation page holds all {talk['long_messages']} messages, no paging"
+    )
 
 
 def print_report(data: dict) -> None:
@@ -697,7 +833,7 @@ def print_report(data: dict) -> None:
         ("CPU ratio", 9, lambda row: fmt(row["cpu_ratio"], ".2f") + "x"),
         ("srv p95", 7, lambda row: fmt(row["server_p95_ms"], ".2f")),
         ("queries", 7, lambda row: str(row["queries"])),
-        ("bytes", 6, lambda row: str(row["bytes"])),
+        ("bytes", 7, lambda row: str(row["bytes"])),
         ("target", 10, lambda row: row.get("target", "")),
         ("verdict", 7, lambda row: row.get("verdict", "")),
     )
@@ -725,7 +861,9 @@ def print_report(data: dict) -> None:
         "queries: SQL statements per request, counted in process; BEGIN/COMMIT not included"
         + (", nor the pool's pre-ping (once per checkout)." if data["pre_ping"] else ".")
     )
-    demo_counts = [row for row in data["pages"][1:] if row.get("queries_demo") is not None]
+    demo_counts = [
+        row for row in data["pages"][1:] if row.get("queries_demo") is not None and row.get("group") != "responses"
+    ]
     if demo_counts:
         same = all(row["queries"] == row["queries_demo"] for row in demo_counts)
         print(
@@ -741,6 +879,7 @@ def print_report(data: dict) -> None:
                 else ";\n  in brackets where it differs with the demo's posts (an empty page has no rows to eager-load)"
             )
         )
+    print_responses_notes(data)
     print()
     print(
         "DESIGN §7 targets: verdict PASS/FAIL on the req/s ratio (median over rounds), the in-process server p95\n"
@@ -753,6 +892,8 @@ def print_report(data: dict) -> None:
         print(f"  (search is measured over {settings['posts']:,} posts; `--posts 100000` for the size §7 names)")
     if "post_detail" in keys:
         print("  (post detail: the seed adds no responses, and a non-owner sees only its own: not '20 responses')")
+    if keys & {page.key for page in GROUPS["responses"]}:
+        print("  (conversation, dashboard: no ratio target in §7 or the issue: ratio reported, query bar judged)")
 
     warnings = []
     for row in data["pages"]:
@@ -760,6 +901,8 @@ def print_report(data: dict) -> None:
             warnings.append(f"{row['label']}: {row['errors']} errors or non-2xx/3xx responses under load")
         if row["writes"]:
             warnings.append(f"{row['label']}: {row['writes']} write statement(s) on GET")
+        if row.get("writes_under_load"):
+            warnings.append(f"{row['label']}: the app's database changed during its load (PRAGMA data_version)")
         if not row.get("queries_stable", True):
             warnings.append(f"{row['label']}: the query count changed between two identical requests")
         if row.get("failed"):
@@ -797,14 +940,21 @@ def main() -> int:
     parser.add_argument(
         "--pages",
         default="all",
-        help="pages to load: all (default), base (login and home), posts, or page keys, comma-separated: "
-        + ", ".join(page.key for page in PAGES),
+        help="pages to load: all (default), base (login and home), posts, responses (a conversation and the "
+        "dashboard), or page keys, comma-separated: " + ", ".join(page.key for page in PAGES),
     )
     parser.add_argument(
         "--posts",
         type=int,
         default=10_000,
         help="published posts to seed (default 10,000; 0: the demo's own only, without the post pages)",
+    )
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        default=200,
+        help="conversations of 坂井市 to seed, one of them 500 messages long (default 200; 0: the demo's only, "
+        "without the responses pages)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (databases, server logs)")
     args = parser.parse_args()
@@ -814,10 +964,16 @@ def main() -> int:
         parser.error(str(error))
     if not (args.posts == 0 or 1_000 <= args.posts <= 200_000):
         parser.error("--posts must be 0 or in [1,000, 200,000] (page 50 needs 1,000)")
+    if not 0 <= args.conversations <= 5_000:
+        parser.error("--conversations must be in [0, 5,000]")
     if args.posts == 0:
         args.selected = tuple(page for page in args.selected if page.group != "posts")
+    if args.conversations == 0:
+        args.selected = tuple(page for page in args.selected if page.group != "responses")
     if not args.selected:
-        parser.error("no page to load (the post pages need --posts of at least 1,000)")
+        parser.error(
+            "no page to load (the post pages need --posts of at least 1,000, the responses pages --conversations)"
+        )
     if not (1 <= args.duration <= 600 and 0 <= args.warmup <= 60 and 1 <= args.connections <= 256):
         parser.error("--duration must be in [1, 600], --warmup in [0, 60] and --connections in [1, 256]")
     if not 1 <= args.rounds <= 10:

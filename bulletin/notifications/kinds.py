@@ -23,6 +23,8 @@ KINDS: dict[str, Kind] = {
     "registration_pending": Kind(
         _l("承認待ちの利用登録"), _l("承認待ち: %(org)s の %(name)s さん"), moderators_only=True
     ),
+    "member_approved": Kind(_l("職員の利用開始"), _l("%(name)s さん（%(org)s）の利用登録が承認されました。")),
+    "member_rejected": Kind(_l("職員の登録の却下"), _l("%(name)s さん（%(org)s）の利用登録は承認されませんでした。")),
     "post_submitted": Kind(_l("審査待ちの投稿"), _l("「%(title)s」が審査に出されました。"), moderators_only=True),
     "report_filed": Kind(_l("通報"), _l("「%(title)s」について通報がありました。"), moderators_only=True),
     "post_approved": Kind(_l("投稿の公開"), _l("「%(title)s」が公開されました。")),
@@ -53,6 +55,8 @@ def notification_text(kind: str, params: dict) -> str:
     definition = KINDS.get(kind)
     if definition is None:
         return kind
+    if "org" in params and params["org"] is None:  # written by the secretariat: named in the reader's language
+        params = {**params, "org": str(_l("事務局"))}
     try:
         return str(definition.text) % params
     except (KeyError, TypeError, ValueError):

@@ -35,15 +35,39 @@ def queue_email(
     not written: the waiting one already says it (e.g. "new messages in this conversation").
     """
     if coalesce_key is not None:
-        waiting = db.session.scalar(
-            select(OutboxMessage).where(
-                OutboxMessage.coalesce_key == coalesce_key,
-                OutboxMessage.state == OutboxState.PENDING,
-                OutboxMessage.next_attempt_at > utcnow(),
-            )
-        )
+        waiting = db.session.scalar(select(OutboxMessage).where(*waiting_with_key([coalesce_key])))
         if waiting is not None:
             return waiting
+    message = OutboxMessage(
+        **render_email(
+            recipient, kind, subject, template, locale, unsubscribable, coalesce_key, coalesce_seconds, **context
+        )
+    )
+    db.session.add(message)
+    return message
+
+
+def waiting_with_key(keys: list[str]) -> tuple:
+    """The conditions of a message with one of these coalesce keys that is still waiting to go."""
+    return (
+        OutboxMessage.coalesce_key.in_(keys),
+        OutboxMessage.state == OutboxState.PENDING,
+        OutboxMessage.next_attempt_at > utcnow(),
+    )
+
+
+def render_email(
+    recipient: User | str,
+    kind: str,
+    subject,
+    template: str,
+    locale: str | None = None,
+    unsubscribable: bool = False,
+    coalesce_key: str | None = None,
+    coalesce_seconds: int = 0,
+    **context,
+) -> dict:
+    """The values of the outbox row for `email/<template>.txt`, rendered in the recipient's language."""
     user = recipient if isinstance(recipient, User) else None
     address = user.email if user else recipient
     locale = locale or (user.locale if user else "ja")
@@ -54,19 +78,17 @@ def queue_email(
         )
     config = current_app.config
     domain = parseaddr(config["MAIL_FROM"])[1].rsplit("@", 1)[-1] or "localhost"
-    message = OutboxMessage(
-        message_id=new_message_id(domain),
-        recipient=address,
-        user_id=user.id if user else None,
-        kind=kind,
-        subject=f"{config['MAIL_SUBJECT_PREFIX']} {translated_subject}",
-        body=body.strip() + "\n",
-        headers=_unsubscribe_headers(user, kind) if user is not None and unsubscribable else {},
-        coalesce_key=coalesce_key,
-        next_attempt_at=utcnow() + timedelta(seconds=coalesce_seconds),
-    )
-    db.session.add(message)
-    return message
+    return {
+        "message_id": new_message_id(domain),
+        "recipient": address,
+        "user_id": user.id if user else None,
+        "kind": kind,
+        "subject": f"{config['MAIL_SUBJECT_PREFIX']} {translated_subject}",
+        "body": body.strip() + "\n",
+        "headers": _unsubscribe_headers(user, kind) if user is not None and unsubscribable else {},
+        "coalesce_key": coalesce_key,
+        "next_attempt_at": utcnow() + timedelta(seconds=coalesce_seconds),
+    }
 
 
 def _unsubscribe_headers(user: User, kind: str) -> dict[str, str]:

@@ -116,6 +116,13 @@ def on_user_confirmed_notify(sender, user: User, awaiting_approval: bool, **_):
     )
 
 
+def on_membership_decided(sender, user: User, **kwargs):
+    """The organization's staff learn who joined (or was refused); the person is told by the account mail."""
+    kind = "member_rejected" if "reason" in kwargs else "member_approved"
+    colleagues = [colleague for colleague in staff_of([user.organization_id]) if colleague.id != user.id]
+    notify(colleagues, kind, {"name": user.name, "org": _org_name(user.organization)}, "accounts.members", actor=sender)
+
+
 def on_post_submitted(sender, post, **_):
     notify(
         moderators(), "post_submitted", {"title": post.title}, "moderation.review_post", actor=sender, post_id=post.id
@@ -172,7 +179,7 @@ def on_message_posted(sender, message, conversation, **_):
         others, author_org = [conversation.post_organization_id], conversation.partner_organization
     else:  # a moderator wrote: both sides are told
         others, author_org = list(conversation.organization_ids()), None
-    name = _org_name(author_org) if author_org is not None else str(_l("事務局"))
+    name = _org_name(author_org) if author_org is not None else None  # the secretariat: named when read
     notify(
         staff_of(others),
         "message_posted",
@@ -226,6 +233,8 @@ def connect_notification_receivers() -> None:
     """Subscribe the in-app notification receivers; called once by create_app."""
     pairs = (
         (signals.user_confirmed, on_user_confirmed_notify),
+        (signals.user_approved, on_membership_decided),
+        (signals.user_rejected, on_membership_decided),
         (signals.post_submitted, on_post_submitted),
         (signals.post_reported, on_post_reported),
         (signals.post_approved, on_post_approved),

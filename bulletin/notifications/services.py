@@ -15,8 +15,15 @@ from bulletin.core.db import utcnow
 from bulletin.core.urls import absolute_url, path_for
 from bulletin.extensions import db
 from bulletin.notifications.kinds import KINDS, notification_text
-from bulletin.notifications.mail import queue_email
-from bulletin.notifications.models import DeliveryMode, Follow, FollowTarget, Notification, NotificationPreference
+from bulletin.notifications.mail import queue_email, render_email, waiting_with_key
+from bulletin.notifications.models import (
+    DeliveryMode,
+    Follow,
+    FollowTarget,
+    Notification,
+    NotificationPreference,
+    OutboxMessage,
+)
 from bulletin.organizations.models import Membership, Organization, OrganizationKind
 
 
@@ -119,23 +126,34 @@ def notify(
         .values(unread_notifications=User.unread_notifications + 1)
         .execution_options(synchronize_session=False)
     )
+    keys = {user.id: f"{coalesce_as}:{user.id}" for user in users} if coalesce_as else {}
+    waiting = (
+        set(db.session.scalars(select(OutboxMessage.coalesce_key).where(*waiting_with_key(list(keys.values())))))
+        if keys
+        else set()
+    )
+    mails = []
     for user in users:
         db.session.expire(user, ["unread_notifications"])
-        if modes[user.id] == DeliveryMode.IMMEDIATE:
-            queue_email(
-                user,
-                kind,
-                _Subject(kind, params),
-                email_template,
-                unsubscribable=True,
-                coalesce_key=f"{coalesce_as}:{user.id}" if coalesce_as else None,
-                coalesce_seconds=current_app.config["MAIL_COALESCE_SECONDS"] if coalesce_as else 0,
-                kind_name=kind,
-                params=params,
-                text_of=notification_text,
-                link=absolute_url(endpoint, **url_values),
-                **(email_context or {}),
+        if modes[user.id] == DeliveryMode.IMMEDIATE and keys.get(user.id) not in waiting:
+            mails.append(
+                render_email(
+                    user,
+                    kind,
+                    _Subject(kind, params),
+                    email_template,
+                    unsubscribable=True,
+                    coalesce_key=keys.get(user.id),
+                    coalesce_seconds=current_app.config["MAIL_COALESCE_SECONDS"] if coalesce_as else 0,
+                    kind_name=kind,
+                    params=params,
+                    text_of=notification_text,
+                    link=absolute_url(endpoint, **url_values),
+                    **(email_context or {}),
+                )
             )
+    if mails:  # one statement whatever the number of recipients (no RETURNING: nobody needs their ids)
+        db.session.execute(insert(OutboxMessage), mails)
     return len(users)
 
 

@@ -1,5 +1,5 @@
 """A real SMTP server for the delivery tests: aiosmtpd on a free loopback port, recording every message it
-accepts and refusing recipients or DATA on demand."""
+accepts and refusing recipients or DATA on demand; and the people and post factory of the posts tests."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 
+from tests.posts import conftest as posts_fixtures
+
 HOST = "127.0.0.1"
+
+people = posts_fixtures.people  # the people and the post factory of the posts tests serve the notification tests
+make_post = posts_fixtures.make_post
 
 
 def free_port() -> int:

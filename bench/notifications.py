@@ -179,7 +179,7 @@ def main() -> None:
                 db.session.execute(db.delete(User).where(User.email.like("officer%@ward%.bench.jp")))
                 db.session.commit()
             # The worker's throughput: drain what the fan-out queued plus enough to reach --messages.
-            for n in range(args.messages):
+            for _ in range(args.messages):
                 queue_email(moderator, "bench", "ベンチ", "password_changed", forgot_url="https://bench.jp/")
             db.session.commit()
             queued = sink.count

@@ -16,12 +16,13 @@ from bulletin.accounts import services as accounts
 from bulletin.accounts import tokens
 from bulletin.accounts.models import OrgRole, User, UserState
 from bulletin.accounts.passwords import hash_password
+from bulletin.core import signals
 from bulletin.core.db import utcnow
 from bulletin.core.urls import path_for
 from bulletin.extensions import db
 from bulletin.moderation.reports import report_message, report_post
 from bulletin.notifications import services as notifications
-from bulletin.notifications.delivery import build_email
+from bulletin.notifications.delivery import build_email, deliver_due
 from bulletin.notifications.kinds import KINDS
 from bulletin.notifications.models import DeliveryMode, Notification, NotificationPreference, OutboxMessage
 from bulletin.organizations.models import Membership
@@ -833,3 +834,37 @@ def test_the_registration_pending_email_links_to_the_notification_settings(app, 
 
     assert_links_alone_and_absolute(mail.body)
     assert BASE_URL + SETTINGS_PATH in mail.body.splitlines()
+
+
+def test_a_notification_is_withheld_when_its_reader_was_suspended_before_delivery(
+    app, monkeypatch, tmp_path, create_user
+):
+    monkeypatch.setitem(app.config, "SMTP_HOST", None)
+    monkeypatch.setitem(app.config, "MAIL_FOLDER", str(tmp_path / "mail"))
+    reader = create_user(SHINAGAWA, email="reader@city.shinagawa.tokyo.jp")
+    colleague = create_user(SHINAGAWA, email="stays@city.shinagawa.tokyo.jp")
+    notifications.notify([reader, colleague], "post_targeted", {"org": "坂井市", "title": "黄金がに"}, "main.index")
+    db.session.commit()
+    reader.state = UserState.SUSPENDED  # between the event and the delivery
+    db.session.commit()
+
+    report = deliver_due()
+
+    assert (report.sent, report.failed) == (1, 1)
+    rows = {
+        row.recipient: row
+        for row in db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "post_targeted"))
+    }
+    assert rows[colleague.email].state == "sent"
+    withheld = rows[reader.email]
+    assert withheld.state == "failed" and "no longer active" in withheld.last_error
+    assert len(list((tmp_path / "mail").glob("*.eml"))) == 1
+
+
+def test_account_mail_still_goes_to_someone_not_yet_active(app, monkeypatch, tmp_path, create_user):
+    monkeypatch.setitem(app.config, "SMTP_HOST", None)
+    monkeypatch.setitem(app.config, "MAIL_FOLDER", str(tmp_path / "mail"))
+    applicant = create_user(SAKAI, email="applicant@city.fukui-sakai.lg.jp", state=UserState.UNCONFIRMED)
+    signals.user_registered.send(None, user=applicant, token="t")
+    db.session.commit()
+    assert deliver_due().sent == 1

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import and_, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, case, delete, exists, insert, or_, select, update
 
 from bulletin.accounts.models import User, UserState
 from bulletin.core.db import utcnow
@@ -179,6 +179,36 @@ def mark_read(user: User, notification: Notification) -> None:
         .execution_options(synchronize_session=False)
     )
     db.session.expire(user, ["unread_notifications"])
+
+
+def mark_read_for_path(user: User, path: str) -> int:
+    """Mark the user's unread notifications about a page read; returns how many there were. Looks first, so that
+    pages with nothing unread stay free of writes."""
+    unread_here = select(Notification.id).where(
+        Notification.user_id == user.id, Notification.url == path, Notification.read_at.is_(None)
+    )
+    if db.session.scalar(unread_here.limit(1)) is None:
+        return 0
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.url == path, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount:
+        db.session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(
+                unread_notifications=case(
+                    (User.unread_notifications > result.rowcount, User.unread_notifications - result.rowcount),
+                    else_=0,
+                )
+            )
+            .execution_options(synchronize_session=False)
+        )
+        db.session.expire(user, ["unread_notifications"])
+    return result.rowcount
 
 
 def mark_all_read(user: User) -> None:

@@ -145,3 +145,13 @@ def unsubscribe(token: str):
         db.session.commit()
         return render_template("notifications/unsubscribe.html", done=True, label=label, token=token)
     return render_template("notifications/unsubscribe.html", label=label, token=token)
+
+
+@bp.before_app_request
+def read_notifications_of_this_page():
+    """Opening the page a notification is about (from the e-mail, the dashboard…) reads it: a write on GET, made
+    only when the user has unread notifications for exactly this page."""
+    if request.method != "GET" or not current_user.is_authenticated or not current_user.unread_notifications:
+        return
+    if services.mark_read_for_path(current_user, request.path):
+        db.session.commit()

@@ -111,6 +111,26 @@ class QuietRequestHandler(WSGIRequestHandler):
         return None
 
 
+def buffered(app: Flask):
+    """The app as a WSGI callable that reads each response body whole and closes it before returning it.
+
+    Werkzeug's server (3.1) closes the response only after draining the request socket; when the browser drops the
+    connection (a navigation that abandons a script still loading), that drain raises and a file response such as
+    /static/js/site.js is never closed. Its ResourceWarning then surfaces, through pytest's unraisable-exception
+    hook and the "error" warning filter, in whichever test happens to be running when the file is collected.
+    """
+
+    def serve(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return serve
+
+
 @dataclass
 class LiveServer:
     """The app being served, its address, and the exceptions it raised while handling requests."""
@@ -138,7 +158,9 @@ def live_server(mail_sink: MailSink, tmp_path_factory) -> Iterator[LiveServer]:
         seed_organizations()
         db.session.commit()
 
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietRequestHandler)
+    server: BaseWSGIServer = make_server(
+        "127.0.0.1", 0, buffered(app), threaded=True, request_handler=QuietRequestHandler
+    )
     live = LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}")
     app.config["BASE_URL"] = live.url  # links in e-mail lead to this server
 

@@ -868,3 +868,21 @@ def test_account_mail_still_goes_to_someone_not_yet_active(app, monkeypatch, tmp
     signals.user_registered.send(None, user=applicant, token="t")
     db.session.commit()
     assert deliver_due().sent == 1
+
+
+def test_opening_the_page_a_notification_is_about_reads_it(app, client, auth, create_user):
+    reader = create_user(SHINAGAWA, email="opens@city.shinagawa.tokyo.jp")
+    notifications.notify([reader], "post_targeted", {"org": "坂井市", "title": "黄金がに"}, "accounts.profile")
+    notifications.notify([reader], "post_targeted", {"org": "坂井市", "title": "物産展"}, "main.terms")
+    db.session.commit()
+    auth.login(reader)
+    client.get("/accessibility")  # a page no notification is about: nothing read
+    db.session.refresh(reader)
+    assert reader.unread_notifications == 2
+    client.get("/profile")  # e.g. from the e-mail's link
+    db.session.refresh(reader)
+    assert reader.unread_notifications == 1
+    read = db.session.scalars(
+        select(Notification.url).where(Notification.user_id == reader.id, Notification.read_at.is_not(None))
+    ).all()
+    assert read == ["/profile"]

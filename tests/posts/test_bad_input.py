@@ -314,9 +314,9 @@ def test_moves_that_are_not_allowed(client, auth, people, make_post, actor, stat
     before = database_state()
     response = client.post(path, data=data)
     assert response.status_code == 302
+    assert_unchanged(before)  # (reading the page afterwards may mark its notifications read)
     messages = flashes(client.get(response.headers["Location"]))
     assert message in messages
-    assert_unchanged(before)
 
 
 def test_a_moderator_decision_without_its_reason(client, auth, people, make_post):
@@ -350,11 +350,9 @@ def test_a_report_resolved_twice(client, auth, people, make_post):
     db.session.commit()
     auth.login(people.moderator)
     before = database_state()
-    response = client.post(
-        f"/moderation/reports/{report.id}/hide", data={"reason": "やはり非公開"}, follow_redirects=True
-    )
-    assert "この通報はすでに処理されています。" in flashes(response)
-    assert_unchanged(before)
+    response = client.post(f"/moderation/reports/{report.id}/hide", data={"reason": "やはり非公開"})
+    assert_unchanged(before)  # (opening the queue afterwards reads the moderator's notifications about it)
+    assert "この通報はすでに処理されています。" in flashes(client.get(response.headers["Location"]))
 
 
 def test_reporting_a_draft_is_404(client, auth, people, make_post):

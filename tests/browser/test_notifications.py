@@ -1,0 +1,275 @@
+"""The notification centre in real Chromium: a 品川区 officer chooses how to hear of new posts on
+/settings/notifications; a 坂井市 officer sees the header badge count a 千代田区 response, finds it on
+/notifications, follows it to the conversation (and the badge goes), marks everything read at once, receives the
+e-mail for it over SMTP, and stops that kind of mail from the List-Unsubscribe link. axe-core on the settings page,
+/notifications and the unsubscribe page (asking, and done).
+
+千代田区 answers here, not 品川区, so that the conversations of test_partnership.py are left alone; every address is
+this module's own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from bulletin.accounts.models import User
+from bulletin.extensions import db
+from bulletin.notifications.models import DeliveryMode, NotificationPreference
+from bulletin.posts.models import Post, PostKind
+from bulletin.posts.services import PostInput, approve_post, create_post
+from bulletin.responses.models import ResponseKind
+from bulletin.responses.services import respond
+from tests.browser.conftest import Account, LiveServer, MailSink
+from tests.browser.pages import assert_accessible, heading, log_in
+from tests.conftest import SAKAI, SHINAGAWA
+
+pytestmark = pytest.mark.browser
+
+CHIYODA = "131016"
+CHIYODA_NAME = "東京都 千代田区"
+RESPONSE_MESSAGE = "千代田区の区民まつりで、坂井市の物産ブースをご用意できます。日程をご相談させてください。"
+
+
+def logged_in(new_page: Callable[..., Page], account: Account) -> Page:
+    page = new_page()
+    page.goto("/login")
+    log_in(page, account)
+    expect(page.get_by_role("banner")).to_contain_text(account.name)
+    return page
+
+
+def user_by_email(email: str) -> User:
+    user = db.session.scalar(select(User).where(User.email == email))
+    assert user is not None, email
+    return user
+
+
+def published_proposal(live_server: LiveServer, author: Account, moderator: Account, title: str) -> int:
+    """A 坂井市 proposal written, submitted and approved directly in the database; its id."""
+    with live_server.app.app_context():
+        post = create_post(
+            user_by_email(author.email),
+            PostInput(
+                kind=PostKind.PROPOSAL,
+                title=title,
+                summary="坂井市の物産と観光を、区の行事や施設で紹介していただける連携先を探しています。",
+                offered="物産の販売と試食、観光パンフレット、職員の派遣",
+                sought="会場のご紹介と区報での告知",
+                category="products",
+                tags=["物産", "観光PR"],
+            ),
+            submit=True,
+        )
+        approve_post(user_by_email(moderator.email), post)
+        db.session.commit()
+        return post.id
+
+
+def notifications_link(page: Page):
+    """The header's link to /notifications (its name carries the unread count)."""
+    return page.get_by_role("navigation", name="メインメニュー").get_by_role("link", name=re.compile("^お知らせ"))
+
+
+def unread_badge(page: Page):
+    return notifications_link(page).locator(".count-badge")
+
+
+def expect_unread(page: Page, count: int) -> None:
+    """The header shows `count` unread notifications (no badge at all for none)."""
+    if count:
+        expect(unread_badge(page)).to_have_text(f"{count} 件の未読")
+    else:
+        expect(notifications_link(page)).to_be_visible()
+        expect(unread_badge(page)).to_have_count(0)
+
+
+def mode_group(page: Page, label: str):
+    """The radio group of one kind of notification on the settings page."""
+    return page.get_by_role("group", name=label, exact=True)
+
+
+def expect_mode(page: Page, label: str, mode_label: str) -> None:
+    group = mode_group(page, label)
+    for choice in ("すぐにメール", "1日1回のまとめ", "メールしない"):
+        radio = group.get_by_role("radio", name=choice, exact=True)
+        if choice == mode_label:
+            expect(radio).to_be_checked()
+        else:
+            expect(radio).not_to_be_checked()
+
+
+def test_ward_officer_chooses_notifications_and_follows(new_page, add_user):
+    officer = add_user("notify.settings@city.shinagawa.tokyo.jp", code=SHINAGAWA, name="戸越 美咲")
+    page = logged_in(new_page, officer)
+    expect_unread(page, 0)
+    notifications_link(page).click()
+    expect(heading(page)).to_have_text("お知らせ")
+    expect(page.get_by_role("main")).to_contain_text("お知らせはまだありません。")
+    page.get_by_role("link", name="通知の設定").click()
+    expect(page).to_have_url(re.compile(r"/settings/notifications$"))
+    expect(heading(page)).to_have_text("通知の設定")
+
+    # The defaults: new posts of the other side in the daily digest, and a ward officer follows all of them.
+    expect_mode(page, "相手側の新しい投稿（フォロー中）", "1日1回のまとめ")
+    expect_mode(page, "応答の受信", "すぐにメール")
+    follows = page.get_by_role("group", name="フォローする新しい投稿（相手側の投稿）")
+    follow_all = follows.get_by_role("checkbox", name="すべての新しい投稿", exact=True)
+    expect(follow_all).to_be_checked()
+    categories = follows.get_by_role("group", name="分野", exact=True)
+    expect(categories.get_by_role("checkbox", checked=True)).to_have_count(0)
+    prefectures = follows.get_by_role("listbox", name="都道府県（提案した団体の所在地）")
+    expect(prefectures.get_by_role("option", selected=True)).to_have_count(0)
+    # Moderators' kinds are not offered to an officer.
+    expect(mode_group(page, "審査待ちの投稿")).to_have_count(0)
+    assert_accessible(page, "notification settings")
+
+    mode_group(page, "相手側の新しい投稿（フォロー中）").get_by_role("radio", name="すぐにメール", exact=True).check()
+    follow_all.uncheck()
+    categories.get_by_role("checkbox", name="防災・災害支援", exact=True).check()
+    prefectures.select_option(label="福井県")
+    page.get_by_role("button", name="保存する").click()
+    expect(page.get_by_role("status")).to_contain_text("通知の設定を保存しました。")
+
+    page.reload()
+    expect(heading(page)).to_have_text("通知の設定")
+    expect(page.get_by_role("status")).to_have_count(0)
+    expect_mode(page, "相手側の新しい投稿（フォロー中）", "すぐにメール")
+    expect_mode(page, "応答の受信", "すぐにメール")  # untouched kinds keep their default
+    expect_mode(page, "自区が対象の新しい提案", "すぐにメール")
+    expect(follow_all).not_to_be_checked()
+    expect(categories.get_by_role("checkbox", checked=True)).to_have_count(1)
+    expect(categories.get_by_role("checkbox", name="防災・災害支援", exact=True)).to_be_checked()
+    expect(prefectures.get_by_role("option", selected=True)).to_have_text(["福井県"])
+    assert_accessible(page, "notification settings after saving")
+
+
+def test_response_shows_in_notification_centre_and_mail(
+    new_page, add_user, moderator, live_server, mail_sink: MailSink, deliver_mail_and_find_link
+):
+    title = "坂井市の物産を区民まつりで紹介したい（お知らせの確認）"
+    sakai = add_user("notify.response@city.fukui-sakai.lg.jp", code=SAKAI, name="丸岡 春香")
+    chiyoda = add_user("notify.response@city.chiyoda.lg.jp", code=CHIYODA, name="神田 直人")
+    post_id = published_proposal(live_server, sakai, moderator, title)
+
+    # The approval itself is a notification for the author: the badge counts it, and its item leads to the post.
+    city = logged_in(new_page, sakai)
+    expect_unread(city, 1)
+    notifications_link(city).click()
+    expect(heading(city)).to_have_text("お知らせ")
+    city.get_by_role("button", name=f"「{title}」が公開されました。").click()
+    expect(city).to_have_url(re.compile(rf"/posts/{post_id}$"))
+    expect(heading(city)).to_have_text(title)
+    expect_unread(city, 0)
+
+    # 千代田区 responds through the form. Its officer follows all new posts (a ward officer's default), so the
+    # proposal is already one notification for them; their own response adds none.
+    ward = logged_in(new_page, chiyoda)
+    expect_unread(ward, 1)
+    ward.goto(f"/posts/{post_id}")
+    expect(heading(ward)).to_have_text(title)
+    ward.get_by_role("link", name="この投稿に応答する").click()
+    ward.get_by_role("radio", name="具体的に提案します").check()
+    ward.get_by_label("メッセージ", exact=True).fill(RESPONSE_MESSAGE)
+    ward.get_by_role("button", name="応答を送る").click()
+    expect(ward).to_have_url(re.compile(r"/conversations/\d+$"))
+    conversation_path = re.search(r"/conversations/\d+$", ward.url).group(0)
+    expect_unread(ward, 1)
+
+    # 坂井市 reloads the post page it has open: one unread notification.
+    city.reload()
+    expect_unread(city, 1)
+    expect(notifications_link(city)).to_have_accessible_name("お知らせ 1 件の未読")
+    notifications_link(city).click()
+    expect(heading(city)).to_have_text("お知らせ")
+    text = f"{CHIYODA_NAME} から「{title}」への応答がありました。"
+    items = city.get_by_role("main").get_by_role("listitem")
+    expect(items).to_have_count(2)
+    expect(items.first).to_contain_text(text)  # newest first
+    expect(items.first).to_contain_text("未読")
+    expect(items.last).not_to_contain_text("未読")
+    assert_accessible(city, "notifications with an unread item")
+
+    items.first.get_by_role("button", name=text).click()
+    expect(city).to_have_url(re.compile(rf"{conversation_path}$"))
+    expect(heading(city)).to_have_text("やりとり")
+    expect(city.get_by_role("main")).to_contain_text(RESPONSE_MESSAGE)
+    expect_unread(city, 0)
+    notifications_link(city).click()
+    expect(city.get_by_role("main").get_by_role("listitem").first).not_to_contain_text("未読")
+    expect(city.get_by_role("button", name="すべて既読にする")).to_have_count(0)
+
+    # The e-mail went to the 坂井市 officer with the conversation's link and a one-click List-Unsubscribe.
+    link = deliver_mail_and_find_link(sakai.email, "/conversations/")
+    assert link == live_server.url + conversation_path
+    mail = next(m for m in reversed(mail_sink.received(sakai.email)) if link in m.body)
+    assert text in mail.subject
+    assert mail.body.startswith(f"{sakai.name} 様")
+    assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    found = re.fullmatch(r"<([^>]+)>", re.sub(r"\s+", "", str(mail.message["List-Unsubscribe"])))
+    assert found, mail.message["List-Unsubscribe"]
+    unsubscribe_url = found.group(1)
+    assert unsubscribe_url.startswith(live_server.url + "/unsubscribe/")
+
+    # A damaged link is refused, and says so.
+    reader = new_page()
+    refused = reader.goto(unsubscribe_url + "x")
+    assert refused is not None and refused.status == 400
+    expect(reader.get_by_role("alert")).to_contain_text("リンクが正しくありません。")
+
+    # Opening the link (as a mail client or a scanner would, without a session) only asks.
+    reader.goto(unsubscribe_url)
+    expect(heading(reader)).to_have_text("メールの停止")
+    expect(reader.get_by_role("main")).to_contain_text("「応答の受信」のメールを停止しますか。")
+    assert_accessible(reader, "unsubscribe page")
+    city.goto("/settings/notifications")
+    expect_mode(city, "応答の受信", "すぐにメール")
+
+    reader.get_by_role("button", name="メールを停止する").click()
+    expect(reader.get_by_role("main")).to_contain_text("「応答の受信」のメールを停止しました。")
+    expect(reader.get_by_role("button", name="メールを停止する")).to_have_count(0)
+    assert_accessible(reader, "unsubscribe page after stopping")
+
+    city.reload()
+    expect_mode(city, "応答の受信", "メールしない")
+    expect_mode(city, "やりとりの新着メッセージ", "すぐにメール")  # only that kind stops
+    with live_server.app.app_context():
+        user_id = user_by_email(sakai.email).id
+        preference = db.session.get(NotificationPreference, (user_id, "response_received"))
+        assert preference is not None and preference.mode == DeliveryMode.OFF
+
+
+def test_mark_all_read(new_page, add_user, moderator, live_server):
+    title = "坂井市の観光PRを区の施設で行いたい（既読の確認）"
+    sakai = add_user("notify.readall@city.fukui-sakai.lg.jp", code=SAKAI, name="春江 大樹")
+    chiyoda = add_user("notify.readall@city.chiyoda.lg.jp", code=CHIYODA, name="麹町 由美")
+    post_id = published_proposal(live_server, sakai, moderator, title)  # 「…」が公開されました。
+    with live_server.app.app_context():  # 千代田区's response, written as the form would: 「…」への応答がありました。
+        respond(
+            user_by_email(chiyoda.email),
+            db.session.get(Post, post_id),
+            ResponseKind.INTEREST,
+            "関心があります。詳しくお聞かせください。",
+        )
+        db.session.commit()
+
+    city = logged_in(new_page, sakai)
+    expect_unread(city, 2)
+    notifications_link(city).click()
+    items = city.get_by_role("main").get_by_role("listitem")
+    expect(items.get_by_role("button")).to_have_text(
+        [f"未読 {CHIYODA_NAME} から「{title}」への応答がありました。", f"未読 「{title}」が公開されました。"]
+    )
+    city.get_by_role("button", name="すべて既読にする").click()
+    expect(city).to_have_url(re.compile(r"/notifications$"))
+    expect(city.get_by_role("status")).to_contain_text("すべて既読にしました。")
+    expect_unread(city, 0)
+    expect(items.get_by_role("button")).to_have_text(
+        [f"{CHIYODA_NAME} から「{title}」への応答がありました。", f"「{title}」が公開されました。"]
+    )
+    expect(city.get_by_role("button", name="すべて既読にする")).to_have_count(0)
+    assert_accessible(city, "notifications, all read")

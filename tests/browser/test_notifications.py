@@ -167,18 +167,19 @@ def test_response_shows_in_notification_centre_and_mail(
     expect_unread(city, 0)
 
     # 千代田区 responds through the form. Its officer follows all new posts (a ward officer's default), so the
-    # proposal is already one notification for them; their own response adds none.
+    # proposal is already one notification for them; opening the post reads it, and their own response adds none.
     ward = logged_in(new_page, chiyoda)
     expect_unread(ward, 1)
     ward.goto(f"/posts/{post_id}")
     expect(heading(ward)).to_have_text(title)
+    expect_unread(ward, 0)
     ward.get_by_role("link", name="この投稿に応答する").click()
     ward.get_by_role("radio", name="具体的に提案します").check()
     ward.get_by_label("メッセージ", exact=True).fill(RESPONSE_MESSAGE)
     ward.get_by_role("button", name="応答を送る").click()
     expect(ward).to_have_url(re.compile(r"/conversations/\d+$"))
     conversation_path = re.search(r"/conversations/\d+$", ward.url).group(0)
-    expect_unread(ward, 1)
+    expect_unread(ward, 0)
 
     # 坂井市 reloads the post page it has open: one unread notification.
     city.reload()

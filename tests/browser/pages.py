@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Page
+from collections.abc import Callable
 
-from tests.browser.conftest import Account
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from bulletin.accounts.models import User
+from bulletin.extensions import db
+from bulletin.posts.models import PostKind
+from bulletin.posts.services import PostInput, approve_post, create_post
+from tests.browser.conftest import Account, LiveServer
 
 
 def heading(page: Page):
@@ -47,3 +54,28 @@ def assert_accessible(page: Page, what: str) -> None:
     """No serious or critical axe-core violation on the page."""
     violations = serious_violations(page)
     assert not violations, f"axe-core on {what} ({page.url}):\n{describe(violations)}"
+
+
+def logged_in(new_page: Callable[..., Page], account: Account) -> Page:
+    """A fresh browser context, logged in as the account."""
+    page = new_page()
+    page.goto("/login")
+    log_in(page, account)
+    expect(page.get_by_role("banner")).to_contain_text(account.name)
+    return page
+
+
+def user_by_email(email: str) -> User:
+    """The user with this address (inside the live server's app context)."""
+    user = db.session.scalar(select(User).where(User.email == email))
+    assert user is not None, email
+    return user
+
+
+def published_proposal(live_server: LiveServer, author: Account, moderator: Account, **fields) -> int:
+    """A proposal written, submitted and approved directly in the database; its id."""
+    with live_server.app.app_context():
+        post = create_post(user_by_email(author.email), PostInput(kind=PostKind.PROPOSAL, **fields), submit=True)
+        approve_post(user_by_email(moderator.email), post)
+        db.session.commit()
+        return post.id

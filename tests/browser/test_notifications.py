@@ -11,21 +11,17 @@ this module's own.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
-from bulletin.accounts.models import User
 from bulletin.extensions import db
 from bulletin.notifications.models import DeliveryMode, NotificationPreference
-from bulletin.posts.models import Post, PostKind
-from bulletin.posts.services import PostInput, approve_post, create_post
+from bulletin.posts.models import Post
 from bulletin.responses.models import ResponseKind
 from bulletin.responses.services import respond
-from tests.browser.conftest import Account, LiveServer, MailSink
-from tests.browser.pages import assert_accessible, heading, log_in
+from tests.browser.conftest import MailSink
+from tests.browser.pages import assert_accessible, heading, logged_in, published_proposal, user_by_email
 from tests.conftest import SAKAI, SHINAGAWA
 
 pytestmark = pytest.mark.browser
@@ -35,39 +31,16 @@ CHIYODA_NAME = "東京都 千代田区"
 RESPONSE_MESSAGE = "千代田区の区民まつりで、坂井市の物産ブースをご用意できます。日程をご相談させてください。"
 
 
-def logged_in(new_page: Callable[..., Page], account: Account) -> Page:
-    page = new_page()
-    page.goto("/login")
-    log_in(page, account)
-    expect(page.get_by_role("banner")).to_contain_text(account.name)
-    return page
-
-
-def user_by_email(email: str) -> User:
-    user = db.session.scalar(select(User).where(User.email == email))
-    assert user is not None, email
-    return user
-
-
-def published_proposal(live_server: LiveServer, author: Account, moderator: Account, title: str) -> int:
-    """A 坂井市 proposal written, submitted and approved directly in the database; its id."""
-    with live_server.app.app_context():
-        post = create_post(
-            user_by_email(author.email),
-            PostInput(
-                kind=PostKind.PROPOSAL,
-                title=title,
-                summary="坂井市の物産と観光を、区の行事や施設で紹介していただける連携先を探しています。",
-                offered="物産の販売と試食、観光パンフレット、職員の派遣",
-                sought="会場のご紹介と区報での告知",
-                category="products",
-                tags=["物産", "観光PR"],
-            ),
-            submit=True,
-        )
-        approve_post(user_by_email(moderator.email), post)
-        db.session.commit()
-        return post.id
+def sakai_proposal(title: str) -> dict:
+    """A 坂井市 proposal's fields."""
+    return {
+        "title": title,
+        "summary": "坂井市の物産と観光を、区の行事や施設で紹介していただける連携先を探しています。",
+        "offered": "物産の販売と試食、観光パンフレット、職員の派遣",
+        "sought": "会場のご紹介と区報での告知",
+        "category": "products",
+        "tags": ["物産", "観光PR"],
+    }
 
 
 def notifications_link(page: Page):
@@ -154,7 +127,7 @@ def test_response_shows_in_notification_centre_and_mail(
     title = "坂井市の物産を区民まつりで紹介したい（お知らせの確認）"
     sakai = add_user("notify.response@city.fukui-sakai.lg.jp", code=SAKAI, name="丸岡 春香")
     chiyoda = add_user("notify.response@city.chiyoda.lg.jp", code=CHIYODA, name="神田 直人")
-    post_id = published_proposal(live_server, sakai, moderator, title)
+    post_id = published_proposal(live_server, sakai, moderator, **sakai_proposal(title))
 
     # The approval itself is a notification for the author: the badge counts it, and its item leads to the post.
     city = logged_in(new_page, sakai)
@@ -248,7 +221,7 @@ def test_mark_all_read(new_page, add_user, moderator, live_server):
     title = "坂井市の観光PRを区の施設で行いたい（既読の確認）"
     sakai = add_user("notify.readall@city.fukui-sakai.lg.jp", code=SAKAI, name="春江 大樹")
     chiyoda = add_user("notify.readall@city.chiyoda.lg.jp", code=CHIYODA, name="麹町 由美")
-    post_id = published_proposal(live_server, sakai, moderator, title)  # 「…」が公開されました。
+    post_id = published_proposal(live_server, sakai, moderator, **sakai_proposal(title))  # 「…」が公開されました。
     with live_server.app.app_context():  # 千代田区's response, written as the form would: 「…」への応答がありました。
         respond(
             user_by_email(chiyoda.email),

@@ -7,20 +7,13 @@ the partnership page, /cases and the case page."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
-from sqlalchemy import select
 
-from bulletin.accounts.models import User
-from bulletin.extensions import db
-from bulletin.posts.models import PostKind
-from bulletin.posts.services import PostInput, approve_post, create_post
-from tests.browser.conftest import Account, LiveServer
-from tests.browser.pages import assert_accessible, heading, log_in
+from tests.browser.pages import assert_accessible, heading, logged_in, published_proposal
 from tests.conftest import SAKAI, SHINAGAWA
 
 pytestmark = pytest.mark.browser
@@ -32,41 +25,6 @@ SUMMARY = "坂井市の越前がにの試食と観光PRを6日間開催し、延
 FIRST_MESSAGE = "しながわ水族館での開催をご提案します。11月中旬から下旬の6日間で調整できます。"
 REPLY = "ありがとうございます。11月18日からの6日間でお願いします。"
 MAX_TABS = 100
-
-
-def logged_in(new_page: Callable[..., Page], account: Account) -> Page:
-    page = new_page()
-    page.goto("/login")
-    log_in(page, account)
-    expect(page.get_by_role("banner")).to_contain_text(account.name)
-    return page
-
-
-def user_by_email(email: str) -> User:
-    user = db.session.scalar(select(User).where(User.email == email))
-    assert user is not None, email
-    return user
-
-
-def published_proposal(live_server: LiveServer, author: Account, moderator: Account) -> int:
-    """A 坂井市 proposal written, submitted and approved directly in the database; its id."""
-    with live_server.app.app_context():
-        post = create_post(
-            user_by_email(author.email),
-            PostInput(
-                kind=PostKind.PROPOSAL,
-                title=POST_TITLE,
-                summary="坂井市三国港の越前がにの試食と観光PRを、区内の集客施設で行いたいと考えています。",
-                offered="越前がにの試食、漁業関係者による解説、観光パンフレットと人員",
-                sought="会場のご紹介、区報やSNSでの告知",
-                category="products",
-                tags=["越前がに", "観光PR"],
-            ),
-            submit=True,
-        )
-        approve_post(user_by_email(moderator.email), post)
-        db.session.commit()
-        return post.id
 
 
 def jpeg(path: Path) -> Path:
@@ -93,7 +51,17 @@ def wait_for_image(page: Page, image: Locator) -> None:
 def test_response_becomes_partnership_and_public_case(new_page, add_user, moderator, live_server, tmp_path):
     sakai = add_user("kaori.mikuni@city.fukui-sakai.lg.jp", code=SAKAI, name="三国 香織")
     shinagawa = add_user("ken.oi@city.shinagawa.tokyo.jp", code=SHINAGAWA, name="大井 健")
-    post_id = published_proposal(live_server, sakai, moderator)
+    post_id = published_proposal(
+        live_server,
+        sakai,
+        moderator,
+        title=POST_TITLE,
+        summary="坂井市三国港の越前がにの試食と観光PRを、区内の集客施設で行いたいと考えています。",
+        offered="越前がにの試食、漁業関係者による解説、観光パンフレットと人員",
+        sought="会場のご紹介、区報やSNSでの告知",
+        category="products",
+        tags=["越前がに", "観光PR"],
+    )
     photo = jpeg(tmp_path / "会場のようす.jpg")
 
     # 品川区 responds: the form is checked empty first, then sent with a kind and a message.

@@ -4,29 +4,19 @@ by keyword and opens it; axe-core on the list, detail, form and queue pages."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from bulletin.posts.services import today_in_japan
-from tests.browser.conftest import Account
-from tests.browser.pages import assert_accessible, heading, log_in
+from tests.browser.pages import assert_accessible, heading, logged_in
 from tests.conftest import SAKAI, SHINAGAWA
 
 pytestmark = pytest.mark.browser
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 TITLE = "三国港の黄金がにを区民に紹介するPRイベント"
-
-
-def logged_in(new_page: Callable[..., Page], account: Account) -> Page:
-    page = new_page()
-    page.goto("/login")
-    log_in(page, account)
-    expect(page.get_by_role("banner")).to_contain_text(account.name)
-    return page
 
 
 def test_proposal_is_returned_resubmitted_published_and_found(new_page, add_user, moderator, tmp_path):

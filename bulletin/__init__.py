@@ -18,6 +18,7 @@ from bulletin.core.db import render_migration_item
 from bulletin.core.errors import register_error_handlers
 from bulletin.core.security import init_security
 from bulletin.core.templating import init_templating
+from bulletin.core.transaction import TransactionalFlask, init_transactions
 from bulletin.extensions import babel, csrf, db, limiter, login_manager, migrate
 from bulletin.main.views import bp as main_bp
 from bulletin.moderation.views import bp as moderation_bp
@@ -51,7 +52,7 @@ def select_locale() -> str:
 
 def create_app(config: dict | str | None = None) -> Flask:
     """Build the application: configuration, extensions, blueprints, CLI commands, receivers."""
-    app = Flask(
+    app = TransactionalFlask(
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
@@ -65,6 +66,7 @@ def create_app(config: dict | str | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.json.ensure_ascii = False
 
+    init_security(app)  # first: bad input is refused before any other hook reads it
     db.init_app(app)
     migrate.init_app(
         app,
@@ -85,9 +87,9 @@ def create_app(config: dict | str | None = None) -> Flask:
 
     for blueprint in (main_bp, accounts_bp, organizations_bp, posts_bp, responses_bp, moderation_bp, notifications_bp):
         app.register_blueprint(blueprint)
-    init_security(app)
     init_templating(app)
     register_error_handlers(app)
+    init_transactions(app)
     register_commands(app)
     connect_receivers()
     return app

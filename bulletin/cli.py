@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 import click
 from flask import Flask
@@ -13,6 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 import bulletin
 from bulletin.accounts import services as accounts
 from bulletin.accounts.passwords import password_problems
+from bulletin.core.db import write_intent
 from bulletin.demo import OFFICERS, create_demo_world
 from bulletin.extensions import db
 from bulletin.notifications.delivery import deliver_due
@@ -25,6 +28,20 @@ def _create_app():
     return bulletin.create_app()
 
 
+def writes(command: Callable) -> Callable:
+    """A command whose transactions write: on SQLite each takes the write lock at its start (see core.db)."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        token = write_intent.set(True)
+        try:
+            return command(*args, **kwargs)
+        finally:
+            write_intent.reset(token)
+
+    return run
+
+
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
 def main():
     """全国連携マッチング掲示板 (bulletin)."""
@@ -32,6 +49,7 @@ def main():
 
 @click.command("seed")
 @with_appcontext
+@writes
 def seed_command():
     """Load prefectures, municipalities, wards and agreements (idempotent)."""
     report = seed_organizations()
@@ -44,6 +62,7 @@ def seed_command():
 
 @click.command("demo")
 @with_appcontext
+@writes
 def demo_command():
     """Seed, then add the demo world and print its logins."""
     seed_organizations()
@@ -60,6 +79,7 @@ def demo_command():
 @click.argument("email")
 @click.option("--name", default="特別区長会事務局", show_default=True)
 @with_appcontext
+@writes
 def create_moderator_command(email: str, name: str):
     """Create (or reset) a moderator; the password is read from standard input."""
     if sys.stdin.isatty():
@@ -79,6 +99,7 @@ def create_moderator_command(email: str, name: str):
 @click.option("--now", "include_waiting", is_flag=True, help="Treat messages waiting for a retry as due.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between polls.")
 @with_appcontext
+@writes
 def worker_command(once: bool, include_waiting: bool, interval: float):
     """Deliver the e-mail outbox (SMTP, or the mail folder when SMTP_HOST is not set)."""
     stopping = False
@@ -106,6 +127,7 @@ def worker_command(once: bool, include_waiting: bool, interval: float):
 
 @click.command("digest")
 @with_appcontext
+@writes
 def digest_command():
     """Send each user with digest items one e-mail of them all (run daily from cron)."""
     count = send_digests()
@@ -115,6 +137,7 @@ def digest_command():
 
 @click.command("expire")
 @with_appcontext
+@writes
 def expire_command():
     """Move published posts past their deadline to `expired`, and remind those due in seven days (idempotent;
     run daily)."""

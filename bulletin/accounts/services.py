@@ -8,6 +8,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from bulletin.accounts import tokens
 from bulletin.accounts.models import Invitation, OrgRole, User, UserState
@@ -76,22 +77,27 @@ def register(details: Registration) -> User | None:
         details.invitation.organization_id != organization.id or normalise_email(details.invitation.email) != email
     ):
         raise AccountError(_l("招待されたメールアドレスと団体で登録してください。"), field="email")
-    user = User(
-        email=email,
-        password_hash=hash_password(details.password),
-        name=details.name,
-        department=details.department,
-        phone=details.phone,
-        organization=organization,
-        role=OrgRole.STAFF,
-        state=UserState.UNCONFIRMED,
-        locale=details.locale,
-        invited_by_id=details.invitation.invited_by_id if details.invitation else None,
-    )
-    db.session.add(user)
-    if organization.membership == Membership.NONE:
-        organization.membership = Membership.PENDING
-    db.session.flush()
+    password_hash = hash_password(details.password)
+    try:
+        with db.session.begin_nested():  # the same new address sent twice at the same instant: the second is a no-op
+            user = User(
+                email=email,
+                password_hash=password_hash,
+                name=details.name,
+                department=details.department,
+                phone=details.phone,
+                organization=organization,
+                role=OrgRole.STAFF,
+                state=UserState.UNCONFIRMED,
+                locale=details.locale,
+                invited_by_id=details.invitation.invited_by_id if details.invitation else None,
+            )
+            db.session.add(user)
+            if organization.membership == Membership.NONE:
+                organization.membership = Membership.PENDING
+            db.session.flush()
+    except IntegrityError:
+        return None
     if details.invitation is not None:
         details.invitation.accepted_at = utcnow()
         details.invitation.accepted_by_id = user.id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,6 +21,7 @@ from bulletin.accounts.forms import (
     ResetPasswordForm,
 )
 from bulletin.accounts.models import User, UserState
+from bulletin.core.transaction import carry_out, refusal_shown_on
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import db, limiter, login_manager
 from bulletin.organizations.services import get_by_code, search_organizations
@@ -60,8 +61,9 @@ def _login_email_key() -> str:
     return "login-account:" + (request.form.get("email") or "").strip().lower()
 
 
-def _failed_login(response) -> bool:
-    return request.method == "POST" and response.status_code != 302
+def _wrong_password(response) -> bool:
+    """Only a wrong address or password counts against the limits: not errors, not throttled or refused states."""
+    return bool(g.get("wrong_password"))
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -97,12 +99,9 @@ def register():
                 invitation=invitation,
                 locale=str(get_locale() or "ja"),
             )
-            try:
+            with refusal_shown_on(form) as outcome:
                 services.register(details)
-            except services.AccountError as error:
-                getattr(form, error.field or "email").errors.append(error.message)
-            else:
-                db.session.commit()
+            if outcome.ok:
                 session["registered_email"] = form.email.data
                 return redirect(url_for("accounts.registered"))
     elif form.organization_code.data and not form.organization_code.errors:
@@ -142,7 +141,6 @@ def confirm_post(token: str):
         return render_template(
             "accounts/confirm.html", form=form, token=token, error=str(TOKEN_MESSAGES[error.reason])
         ), 400
-    db.session.commit()
     return render_template("accounts/confirmed.html", user=user)
 
 
@@ -150,13 +148,13 @@ def confirm_post(token: str):
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
     methods=["POST"],
-    deduct_when=_failed_login,
+    deduct_when=_wrong_password,
     scope="login-address",
 )
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
     methods=["POST"],
-    deduct_when=_failed_login,
+    deduct_when=_wrong_password,
     key_func=_login_email_key,
     scope="login-account",
 )
@@ -172,12 +170,11 @@ def login():
             user = services.authenticate(form.email.data, form.password.data)
         except services.LoginRefused as refused:
             form.form_errors.append(str(LOGIN_MESSAGES[refused.reason]))
-            db.session.rollback()
+            g.wrong_password = refused.reason == "bad_credentials"
         else:
             session.clear()
             login_user(user)
             session.permanent = True
-            db.session.commit()
             flash(_("ログインしました。"), "success")
             return redirect(safe_next_path(form.next.data) or url_for("main.index"))
     return render_template("accounts/login.html", form=form)
@@ -199,7 +196,6 @@ def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         services.request_password_reset(form.email.data)
-        db.session.commit()
         return render_template("accounts/forgot_sent.html", email=form.email.data)
     return render_template("accounts/forgot.html", form=form)
 
@@ -215,7 +211,6 @@ def reset_password(token: str):
     form.account_email = user.email
     if form.validate_on_submit():
         services.set_password(user, form.password.data)
-        db.session.commit()
         flash(_("パスワードを変更しました。新しいパスワードでログインしてください。"), "success")
         return redirect(url_for("accounts.login"))
     return render_template("accounts/reset.html", form=form, token=token)
@@ -228,7 +223,6 @@ def profile():
     form = ProfileForm(obj=current_user)
     if form.validate_on_submit():
         services.update_profile(current_user, form.name.data, form.department.data, form.phone.data or "")
-        db.session.commit()
         flash(_("プロフィールを保存しました。"), "success")
         return redirect(url_for("accounts.profile"))
     return render_template("accounts/profile.html", form=form, password_form=ChangePasswordForm(formdata=None))
@@ -241,12 +235,9 @@ def change_password():
     form = ChangePasswordForm()
     form.account_email = current_user.email
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form) as outcome:
             services.change_password(current_user, form.current_password.data, form.password.data)
-        except services.AccountError as error:
-            form.current_password.errors.append(error.message)
-        else:
-            db.session.commit()
+        if outcome.ok:
             login_user(current_user._get_current_object())  # the session identity follows the new version
             flash(_("パスワードを変更しました。"), "success")
             return redirect(url_for("accounts.profile"))
@@ -264,12 +255,9 @@ def members():
         if not current_user.can_invite():
             abort(403)
         if form.validate_on_submit():
-            try:
+            with refusal_shown_on(form) as outcome:
                 services.invite_colleague(current_user, form.email.data)
-            except services.AccountError as error:
-                form.email.errors.append(error.message)
-            else:
-                db.session.commit()
+            if outcome.ok:
                 flash(_("%(email)s に招待メールを送りました。", email=form.email.data), "success")
                 return redirect(url_for("accounts.members"))
     colleagues = services.organization_colleagues(current_user)
@@ -292,14 +280,11 @@ def make_admin(user_id: int):
     colleague = _colleague_or_404(user_id)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    try:
-        services.hand_over_admin(current_user, colleague, keep_own=request.form.get("keep") == "1")
-    except services.AccountError as error:
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(_("%(name)s さんを管理者にしました。", name=colleague.name), "success")
-    return redirect(url_for("accounts.members"))
+    return carry_out(
+        lambda: services.hand_over_admin(current_user, colleague, keep_own=request.form.get("keep") == "1"),
+        _("%(name)s さんを管理者にしました。", name=colleague.name),
+        url_for("accounts.members"),
+    )
 
 
 @bp.post("/organization/members/<int:user_id>/deactivate")
@@ -309,14 +294,11 @@ def deactivate(user_id: int):
     colleague = _colleague_or_404(user_id)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    try:
-        services.deactivate_colleague(current_user, colleague)
-    except services.AccountError as error:
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(_("%(name)s さんのアカウントを無効にしました。", name=colleague.name), "success")
-    return redirect(url_for("accounts.members"))
+    return carry_out(
+        lambda: services.deactivate_colleague(current_user, colleague),
+        _("%(name)s さんのアカウントを無効にしました。", name=colleague.name),
+        url_for("accounts.members"),
+    )
 
 
 @bp.get("/invitations/<token>")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Enum, MetaData, event
@@ -87,7 +88,14 @@ def _sqlite_on_connect(dbapi_connection, connection_record):
     cursor.close()
 
 
+# Whether a transaction begun now may write: in a request, set by its method (core.transaction); the commands that
+# write set it for their run (cli.writes). Anything else reads, or writes with a first statement that is a write.
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_on_begin(connection):
+    """SQLite: a transaction that may write takes the write lock at its start, so that it waits for its turn (busy
+    timeout) rather than failing later on a stale read snapshot; reads begin deferred and never wait."""
     if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")

@@ -32,7 +32,8 @@ MESSAGES = {
 }
 
 
-def _render(status: int, message: str | None = None):
+def render_error(status: int, message: str | None = None):
+    """The error page (JSON under /api/) with the status's message, or the one given."""
     if request.path.startswith("/api/"):
         return {"error": {"status": status, "message": message or str(MESSAGES.get(status, MESSAGES[400]))}}, status
     return render_template(
@@ -45,11 +46,13 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        return _render(400, _("フォームの有効期限が切れました。ページを読み込み直してから、もう一度送信してください。"))
+        return render_error(
+            400, _("フォームの有効期限が切れました。ページを読み込み直してから、もう一度送信してください。")
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        return _render(error.code or 500)
+        return render_error(error.code or 500)
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
@@ -57,4 +60,4 @@ def register_error_handlers(app: Flask) -> None:
             raise error
         app.logger.exception("unhandled error on %s", request.path)
         db.session.rollback()
-        return _render(500)
+        return render_error(500)

@@ -1,6 +1,17 @@
-"""Security headers on every response: a strict CSP without 'unsafe-inline', no sniffing, no framing."""
+"""Every request and response: input no database can store is refused up front; security headers (a strict CSP
+without 'unsafe-inline', no sniffing, no framing) and caching headers go on every response."""
 
-from flask import Flask, Response
+from flask import Flask, Response, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from bulletin.core.errors import render_error
+
+# Pages anyone may read whose content is the same for every anonymous visitor. Everything else, and every page a
+# signed-in user sees, is private and never stored by a cache.
+PUBLIC_ENDPOINTS = frozenset(
+    {"main.index", "main.terms", "main.accessibility", "responses.cases", "responses.case"}
+)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -30,6 +41,26 @@ def set_security_headers(response: Response) -> Response:
     return response
 
 
+def refuse_invalid_input():
+    """A NUL in the path is a 400 before any hook reads it (PostgreSQL can neither compare nor store one); query
+    parameters and form fields deal with it each in its own way (folded away, or refused with a message)."""
+    if "\x00" in request.path:
+        return render_error(400, _("使用できない文字が含まれているため、受け付けられません。"))
+    return None
+
+
+def set_cache_headers(response: Response) -> Response:
+    """Private pages are never stored (`no-store`); public pages may be kept by the browser but are revalidated,
+    since every page carries a form token of its visitor's session (so no shared cache may keep them)."""
+    if "Cache-Control" in response.headers:  # files: the view decided (private downloads, public case photos)
+        return response
+    public = request.endpoint in PUBLIC_ENDPOINTS and not current_user.is_authenticated and response.status_code < 400
+    response.headers["Cache-Control"] = "private, no-cache" if public else "no-store"
+    return response
+
+
 def init_security(app: Flask) -> None:
-    """Register the header hook."""
+    """Register the input check (first of all hooks) and the header hooks."""
+    app.before_request(refuse_invalid_input)
+    app.after_request(set_cache_headers)
     app.after_request(set_security_headers)

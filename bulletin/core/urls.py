@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, request
 
 _UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")
 
@@ -29,3 +29,14 @@ def safe_next_path(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+def same_site_referrer() -> str | None:
+    """The path of the page a form was sent from, when that page is on this site."""
+    referrer = request.referrer
+    if not referrer:
+        return None
+    parts = urlsplit(referrer)
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    return safe_next_path(parts.path + (f"?{parts.query}" if parts.query else ""))

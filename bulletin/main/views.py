@@ -44,7 +44,6 @@ def set_locale():
         session["locale"] = locale
         if current_user.is_authenticated:
             current_user.locale = locale
-            db.session.commit()
     return redirect(safe_next_path(request.form.get("next")) or url_for("main.index"))
 
 
@@ -59,7 +58,6 @@ def readyz():
     """The database answers."""
     try:
         db.session.execute(text("SELECT 1"))
-    except Exception as error:
-        db.session.rollback()
+    except Exception as error:  # the boundary rolls the failed transaction back
         return jsonify(status="unavailable", error=type(error).__name__), 503
     return jsonify(status="ok")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bulletin.accounts.forms import ConfirmActionForm
 from bulletin.core.diff import diff_fields
+from bulletin.core.transaction import carry_out, refused_go_to
 from bulletin.extensions import db
 from bulletin.moderation import queries, reports, services
 from bulletin.moderation.forms import ApproveUserForm, RejectUserForm
@@ -65,15 +66,11 @@ def approve_user(user_id: int):
     form = ApproveUserForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        services.approve_user(current_user, user, confirm_user_domain=form.confirm_domain.data)
-    except services.ModerationError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("moderation.queue"))
-    db.session.commit()
-    flash(_("%(name)s さんの登録を承認しました。", name=user.name), "success")
-    return redirect(url_for("moderation.queue"))
+    return carry_out(
+        lambda: services.approve_user(current_user, user, confirm_user_domain=form.confirm_domain.data),
+        _("%(name)s さんの登録を承認しました。", name=user.name),
+        url_for("moderation.queue"),
+    )
 
 
 @bp.route("/users/<int:user_id>/reject", methods=["GET", "POST"])
@@ -82,15 +79,11 @@ def reject_user(user_id: int):
     user = _pending_user_or_404(user_id)
     form = RejectUserForm()
     if form.validate_on_submit():
-        try:
-            services.reject_user(current_user, user, form.reason.data)
-        except services.ModerationError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-            return redirect(url_for("moderation.queue"))
-        db.session.commit()
-        flash(_("%(name)s さんの登録を却下しました。", name=user.name), "success")
-        return redirect(url_for("moderation.queue"))
+        return carry_out(
+            lambda: services.reject_user(current_user, user, form.reason.data),
+            _("%(name)s さんの登録を却下しました。", name=user.name),
+            url_for("moderation.queue"),
+        )
     status = 400 if request.method == "POST" else 200
     return render_template("moderation/reject_user.html", user=user, form=form), status
 
@@ -151,13 +144,8 @@ def _decide(post_id: int, decide, success: str, needs_reason: bool):
         return render_template(
             "moderation/review_post.html", post=post, changes=None, action_form=ConfirmActionForm(), reason_form=form
         ), 400
-    try:
-        decide(current_user, post, form.reason.data) if needs_reason else decide(current_user, post)
-    except posts.PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("moderation.review_post", post_id=post.id))
-    db.session.commit()
+    refused_go_to(url_for("moderation.review_post", post_id=post.id))
+    decide(current_user, post, form.reason.data) if needs_reason else decide(current_user, post)
     flash(success, "success")
     return redirect(url_for("moderation.queue"))
 
@@ -223,16 +211,11 @@ def decide_revision(revision_id: int, decision: str):
             action_form=ConfirmActionForm(),
             reason_form=form,
         ), 400
-    try:
-        if decision == "approve":
-            posts.approve_revision(current_user, revision)
-        else:
-            posts.reject_revision(current_user, revision, form.reason.data)
-    except posts.PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("moderation.review_revision", revision_id=revision.id))
-    db.session.commit()
+    refused_go_to(url_for("moderation.review_revision", revision_id=revision.id))
+    if decision == "approve":
+        posts.approve_revision(current_user, revision)
+    else:
+        posts.reject_revision(current_user, revision, form.reason.data)
     flash(_("修正を反映しました。") if decision == "approve" else _("修正を差し戻しました。"), "success")
     return redirect(url_for("moderation.queue"))
 
@@ -247,16 +230,11 @@ def resolve_report(report_id: int, decision: str):
     if not form.validate_on_submit():
         flash(_("理由を入力してください。") if decision == "hide" else _("メモの内容を確認してください。"), "error")
         return redirect(url_for("moderation.queue"))
-    try:
-        if decision == "hide":
-            reports.hide_reported_post(current_user, report, form.reason.data)
-        else:
-            reports.dismiss_report(current_user, report, form.note.data or "")
-    except posts.PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("moderation.queue"))
-    db.session.commit()
+    refused_go_to(url_for("moderation.queue"))
+    if decision == "hide":
+        reports.hide_reported_post(current_user, report, form.reason.data)
+    else:
+        reports.dismiss_report(current_user, report, form.note.data or "")
     if decision == "dismiss":
         flash(_("通報を却下しました。"), "success")
     else:
@@ -288,6 +266,5 @@ def retry_mail(message_id: int):
         abort(400)
     retry_failed(message)
     log_decision(current_user, "retry_mail", "mail", message.id, message.recipient)
-    db.session.commit()
     flash(_("%(recipient)s へのメールを送信待ちに戻しました。", recipient=message.recipient), "success")
     return redirect(url_for("moderation.mail"))

@@ -181,24 +181,27 @@ def mark_read(user: User, notification: Notification) -> None:
     db.session.expire(user, ["unread_notifications"])
 
 
-def mark_read_for_path(user: User, path: str) -> int:
-    """Mark the user's unread notifications about a page read; returns how many there were. Looks first, so that
-    pages with nothing unread stay free of writes."""
+def has_unread_for_path(user: User, path: str) -> bool:
+    """Whether the user has unread notifications about a page: asked first, so that pages with nothing unread stay
+    free of writes."""
     unread_here = select(Notification.id).where(
         Notification.user_id == user.id, Notification.url == path, Notification.read_at.is_(None)
     )
-    if db.session.scalar(unread_here.limit(1)) is None:
-        return 0
+    return db.session.scalar(unread_here.limit(1)) is not None
+
+
+def mark_read_for_path(user_id: int, path: str) -> int:
+    """Mark the user's unread notifications about a page read; returns how many there were."""
     result = db.session.execute(
         update(Notification)
-        .where(Notification.user_id == user.id, Notification.url == path, Notification.read_at.is_(None))
+        .where(Notification.user_id == user_id, Notification.url == path, Notification.read_at.is_(None))
         .values(read_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if result.rowcount:
         db.session.execute(
             update(User)
-            .where(User.id == user.id)
+            .where(User.id == user_id)
             .values(
                 unread_notifications=case(
                     (User.unread_notifications > result.rowcount, User.unread_notifications - result.rowcount),
@@ -207,7 +210,6 @@ def mark_read_for_path(user: User, path: str) -> int:
             )
             .execution_options(synchronize_session=False)
         )
-        db.session.expire(user, ["unread_notifications"])
     return result.rowcount
 
 

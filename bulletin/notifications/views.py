@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bulletin.accounts.forms import ConfirmActionForm
 from bulletin.accounts.models import User
 from bulletin.accounts.tokens import TokenError, load_unsubscribe_token
+from bulletin.core.transaction import write_separately
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import csrf, db
 from bulletin.notifications import services
@@ -63,7 +64,6 @@ def read(notification_id: int):
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
     services.mark_read(current_user, notification)
-    db.session.commit()
     return redirect(safe_next_path(notification.url) or url_for("notifications.index"))
 
 
@@ -74,7 +74,6 @@ def read_all():
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
     services.mark_all_read(current_user)
-    db.session.commit()
     flash(_("すべて既読にしました。"), "success")
     return redirect(url_for("notifications.index"))
 
@@ -100,7 +99,6 @@ def settings():
             categories = set(request.form.getlist("follow_category")) & set(CATEGORIES)
             prefectures = set(request.form.getlist("follow_prefecture")) & set(prefectures_by_code())
             services.set_follows(current_user, request.form.get("follow_all") == "y", categories, prefectures)
-        db.session.commit()
         flash(_("通知の設定を保存しました。"), "success")
         return redirect(url_for("notifications.settings"))
     modes = services.preferences_of(current_user, kinds)
@@ -142,7 +140,6 @@ def unsubscribe(token: str):
             )
         else:
             services.set_preferences(user, {kind: DeliveryMode.OFF})
-        db.session.commit()
         return render_template("notifications/unsubscribe.html", done=True, label=label, token=token)
     return render_template("notifications/unsubscribe.html", label=label, token=token)
 
@@ -153,5 +150,6 @@ def read_notifications_of_this_page():
     only when the user has unread notifications for exactly this page."""
     if request.method != "GET" or not current_user.is_authenticated or not current_user.unread_notifications:
         return
-    if services.mark_read_for_path(current_user, request.path):
-        db.session.commit()
+    if services.has_unread_for_path(current_user, request.path):
+        user_id, path = current_user.id, request.path
+        write_separately(lambda: services.mark_read_for_path(user_id, path))

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from bulletin.accounts.forms import ConfirmActionForm
-from bulletin.core.views import commit_or_flash
+from bulletin.core.transaction import carry_out, refusal_shown_on
 from bulletin.extensions import db
 from bulletin.moderation.reports import report_post
 from bulletin.organizations.data import prefectures
@@ -73,14 +73,6 @@ def _fill_from(form: PostForm, content: dict, kind: PostKind) -> None:
     form.target_wards.data = list(content["target_ward_codes"] or [])
 
 
-def _report_errors(form: PostForm, error: services.PostError) -> None:
-    target = getattr(form, error.field, None) if error.field else None
-    if target is not None:
-        target.errors = [*target.errors, error.message] if isinstance(target.errors, list) else [error.message]
-    else:
-        form.form_errors.append(error.message)
-
-
 @bp.route("/posts/new", methods=["GET", "POST"])
 def new():
     """Write a proposal (municipalities) or a call (wards): save as draft, preview, or send to review."""
@@ -96,18 +88,14 @@ def new():
         if form.action.data == "preview":
             preview = render_markdown(form.body.data or "")
         else:
-            try:
+            with refusal_shown_on(form) as outcome:
                 post = services.create_post(
                     current_user,
                     form.to_input(),
                     request.files.getlist("attachments"),
                     submit=form.action.data == "submit",
                 )
-            except services.PostError as error:
-                db.session.rollback()
-                _report_errors(form, error)
-            else:
-                db.session.commit()
+            if outcome.ok:
                 flash(
                     _("審査に出しました。事務局の確認後に公開されます。")
                     if post.state == PostState.PENDING
@@ -150,7 +138,7 @@ def edit(post_id: int):
         if form.action.data == "preview":
             preview = render_markdown(form.body.data or "")
         else:
-            try:
+            with refusal_shown_on(form) as outcome:
                 proposed = services.update_post(
                     current_user,
                     post,
@@ -164,11 +152,7 @@ def edit(post_id: int):
                     and post.state in (PostState.DRAFT, PostState.REJECTED)
                 ):
                     services.submit_post(current_user, post)
-            except services.PostError as error:
-                db.session.rollback()
-                _report_errors(form, error)
-            else:
-                db.session.commit()
+            if outcome.ok:
                 if proposed is not None:
                     flash(_("修正を審査に出しました。承認されるまで、公開中の内容が表示されます。"), "success")
                 elif post.state == PostState.PENDING:
@@ -184,8 +168,7 @@ def _simple_action(post_id: int, verb, success: str):
     post = visible_post_or_404(post_id)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    commit_or_flash(lambda: verb(current_user, post), success)
-    return redirect(url_for("posts.show", post_id=post.id))
+    return carry_out(lambda: verb(current_user, post), success, url_for("posts.show", post_id=post.id))
 
 
 @bp.post("/posts/<int:post_id>/submit")
@@ -208,8 +191,11 @@ def close(post_id: int):
     if not form.validate_on_submit():
         flash(_("終了の理由を選んでください。"), "error")
         return redirect(url_for("posts.show", post_id=post.id))
-    commit_or_flash(lambda: services.close_post(current_user, post, form.reason.data), _("投稿の募集を終了しました。"))
-    return redirect(url_for("posts.show", post_id=post.id))
+    return carry_out(
+        lambda: services.close_post(current_user, post, form.reason.data),
+        _("投稿の募集を終了しました。"),
+        url_for("posts.show", post_id=post.id),
+    )
 
 
 @bp.post("/posts/<int:post_id>/report")
@@ -220,8 +206,11 @@ def report(post_id: int):
     if not form.validate_on_submit():
         flash(_("通報の理由を入力してください。"), "error")
         return redirect(url_for("posts.show", post_id=post.id))
-    commit_or_flash(lambda: report_post(current_user, post, form.reason.data), _("通報しました。事務局が確認します。"))
-    return redirect(url_for("posts.show", post_id=post.id))
+    return carry_out(
+        lambda: report_post(current_user, post, form.reason.data),
+        _("通報しました。事務局が確認します。"),
+        url_for("posts.show", post_id=post.id),
+    )
 
 
 @bp.post("/posts/<int:post_id>/co-proposers")
@@ -232,11 +221,11 @@ def invite_co_proposer(post_id: int):
     if not form.validate_on_submit():
         flash(_("団体コードを入力してください。"), "error")
         return redirect(url_for("posts.show", post_id=post.id))
-    commit_or_flash(
+    return carry_out(
         lambda: services.invite_co_proposer(current_user, post, get_by_code(form.organization_code.data)),
         _("共同提案者として招待しました。"),
+        url_for("posts.show", post_id=post.id),
     )
-    return redirect(url_for("posts.show", post_id=post.id))
 
 
 @bp.post("/co-proposals/<int:co_id>/<any(accept, decline):answer>")
@@ -247,11 +236,11 @@ def answer_co_proposal(co_id: int, answer: str):
         abort(404)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    commit_or_flash(
+    return carry_out(
         lambda: services.answer_co_proposal(current_user, co_proposer, accept=answer == "accept"),
         _("共同提案者になりました。") if answer == "accept" else _("招待をお断りしました。"),
+        url_for("posts.ours"),
     )
-    return redirect(url_for("posts.ours"))
 
 
 @bp.get("/posts/<int:post_id>/attachments/<int:attachment_id>")

@@ -130,7 +130,7 @@ def _add_message(actor: User, conversation: Conversation, text: str) -> Message:
         .execution_options(synchronize_session=False)
     )
     db.session.expire(conversation, ["message_count", "last_message_at", "last_message_id"])
-    mark_read(actor, conversation, message.id)
+    mark_read(actor.id, conversation.id, message.id)
     return message
 
 
@@ -143,22 +143,22 @@ def post_message(actor: User, conversation: Conversation, text: str) -> Message:
     return message
 
 
-def mark_read(user: User, conversation: Conversation, last_message_id: int | None) -> None:
+def mark_read(user_id: int, conversation_id: int, last_message_id: int | None) -> None:
     """Record that the user has read the conversation up to a message (never moving backwards)."""
     if not last_message_id:
         return
-    marker = db.session.get(ConversationRead, (conversation.id, user.id))
+    marker = db.session.get(ConversationRead, (conversation_id, user_id))
     if marker is None:
         try:
             with db.session.begin_nested():  # two tabs of the same user reading at once
                 db.session.add(
                     ConversationRead(
-                        conversation_id=conversation.id, user_id=user.id, last_read_message_id=last_message_id
+                        conversation_id=conversation_id, user_id=user_id, last_read_message_id=last_message_id
                     )
                 )
                 db.session.flush()
         except IntegrityError:
-            marker = db.session.get(ConversationRead, (conversation.id, user.id), populate_existing=True)
+            marker = db.session.get(ConversationRead, (conversation_id, user_id), populate_existing=True)
     if marker is not None and marker.last_read_message_id < last_message_id:
         marker.last_read_message_id = last_message_id
         marker.read_at = utcnow()

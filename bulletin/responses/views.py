@@ -8,26 +8,17 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from bulletin.accounts.forms import ConfirmActionForm
-from bulletin.core.views import commit_or_flash
+from bulletin.core.transaction import carry_out, refusal_shown_on, refused_go_to, write_separately
 from bulletin.extensions import db
 from bulletin.moderation.reports import report_message
 from bulletin.posts import uploads
 from bulletin.posts.forms import ReasonForm
-from bulletin.posts.services import PostError
 from bulletin.posts.views import visible_post_or_404
 from bulletin.responses import queries, services
 from bulletin.responses.forms import KIND_LABELS, MessageForm, OutcomeForm, RespondForm
 from bulletin.responses.models import Message, Response, ResponseKind
 
 bp = Blueprint("responses", __name__)
-
-
-def _field_error(form, error: PostError) -> None:
-    target = getattr(form, error.field, None) if error.field else None
-    if target is not None:
-        target.errors = [*target.errors, error.message]
-    else:
-        form.form_errors.append(error.message)
 
 
 @bp.route("/posts/<int:post_id>/respond", methods=["GET", "POST"])
@@ -43,13 +34,9 @@ def respond(post_id: int):
         abort(403)
     form = RespondForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form) as outcome:
             response = services.respond(current_user, post, ResponseKind(form.kind.data), form.message.data)
-        except PostError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             flash(_("応答を送りました。やりとりはこのページで続けられます。"), "success")
             return redirect(url_for("responses.conversation", conversation_id=response.conversation.id))
     status = 400 if request.method == "POST" else 200
@@ -73,13 +60,9 @@ def conversation(conversation_id: int):
     conversation = _conversation_or_404(conversation_id)
     form = MessageForm()
     if form.validate_on_submit():
-        try:
+        with refusal_shown_on(form) as outcome:
             services.post_message(current_user, conversation, form.message.data)
-        except PostError as error:
-            db.session.rollback()
-            _field_error(form, error)
-        else:
-            db.session.commit()
+        if outcome.ok:
             return redirect(url_for("responses.conversation", conversation_id=conversation.id, _anchor="latest"))
     messages = queries.messages_of(conversation)
     last_read = queries.last_read_id(current_user, conversation)
@@ -94,11 +77,11 @@ def conversation(conversation_id: int):
         action_form=ConfirmActionForm(),
         report_form=ReasonForm(formdata=None),
     )
-    # Only a plain read moves the marker (a refused reply changes nothing), and only after rendering: the
-    # commit expires every loaded message.
+    # Only a plain read moves the marker (a refused reply changes nothing), and only after rendering: the marker's
+    # own transaction ends the one the page was read in.
     if request.method == "GET" and messages and messages[-1].id > last_read and not current_user.is_moderator:
-        services.mark_read(current_user, conversation, messages[-1].id)
-        db.session.commit()
+        user_id, newest_id = current_user.id, messages[-1].id
+        write_separately(lambda: services.mark_read(user_id, conversation_id, newest_id))
     return page, 400 if request.method == "POST" else 200
 
 
@@ -113,11 +96,12 @@ def report(conversation_id: int, message_id: int):
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("通報の理由を入力してください。"), "error")
-    else:
-        commit_or_flash(
-            lambda: report_message(current_user, message, form.reason.data), _("通報しました。事務局が確認します。")
-        )
-    return redirect(url_for("responses.conversation", conversation_id=conversation.id))
+        return redirect(url_for("responses.conversation", conversation_id=conversation.id))
+    return carry_out(
+        lambda: report_message(current_user, message, form.reason.data),
+        _("通報しました。事務局が確認します。"),
+        url_for("responses.conversation", conversation_id=conversation.id),
+    )
 
 
 def _response_or_404(response_id: int) -> Response:
@@ -134,13 +118,8 @@ def accept(response_id: int):
     response = _response_or_404(response_id)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    try:
-        partnership = services.accept_response(current_user, response)
-    except PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("responses.conversation", conversation_id=response.conversation.id))
-    db.session.commit()
+    refused_go_to(url_for("responses.conversation", conversation_id=response.conversation.id))
+    partnership = services.accept_response(current_user, response)
     flash(_("応答を受け入れ、連携を記録しました。"), "success")
     return redirect(url_for("responses.partnership", partnership_id=partnership.id))
 
@@ -152,8 +131,11 @@ def decline(response_id: int):
     response = _response_or_404(response_id)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    commit_or_flash(lambda: services.decline_response(current_user, response), _("応答をお断りしました。"))
-    return redirect(url_for("responses.conversation", conversation_id=response.conversation.id))
+    return carry_out(
+        lambda: services.decline_response(current_user, response),
+        _("応答をお断りしました。"),
+        url_for("responses.conversation", conversation_id=response.conversation.id),
+    )
 
 
 def _partnership_or_404(partnership_id: int):
@@ -181,15 +163,11 @@ def partnership(partnership_id: int):
                 form.venue.data or "",
                 form.summary.data or "",
             )
-            try:
+            with refusal_shown_on(form) as outcome:
                 services.update_outcome(
                     current_user, partnership, values, request.files.getlist("photos"), form.remove_photos.data or []
                 )
-            except PostError as error:
-                db.session.rollback()
-                _field_error(form, error)
-            else:
-                db.session.commit()
+            if outcome.ok:
                 flash(_("連携の結果を保存しました。"), "success")
                 return redirect(url_for("responses.partnership", partnership_id=partnership.id))
     status = 400 if request.method == "POST" else 200
@@ -209,10 +187,11 @@ def consent(partnership_id: int):
     partnership = _partnership_or_404(partnership_id)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    commit_or_flash(
-        lambda: services.consent_to_publication(current_user, partnership), _("事例としての公開に同意しました。")
+    return carry_out(
+        lambda: services.consent_to_publication(current_user, partnership),
+        _("事例としての公開に同意しました。"),
+        url_for("responses.partnership", partnership_id=partnership.id),
     )
-    return redirect(url_for("responses.partnership", partnership_id=partnership.id))
 
 
 @bp.post("/partnerships/<int:partnership_id>/<any(publish, unpublish):decision>")
@@ -226,20 +205,17 @@ def publish(partnership_id: int, decision: str):
     if not form.validate_on_submit():
         flash(_("理由を入力してください。"), "error")
         return redirect(url_for("responses.partnership", partnership_id=partnership.id))
-    try:
-        if decision == "publish":
-            services.publish_case(current_user, partnership)
-        else:
-            services.unpublish_case(current_user, partnership, form.reason.data)
-    except PostError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(
-            _("連携事例として公開しました。") if decision == "publish" else _("連携事例の公開をやめました。"), "success"
+    if decision == "publish":
+        return carry_out(
+            lambda: services.publish_case(current_user, partnership),
+            _("連携事例として公開しました。"),
+            url_for("responses.partnership", partnership_id=partnership.id),
         )
-    return redirect(url_for("responses.partnership", partnership_id=partnership.id))
+    return carry_out(
+        lambda: services.unpublish_case(current_user, partnership, form.reason.data),
+        _("連携事例の公開をやめました。"),
+        url_for("responses.partnership", partnership_id=partnership.id),
+    )
 
 
 @bp.get("/partnerships/<int:partnership_id>/photos/<int:photo_id>")

@@ -369,7 +369,7 @@ def test_reset_link_does_not_confirm_an_address(client, unconfirmed):
 
 
 @pytest.mark.parametrize(
-    "token", ["garbage", "a.b.c", "%00", "%E6%97%A5%E6%9C%AC", "x" * 4000, "eyJ1IjoxfQ.AAAAAA.AAAAAAAA"]
+    "token", ["garbage", "a.b.c", "%E6%97%A5%E6%9C%AC", "x" * 4000, "eyJ1IjoxfQ.AAAAAA.AAAAAAAA"]
 )
 def test_garbage_confirmation_links(client, create_user, token):
     create_user(SAKAI, state=UserState.UNCONFIRMED)
@@ -434,7 +434,7 @@ def test_confirmation_link_does_not_reset_a_password(client, forgetful):
     refused_reset(client, tokens.make_confirmation_token(forgetful), INVALID_LINK)
 
 
-@pytest.mark.parametrize("token", ["garbage", "a.b.c", "%00", "%E6%97%A5%E6%9C%AC", "x" * 4000])
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "%E6%97%A5%E6%9C%AC", "x" * 4000])
 def test_garbage_reset_links(client, forgetful, token):
     refused_reset(client, token, INVALID_LINK)
 
@@ -456,7 +456,7 @@ def test_weak_password_on_the_reset_form(client, forgetful):
 # --- invitations ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("token", ["garbage", "%00", "%E6%97%A5%E6%9C%AC", "x" * 4000])
+@pytest.mark.parametrize("token", ["garbage", "%E6%97%A5%E6%9C%AC", "x" * 4000])
 def test_garbage_invitation_links(client, token):
     before = database_state()
     response = client.get(f"/invitations/{token}")

@@ -615,9 +615,9 @@ def test_a_claim_survives_a_commit_by_another_connection_between_its_read_and_it
         if commits or "outbox_message" not in statement:
             return
         with elsewhere.connect() as other:
-            if other.dialect.name == "sqlite":
-                other.exec_driver_sql("PRAGMA busy_timeout = 100")
             try:
+                if other.dialect.name == "sqlite":  # its transaction begins here, waiting for the write lock
+                    other.exec_driver_sql("PRAGMA busy_timeout = 100")
                 other.execute(update(User).where(User.id == user_id).values(last_login_at=utcnow()))
                 other.commit()
                 commits.append(True)

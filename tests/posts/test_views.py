@@ -325,6 +325,7 @@ def test_report_then_dismiss_then_hide(client, auth, people, make_post):
     auth.logout()
     second = db.session.scalar(select(Report).where(Report.post_id == post.id, Report.state == ReportState.OPEN))
     auth.login(people.moderator)
+    client.get("/moderation")  # opening the queue reads the notification about the report
     before = database_state()
     response = client.post(f"/moderation/reports/{second.id}/hide", data={"reason": ""}, follow_redirects=True)
     assert "理由を入力してください。" in flashes(response)

@@ -274,7 +274,7 @@ def test_the_other_side_sees_the_new_messages_as_unread_and_the_author_does_not(
 
 def test_unread_markers_are_per_user(people, answer):
     conversation = answer.conversation
-    services.mark_read(people.sakai, conversation, conversation.last_message_id)
+    services.mark_read(people.sakai.id, conversation.id, conversation.last_message_id)
     db.session.commit()
     assert unread(people.sakai, conversation) == 0
     assert unread(people.sakai_colleague, conversation) == 1  # a colleague's reading is not theirs
@@ -290,11 +290,11 @@ def test_the_read_marker_never_moves_backwards(people, answer):
     conversation = answer.conversation
     first = conversation.last_message_id
     second = services.post_message(people.shinagawa, conversation, "二通目").id
-    services.mark_read(people.sakai, conversation, second)
+    services.mark_read(people.sakai.id, conversation.id, second)
     db.session.commit()
-    services.mark_read(people.sakai, conversation, first)  # an older tab
-    services.mark_read(people.sakai, conversation, None)
-    services.mark_read(people.sakai, conversation, 0)
+    services.mark_read(people.sakai.id, conversation.id, first)  # an older tab
+    services.mark_read(people.sakai.id, conversation.id, None)
+    services.mark_read(people.sakai.id, conversation.id, 0)
     db.session.commit()
     assert marker(people.sakai, conversation) == second
     assert unread(people.sakai, conversation) == 0

@@ -195,13 +195,10 @@ def _add_files(actor: User, post: Post, files: list[FileStorage]) -> None:
         return
     if len(post.attachments) + len(files) > uploads.MAX_ATTACHMENTS:
         raise PostError(_l("添付できるファイルは%(n)d件までです。", n=uploads.MAX_ATTACHMENTS), field="attachments")
-    checked = []
-    for upload in files:
-        data = upload.stream.read(uploads.MAX_BYTES + 1)
-        try:
-            checked.append(uploads.check_file(upload.filename, data))
-        except uploads.UploadError as error:
-            raise PostError(error.message, field="attachments") from error
+    try:
+        checked = uploads.check_files((upload.filename, upload.stream.read(uploads.MAX_BYTES + 1)) for upload in files)
+    except uploads.UploadError as error:
+        raise PostError(error.message, field="attachments") from error
     for item in checked:  # only after every file passed
         stored = uploads.store(db.session, item)
         post.attachments.append(

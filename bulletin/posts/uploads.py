@@ -1,7 +1,10 @@
 """Attachments: PDF, PNG, JPEG and WebP recognised by their content; images re-encoded so metadata is dropped.
 
-Files are written under UPLOAD_DIR with random names only after every check has passed, and removed again if
-the transaction that records them is rolled back, so a failed upload leaves no orphan file.
+An image is sized from its header before it is decoded: one over MAX_IMAGE_PIXELS or MAX_IMAGE_SIDE, or the images
+of one request over MAX_PIXELS_PER_REQUEST together, are refused without decoding any (a small PNG can hold a
+decompression bomb of a hundred million pixels). Files are written under UPLOAD_DIR with random names only after
+every check has passed, and removed again if the transaction that records them is rolled back, so a failed upload
+leaves no orphan file.
 """
 
 from __future__ import annotations
@@ -9,7 +12,10 @@ from __future__ import annotations
 import io
 import os
 import secrets
-from dataclasses import dataclass
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import filetype
@@ -21,9 +27,13 @@ from sqlalchemy.orm import Session
 
 MAX_ATTACHMENTS = 5
 MAX_BYTES = 10 * 1024 * 1024
+MAX_IMAGE_PIXELS = 40_000_000  # an A2 poster scanned at 300 dpi is 35 million; a phone photo 12 to 24 million
+MAX_IMAGE_SIDE = 20_000  # a 1 x 40,000,000 strip is as costly as a square
+MAX_PIXELS_PER_REQUEST = 100_000_000  # the images of one request together (five photos of 20 million)
 ALLOWED_TYPES = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 _PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
-Image.MAX_IMAGE_PIXELS = 60_000_000  # refuse decompression bombs
+# Pillow's own check, which only warns up to twice its limit: _bombs_refused turns the warning into an error.
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 
 
 class UploadError(Exception):
@@ -53,6 +63,28 @@ def _clean_name(name: str) -> str:
 
 def check_file(original_name: str, data: bytes) -> CheckedFile:
     """Accept a PDF or image by its content (never by its name); re-encode images without their metadata."""
+    return check_files([(original_name, data)])[0]
+
+
+def check_files(files: Iterable[tuple[str, bytes]]) -> list[CheckedFile]:
+    """Check the (name, content) pairs of one request together: every file and the images' pixels in total, read
+    from their headers, before any image is decoded and re-encoded."""
+    inspected = [_inspect(original_name, data) for original_name, data in files]
+    pixels = sum(item.width * item.height for item in inspected if item.width and item.height)
+    if pixels > MAX_PIXELS_PER_REQUEST:
+        raise UploadError(
+            str(
+                _l(
+                    "画像が合わせて大きすぎます（一度に合計%(pixels)s画素まで）。枚数を減らすか、画像を縮小してください。",
+                    pixels=f"{MAX_PIXELS_PER_REQUEST:,}",
+                )
+            )
+        )
+    return [_reencode_image(item) if item.content_type in _PILLOW_FORMATS else item for item in inspected]
+
+
+def _inspect(original_name: str, data: bytes) -> CheckedFile:
+    """The file's type from its content; an image's size from its header only, its data still as uploaded."""
     name = _clean_name(original_name)
     if len(data) > MAX_BYTES:
         raise UploadError(str(_l("%(name)s は10MBを超えています。", name=name)))
@@ -68,12 +100,22 @@ def check_file(original_name: str, data: bytes) -> CheckedFile:
         if not data.startswith(b"%PDF-") or b"%%EOF" not in data[-2048:]:
             raise UploadError(str(_l("%(name)s はPDFとして読み取れません。", name=name)))
         return CheckedFile(name, content_type, data)
-    return _reencode_image(name, content_type, data)
-
-
-def _reencode_image(name: str, content_type: str, data: bytes) -> CheckedFile:
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with _bombs_refused(), _open_image(content_type, data) as image:
+            width, height = image.size  # Image.open reads the header; the pixels are decoded by load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _too_large(name) from error
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise _unreadable(name) from error
+    if width > MAX_IMAGE_SIDE or height > MAX_IMAGE_SIDE or width * height > MAX_IMAGE_PIXELS:
+        raise _too_large(name)
+    return CheckedFile(name, content_type, data, width, height)
+
+
+def _reencode_image(inspected: CheckedFile) -> CheckedFile:
+    name, content_type = inspected.original_name, inspected.content_type
+    try:
+        with _bombs_refused(), _open_image(content_type, inspected.data) as image:
             image.load()
             image = ImageOps.exif_transpose(image)
             if content_type == "image/jpeg" and image.mode not in ("RGB", "L"):
@@ -86,12 +128,46 @@ def _reencode_image(name: str, content_type: str, data: bytes) -> CheckedFile:
                 **({"quality": 88} if content_type != "image/png" else {"optimize": True}),
             )
             width, height = image.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise UploadError(str(_l("%(name)s は画像として読み取れません。", name=name))) from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise _too_large(name) from error
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise _unreadable(name) from error
     reencoded = output.getvalue()
     if len(reencoded) > MAX_BYTES:
         raise UploadError(str(_l("%(name)s は10MBを超えています。", name=name)))
-    return CheckedFile(name, content_type, reencoded, width, height)
+    return replace(inspected, data=reencoded, width=width, height=height)
+
+
+def _open_image(content_type: str, data: bytes) -> Image.Image:
+    """The image opened lazily, and only by the Pillow plugin of the type its content was recognised as."""
+    return Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[content_type]])
+
+
+@contextmanager
+def _bombs_refused() -> Iterator[None]:
+    """Pillow's DecompressionBombWarning raised as an error inside the block, not for the rest of the process."""
+    # catch_warnings changes process-wide state: safe as the gunicorn workers are processes, not threads.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+def _too_large(name: str) -> UploadError:
+    return UploadError(
+        str(
+            _l(
+                "%(name)s は画像が大きすぎます（1枚%(pixels)s画素、縦横それぞれ%(side)s画素まで）。"
+                "縮小してから添付してください。",
+                name=name,
+                pixels=f"{MAX_IMAGE_PIXELS:,}",
+                side=f"{MAX_IMAGE_SIDE:,}",
+            )
+        )
+    )
+
+
+def _unreadable(name: str) -> UploadError:
+    return UploadError(str(_l("%(name)s は画像として読み取れません。", name=name)))
 
 
 def upload_dir() -> Path:

@@ -261,15 +261,12 @@ def _add_photos(actor: User, partnership: Partnership, files: list[FileStorage])
         return
     if len(partnership.photos) + len(files) > MAX_PHOTOS:
         raise ResponseError(_l("写真は%(n)d枚までです。", n=MAX_PHOTOS), field="photos")
-    checked = []
-    for upload in files:
-        try:
-            item = uploads.check_file(upload.filename, upload.stream.read(uploads.MAX_BYTES + 1))
-        except uploads.UploadError as error:
-            raise ResponseError(error.message, field="photos") from error
-        if not item.content_type.startswith("image/"):
-            raise ResponseError(_l("写真は PNG、JPEG、WebP の画像にしてください。"), field="photos")
-        checked.append(item)
+    try:
+        checked = uploads.check_files((upload.filename, upload.stream.read(uploads.MAX_BYTES + 1)) for upload in files)
+    except uploads.UploadError as error:
+        raise ResponseError(error.message, field="photos") from error
+    if not all(item.content_type.startswith("image/") for item in checked):
+        raise ResponseError(_l("写真は PNG、JPEG、WebP の画像にしてください。"), field="photos")
     for item in checked:
         partnership.photos.append(
             PartnershipPhoto(

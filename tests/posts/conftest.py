@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 import itertools
+import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 import pytest
 from PIL import Image
@@ -83,6 +86,20 @@ def image_bytes(fmt: str, size: tuple[int, int] = (64, 48), **save_options) -> b
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **save_options)
     return buffer.getvalue()
+
+
+@cache
+def blank_png(width: int, height: int, *, pixels: bool = True) -> bytes:
+    """A valid black 1-bit PNG of any size, written chunk by chunk: a 10,900 x 10,900 image (a decompression bomb of
+    119 million pixels) is 15 KB and takes milliseconds to make, where Pillow would first allocate every pixel.
+    Without `pixels`, the image data is empty: the header is read, decoding fails."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # bit depth 1, greyscale, no interlace
+    rows = (b"\x00" * (1 + (width + 7) // 8)) * height if pixels else b""  # per row: filter "none", then its bits
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
 
 
 def file_storage(data: bytes, filename: str) -> FileStorage:

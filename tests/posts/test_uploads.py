@@ -3,10 +3,13 @@ file after a failed upload, and served only to those who may see the post."""
 
 import io
 import os
+import struct
+import time
+import warnings
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 from PIL.PngImagePlugin import PngInfo
 from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -18,13 +21,17 @@ from bulletin.posts import services, uploads
 from bulletin.posts.models import Attachment, Post, PostState
 from bulletin.posts.services import PostError
 from tests.conftest import KUSHIRO_TOWN
-from tests.posts.conftest import PDF, file_storage, form_data, image_bytes, post_input
+from tests.posts.conftest import PDF, blank_png, file_storage, form_data, image_bytes, post_input
 from tests.support import assert_field_error, assert_unchanged, database_state, isolated_client
 
 NOT_ALLOWED = "は添付できない形式です。PDF、PNG、JPEG、WebP のみ添付できます。"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200 + b"This program cannot be run"
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 200
 EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+BOMB = (10_900, 10_900)  # 119 million pixels in a 15 KB PNG: accepted before, 4 s and 900 MB to decode
+TOO_MANY_IN_TOTAL = (
+    "画像が合わせて大きすぎます（一度に合計100,000,000画素まで）。枚数を減らすか、画像を縮小してください。"
+)
 
 
 @pytest.fixture
@@ -53,6 +60,49 @@ def jpeg_with_gps() -> bytes:
         assert check.getexif().get_ifd(0x8825)[2] == (35.0, 35.0, 51.0)
     assert b"Exif" in data
     return data
+
+
+def too_large(name: str) -> str:
+    return (
+        f"{name} は画像が大きすぎます（1枚40,000,000画素、縦横それぞれ20,000画素まで）。縮小してから添付してください。"
+    )
+
+
+@pytest.fixture
+def decoded(monkeypatch) -> list[tuple[int, int]]:
+    """The sizes of the images Pillow decodes during the test: the real decoding, only recorded."""
+    sizes: list[tuple[int, int]] = []
+    real_load = ImageFile.ImageFile.load
+
+    def load(self):
+        if self.tile:  # pixels still to decode (Pillow calls load() again on a loaded image)
+            sizes.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    return sizes
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that claims the size but holds no pixel data: decoding it fails, so only a refusal by size, before any
+    decoding, gives the "too large" message."""
+    return blank_png(width, height, pixels=False)
+
+
+def jpeg_header(width: int, height: int) -> bytes:
+    """A JPEG with only its frame header (SOF0, one component) and no scan."""
+    frame = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + frame + b"\xff\xd9"
+
+
+def webp_header(width: int, height: int) -> bytes:
+    """A lossless WebP of 64 x 48 pixels whose header (VP8L) is changed to claim another size."""
+    data = bytearray(image_bytes("WEBP", lossless=True))
+    at = data.index(b"VP8L") + 9  # after the chunk header and the 0x2f signature byte
+    (bits,) = struct.unpack("<I", data[at : at + 4])
+    bits = bits & ~0x0FFF_FFFF | (width - 1) | (height - 1) << 14
+    data[at : at + 4] = struct.pack("<I", bits)
+    return bytes(data)
 
 
 def assert_no_metadata(data: bytes) -> None:
@@ -158,6 +208,76 @@ def test_file_names_are_cleaned(app):
     assert uploads.check_file("", PDF).original_name == "file"
 
 
+# --- decompression bombs: refused by the size in the header, before decoding -----------------------------------------
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(app, decoded):
+    started = time.perf_counter()
+    with pytest.raises(uploads.UploadError) as refused:
+        uploads.check_file("ポスター.png", blank_png(*BOMB))
+    assert refused.value.message == too_large("ポスター.png")
+    assert decoded == []
+    assert time.perf_counter() - started < 1  # a sanity bound: decoding it took 4 s
+    uploads.check_file("会場図.png", image_bytes("PNG"))
+    assert decoded == [(64, 48)]  # the decoding of an ordinary image is seen
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("多すぎ.png", png_header(8_000, 5_001)),  # one row over 40 million pixels
+        ("細長い.png", png_header(20_001, 1)),
+        ("縦長.png", png_header(1, 20_001)),
+        ("巨大.png", png_header(30_000, 30_000)),  # Pillow's own bomb error, at twice its limit
+        ("巨大.jpg", jpeg_header(60_000, 60_000)),
+        ("巨大.webp", webp_header(16_000, 16_000)),
+    ],
+    ids=["one-row-over", "too-wide", "too-high", "pillow-bomb-error", "jpeg", "webp"],
+)
+def test_images_over_the_limits_are_refused_by_their_header(app, decoded, name, data):
+    """None of these holds decodable pixels: had they been decoded, the message would be "cannot be read"."""
+    with pytest.raises(uploads.UploadError) as refused:
+        uploads.check_file(name, data)
+    assert refused.value.message == too_large(name)
+    assert decoded == []
+
+
+def test_an_image_at_the_limits_is_accepted(app):
+    checked = uploads.check_file("ポスター.png", blank_png(8_000, 5_000))  # exactly 40 million pixels
+    assert (checked.content_type, checked.width, checked.height) == ("image/png", 8_000, 5_000)
+    checked = uploads.check_file("横断幕.png", blank_png(20_000, 2))
+    assert (checked.width, checked.height) == (20_000, 2)
+
+
+def test_pillows_bomb_warning_is_an_error_inside_the_check_only(app, monkeypatch):
+    """Defence in depth: should Pillow warn of a bomb that the header check let through, the image is refused;
+    the warning filter is not changed for the rest of the process."""
+    filters = list(warnings.filters)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2_000)  # Pillow warns above 2,000 and raises above 4,000
+    with pytest.raises(uploads.UploadError) as refused:
+        uploads.check_file("会場図.png", image_bytes("PNG"))  # 3,072 pixels
+    assert refused.value.message == too_large("会場図.png")
+    assert warnings.filters == filters
+
+
+def test_the_images_of_one_request_have_a_pixel_budget(app, decoded, monkeypatch):
+    monkeypatch.setattr(uploads, "MAX_PIXELS_PER_REQUEST", 3 * 64 * 48)
+    files = [(f"写真{n}.png", image_bytes("PNG")) for n in range(3)]
+    assert len(uploads.check_files([("企画書.pdf", PDF), *files])) == 4  # a PDF costs nothing
+    decoded.clear()
+    with pytest.raises(uploads.UploadError) as refused:
+        uploads.check_files([*files, ("写真3.png", image_bytes("PNG"))])
+    assert refused.value.message.startswith("画像が合わせて大きすぎます（一度に合計9,216画素まで）。")
+    assert decoded == []  # refused from the headers, before any image was decoded
+
+
+def test_a_bad_file_is_refused_before_any_image_is_decoded(app, decoded):
+    with pytest.raises(uploads.UploadError) as refused:
+        uploads.check_files([("会場図.png", image_bytes("PNG")), ("企画書.pdf", EXE)])
+    assert refused.value.message == f"企画書.pdf {NOT_ALLOWED}"
+    assert decoded == []
+
+
 # --- through the pages ----------------------------------------------------------------------------------------
 
 
@@ -238,6 +358,36 @@ def test_an_11_mb_file_is_refused_on_the_form(app, client, auth, people):
     auth.login(people.sakai)
     big = b"%PDF-1.4\n" + b"0" * (11 * 1024 * 1024) + b"\n%%EOF\n"
     refused_upload(app, client, [("大きい.pdf", big)], "大きい.pdf は10MBを超えています。")
+
+
+def test_a_decompression_bomb_is_refused_on_the_form(app, client, auth, people, decoded):
+    auth.login(people.sakai)
+    started = time.perf_counter()
+    refused_upload(app, client, [("企画書.pdf", PDF), ("ポスター.png", blank_png(*BOMB))], too_large("ポスター.png"))
+    assert decoded == []
+    assert time.perf_counter() - started < 1  # a sanity bound: decoding it took 4 s
+
+
+def test_images_over_the_budget_together_are_refused_on_the_form(app, client, auth, people, decoded):
+    """Three posters of 40 million pixels each: each is allowed, together they are 120 million."""
+    auth.login(people.sakai)
+    files = [("企画書.pdf", PDF), *((f"ポスター{n}.png", blank_png(8_000, 5_000)) for n in range(3))]
+    refused_upload(app, client, files, TOO_MANY_IN_TOTAL)
+    assert decoded == []
+
+
+def test_the_refusal_reads_in_english(app, client, auth, people):
+    """The limits are written out in pixels, which read the same in both languages (4000万 would not)."""
+    people.sakai.locale = "en"
+    db.session.commit()
+    auth.login(people.sakai)
+    response = new_post(client, [("poster.png", blank_png(*BOMB))])
+    assert response.status_code == 400
+    assert_field_error(
+        response,
+        "attachments",
+        "poster.png is too large: an image may have up to 40,000,000 pixels and be at most 20,000 pixels wide or high.",
+    )
 
 
 def test_six_files_are_refused(app, client, auth, people):

@@ -4,12 +4,14 @@ tests commit or roll back where the request would."""
 
 from __future__ import annotations
 
+import io
 from contextlib import contextmanager
 from datetime import date
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import FileStorage
 
 from bulletin.accounts.models import UserState
 from bulletin.core import signals
@@ -36,7 +38,7 @@ from bulletin.responses.models import (
     ResponseState,
 )
 from tests.conftest import PASSWORD, SHINAGAWA
-from tests.posts.conftest import CHIYODA, KUSHIRO_TOWN
+from tests.posts.conftest import CHIYODA, KUSHIRO_TOWN, blank_png
 from tests.responses.conftest import FIRST_MESSAGE, count, image_upload, messages_in, outcome, pdf_upload
 from tests.support import assert_unchanged, database_state, isolated_client
 
@@ -520,6 +522,17 @@ def test_a_photo_must_be_an_image_we_take(people, partnership, upload, message):
     with refused(message, field="photos"):
         services.update_outcome(people.shinagawa, partnership, outcome(), [image_upload("ok.jpg"), upload()])
     assert_unchanged(before)
+
+
+def test_photos_over_the_pixel_budget_together_are_refused(people, partnership):
+    """Three posters of 40 million pixels: each may be a photo, together they are over 100 million."""
+    before = database_state()
+    posters = [FileStorage(io.BytesIO(blank_png(8_000, 5_000)), f"ポスター{n}.png") for n in range(3)]
+    message = "画像が合わせて大きすぎます（一度に合計100,000,000画素まで）。枚数を減らすか、画像を縮小してください。"
+    with refused(message, field="photos"):
+        services.update_outcome(people.shinagawa, partnership, outcome(), posters)
+    assert_unchanged(before)
+    assert partnership.photos == []
 
 
 def test_removing_a_photo(people, partnership):

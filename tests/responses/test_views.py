@@ -19,7 +19,7 @@ from bulletin.posts.models import PostState
 from bulletin.responses import services
 from bulletin.responses.models import Message, Partnership, PartnershipPhoto, Response, ResponseState
 from tests.conftest import PASSWORD
-from tests.posts.conftest import PDF
+from tests.posts.conftest import PDF, blank_png
 from tests.responses.conftest import FIRST_MESSAGE, count, image_upload, messages_in, outcome
 from tests.support import assert_field_error, assert_unchanged, database_state, isolated_client, page_of
 
@@ -501,6 +501,20 @@ def test_bad_photos_are_refused_on_the_form(app, client, auth, people, partnersh
     response = client.post(f"/partnerships/{partnership.id}", data=data, content_type="multipart/form-data")
     assert response.status_code == 400
     assert message in text_of(response)
+    assert_unchanged(before)
+    assert uploaded_files(app) == stored
+
+
+def test_a_photo_bomb_is_refused_on_the_form(app, client, auth, people, partnership):
+    """A 15 KB PNG of 10,900 x 10,900 pixels is refused from its header, with the good photo sent along."""
+    auth.login(people.shinagawa)
+    stored = uploaded_files(app)
+    before = database_state()
+    data = multipart(OUTCOME_FORM, jpeg("よい写真.jpg"), (blank_png(10_900, 10_900), "集合写真.png"))
+    response = client.post(f"/partnerships/{partnership.id}", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    too_large = "は画像が大きすぎます（1枚40,000,000画素、縦横それぞれ20,000画素まで）。縮小してから添付してください。"
+    assert_field_error(response, "photos", f"集合写真.png {too_large}")
     assert_unchanged(before)
     assert uploaded_files(app) == stored
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import signal
 import sys
 import time
@@ -22,6 +23,8 @@ from bulletin.notifications.delivery import deliver_due
 from bulletin.notifications.services import send_digests
 from bulletin.organizations.services import seed_organizations
 from bulletin.posts.services import expire_posts, remind_deadlines
+
+log = logging.getLogger(__name__)
 
 
 def _create_app():
@@ -110,11 +113,18 @@ def worker_command(once: bool, include_waiting: bool, interval: float):
 
     signal.signal(signal.SIGTERM, stop)
     while True:
-        report = deliver_due(include_waiting=include_waiting, should_stop=lambda: stopping)
-        include_waiting = False  # --now is for the first drain; afterwards the backoff applies again
-        db.session.remove()
-        if report.sent or report.retried or report.failed or once:
-            click.echo(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")
+        try:
+            report = deliver_due(include_waiting=include_waiting, should_stop=lambda: stopping)
+        except Exception:  # e.g. the database away for a moment: the worker lives on and polls again
+            log.exception("delivering the outbox failed")
+            if once:
+                raise SystemExit(1) from None
+        else:
+            include_waiting = False  # --now is for the first drain; afterwards the backoff applies again
+            if report.sent or report.retried or report.failed or once:
+                click.echo(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")
+        finally:
+            db.session.remove()
         if once or stopping:
             return
         slept = 0.0

@@ -97,7 +97,9 @@ class RegistrationForm(FlaskForm):
     """/register"""
 
     organization_code = StringField(
-        _l("団体コード"), filters=[_digits_only], validators=[DataRequired(REQUIRED), _code_with_check_digit]
+        _l("団体コード"),
+        filters=[_digits_only],
+        validators=[DataRequired(REQUIRED), NoControlCharacters(), _code_with_check_digit],
     )
     name = StringField(
         _l("氏名"), filters=[strip_line], validators=[DataRequired(REQUIRED), _length(100), NoControlCharacters()]

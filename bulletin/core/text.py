@@ -11,8 +11,13 @@ import jaconv
 
 JST = ZoneInfo("Asia/Tokyo")
 
-# C0/C1 controls except tab, LF and CR, plus bidi overrides and zero-width characters that disguise text.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# Never in a field: C0 and C1 controls except tab, LF and CR (U+0085 NEXT LINE among them), the line and paragraph
+# separators U+2028/U+2029, bidi controls (embeddings, overrides, isolates, marks) and zero-width characters, which
+# break lines where one line is expected (an e-mail subject) or disguise text.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff]")
+# Not in a one-line value either.
+_BREAK_RE = re.compile(r"[\t\n\r]")
+_NOT_ON_ONE_LINE_RE = re.compile(rf"(?:{_CONTROL_RE.pattern}|{_BREAK_RE.pattern})+")
 
 
 def fold(text: str) -> str:
@@ -23,10 +28,16 @@ def fold(text: str) -> str:
 
 
 def has_control_characters(text: str, allow_newlines: bool = False) -> bool:
-    """True when text holds characters that have no place in a form field."""
-    if not allow_newlines and ("\n" in text or "\r" in text or "\t" in text):
+    """True when text holds characters that have no place in a form field (tab, LF and CR only in a text area)."""
+    if not allow_newlines and _BREAK_RE.search(text):
         return True
     return bool(_CONTROL_RE.search(text))
+
+
+def single_line(text: str) -> str:
+    """The text with each run of line breaks, separators, controls and invisible formatting characters made one
+    space: for values that must stay on one line whatever they hold (e-mail headers built from older rows)."""
+    return _NOT_ON_ONE_LINE_RE.sub(" ", text)
 
 
 def clean_line(text: str | None) -> str:

@@ -4,6 +4,9 @@ A message is claimed with a lease (state `sending`, `lease_until`) in its own co
 several workers never take the same message and a worker killed mid-send leaves the message to be taken
 again when the lease runs out. Its Message-ID is fixed at queueing time, so even that rare resend is one
 message to the recipient's mail system.
+
+One bad message never stops the queue: a message that cannot be built or sent is marked failed with its reason
+(moderators see it at /moderation/mail) and the drain goes on with the next.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import smtplib
 import ssl
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
@@ -26,6 +31,7 @@ from sqlalchemy import or_, select, update
 
 from bulletin.accounts.models import User, UserState
 from bulletin.core.db import utcnow
+from bulletin.core.text import single_line
 from bulletin.extensions import db
 from bulletin.notifications.kinds import NOTIFICATION_KINDS
 from bulletin.notifications.models import OutboxMessage, OutboxState
@@ -34,25 +40,40 @@ from bulletin.organizations.models import Membership
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
+HEADER_NAME = re.compile(r"[!-9;-~]+")  # RFC 5322: printable ASCII but the colon
 
 
 class PermanentDeliveryError(Exception):
     """The mail server refused the message for good (5xx): retrying cannot help."""
 
 
+class ConnectionSetupError(Exception):
+    """No connection to the mail server could be set up, for a reason that is no message's own (a setting smtplib
+    cannot use): each message waits for a retry rather than failing for good."""
+
+
 def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
-    """The MIME message for an outbox row: plain-text UTF-8, no attachments."""
-    email = EmailMessage()
-    email["From"] = sender
-    email["To"] = message.recipient
-    email["Subject"] = message.subject
+    """The MIME message for an outbox row: plain-text UTF-8, no attachments; raises when the row cannot make one."""
+    # The SMTP policy folds headers into RFC 2047 encoded words of at most 78 characters and ends lines with CRLF,
+    # in the mail folder as on the wire. Each value is made one line first: a row written before the forms refused
+    # line separators would otherwise make every header assignment raise.
+    email = EmailMessage(policy=policy.SMTP)
+    email["From"] = _header_value(sender)
+    email["To"] = _header_value(message.recipient)
+    email["Subject"] = _header_value(message.subject)
     email["Date"] = format_datetime(message.created_at)
-    email["Message-ID"] = message.message_id
+    email["Message-ID"] = _header_value(message.message_id)
     email["Auto-Submitted"] = "auto-generated"
     for name, value in (message.headers or {}).items():
-        email[name] = value
+        if not HEADER_NAME.fullmatch(name):
+            raise ValueError(f"not a header name: {name!r}")
+        email[name] = _header_value(value)
     email.set_content(message.body, charset="utf-8", cte="base64")
     return email
+
+
+def _header_value(value: str) -> str:
+    return single_line(value).strip()
 
 
 class FolderTransport:
@@ -71,8 +92,9 @@ class FolderTransport:
     def send(self, email: EmailMessage) -> None:
         """Write the message atomically."""
         name = email["Message-ID"].strip("<>").replace("/", "_") + ".eml"
+        content = bytes(email)  # before the file exists, so that a message that cannot be serialised leaves none
         with tempfile.NamedTemporaryFile("wb", dir=self.folder, delete=False, suffix=".tmp") as handle:
-            handle.write(bytes(email))
+            handle.write(content)
         os.replace(handle.name, self.folder / name)
 
 
@@ -114,7 +136,12 @@ class SMTPTransport:
     def send(self, email: EmailMessage) -> None:
         """Send one message; a 5xx refusal is permanent, anything else is worth a retry."""
         if self.connection is None:
-            self.connection = self._connect()
+            try:
+                self.connection = self._connect()
+            except (smtplib.SMTPException, OSError):
+                raise
+            except Exception as error:
+                raise ConnectionSetupError(_describe(error)) from error
         try:
             self.connection.send_message(email)
         except smtplib.SMTPRecipientsRefused as error:
@@ -129,6 +156,9 @@ class SMTPTransport:
             raise
         except (smtplib.SMTPException, OSError):
             self._drop_connection()
+            raise
+        except Exception:
+            self._drop_connection()  # the session may be left mid-transaction: start the next message afresh
             raise
 
     def _drop_connection(self) -> None:
@@ -167,8 +197,9 @@ class ClaimedMessage:
     attempts: int
     message_id: str
     recipient: str
-    email: EmailMessage
+    email: EmailMessage | None  # None when it could not be built
     withheld: str | None = None  # why a notification is no longer sent (its reader left or was suspended)
+    unbuildable: str | None = None  # why the message could not be built; the claim has marked it failed
 
 
 def claim_next(
@@ -180,7 +211,8 @@ def claim_next(
     """Take the oldest due message for this worker and commit the claim; None when nothing is due.
 
     The transaction is over when this returns, so no database lock or snapshot is held while the message is
-    sent (on SQLite another process may write meanwhile).
+    sent (on SQLite another process may write meanwhile). A message that cannot be built is committed as failed,
+    with the reason, in the claim's transaction.
     """
     session = db.session
     sender = sender or current_app.config["MAIL_FROM"]
@@ -204,13 +236,24 @@ def claim_next(
         session.rollback()
         return None
     message = session.get(OutboxMessage, claimed_id, populate_existing=True)
+    try:
+        email = build_email(message, sender)
+    except Exception as error:  # whatever the row holds, it must not stay first in the queue
+        reason = _describe(error)
+        claimed = ClaimedMessage(
+            message.id, message.attempts, message.message_id, message.recipient, None, unbuildable=reason
+        )
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == claimed_id)
+            .values(state=OutboxState.FAILED, lease_until=None, last_error=reason)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+        log.warning("cannot build %s to %s: %s", claimed.message_id, claimed.recipient, reason)
+        return claimed
     claimed = ClaimedMessage(
-        message.id,
-        message.attempts,
-        message.message_id,
-        message.recipient,
-        build_email(message, sender),
-        _withheld(message),
+        message.id, message.attempts, message.message_id, message.recipient, email, _withheld(message)
     )
     session.commit()
     return claimed
@@ -259,15 +302,26 @@ def _withheld(message: OutboxMessage) -> str | None:
     return None
 
 
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
 def _deliver_one(claimed: ClaimedMessage, transport, config) -> str:
+    if claimed.email is None:
+        return "failed"  # it could not be built: the claim has recorded it
     if claimed.withheld:
         return _record_failure(claimed, claimed.withheld, permanent=True, config=config)
     try:
         transport.send(claimed.email)
     except PermanentDeliveryError as error:
         return _record_failure(claimed, str(error), permanent=True, config=config)
+    except ConnectionSetupError as error:
+        return _record_failure(claimed, str(error), permanent=False, config=config)
     except (smtplib.SMTPException, OSError) as error:
-        return _record_failure(claimed, f"{type(error).__name__}: {error}", permanent=False, config=config)
+        return _record_failure(claimed, _describe(error), permanent=False, config=config)
+    except Exception as error:  # the message itself cannot be sent (serialised, or accepted by smtplib): for good
+        log.exception("cannot send %s to %s", claimed.message_id, claimed.recipient)
+        return _record_failure(claimed, _describe(error), permanent=True, config=config)
     _finish(claimed, state=OutboxState.SENT, sent_at=utcnow(), last_error=None)
     log.info("sent %s to %s", claimed.message_id, claimed.recipient)
     return "sent"

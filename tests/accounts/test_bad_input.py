@@ -146,9 +146,24 @@ def test_over_long_fields(client, field, value, message):
         ("department", "観光\x7f交流課"),
         ("phone", "0776\x0050\x003152"),
         ("email", "hanako\x00@city.fukui-sakai.lg.jp"),
+        ("name", "坂井\u2028花子"),
+        ("name", "坂井\u2029花子"),
+        ("name", "坂井\x85花子"),
+        ("name", "坂井\x9b31m花子"),
+        ("name", "坂井\u2067花子\u2069"),
+        ("name", "坂井\u200f花子"),
+        ("name", "坂井\u061c花子"),
+        ("name", "坂井\t花子"),
+        ("department", "観光\u2028交流課"),
+        ("department", "観光\x85交流課"),
+        ("phone", "0776\u202850\u20283152"),
+        ("email", "hanako\u2028@city.fukui-sakai.lg.jp"),
+        ("organization_code", "18210\x009"),
     ],
     ids=["name-nul", "name-escape", "name-rlo", "name-zero-width", "name-newline", "dept-nul", "dept-rlo",
-         "dept-del", "phone-nul", "email-nul"],
+         "dept-del", "phone-nul", "email-nul", "name-line-separator", "name-paragraph-separator", "name-next-line",
+         "name-c1-csi", "name-rl-isolate", "name-rl-mark", "name-arabic-letter-mark", "name-tab",
+         "dept-line-separator", "dept-next-line", "phone-line-separator", "email-line-separator", "code-nul"],
 )  # fmt: skip
 def test_control_characters_are_refused(client, field, value):
     refused_registration(client, field, CONTROL_CHARACTERS, **{field: value})
@@ -532,6 +547,8 @@ def test_profile_bad_input(client, auth, create_user):
         ("name", "", REQUIRED),
         ("name", "花" * 101, "100文字以内で入力してください。"),
         ("department", "\u202e課", CONTROL_CHARACTERS),
+        ("name", "坂井\u2028花子", CONTROL_CHARACTERS),
+        ("department", "観光\x85交流課", CONTROL_CHARACTERS),
         ("phone", "0776-50-ABCD", "電話番号は数字とハイフンで入力してください。"),
     ]:
         data = {"name": user.name, "department": user.department, "phone": user.phone, field: value}

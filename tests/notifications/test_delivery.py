@@ -22,9 +22,11 @@ from email.utils import parseaddr
 from pathlib import Path
 
 import pytest
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from markupsafe import escape
+from sqlalchemy import Engine, create_engine, event, func, select, text, update
 from sqlalchemy.exc import OperationalError
 
 from bulletin.accounts.models import User, UserState
@@ -34,8 +36,8 @@ from bulletin.extensions import db
 from bulletin.notifications.delivery import LEASE, DeliveryReport, claim_next, deliver_due
 from bulletin.notifications.mail import queue_email
 from bulletin.notifications.models import OutboxMessage, OutboxState
-from tests.conftest import PASSWORD, SAKAI, _postgres_database, make_test_app
-from tests.notifications.conftest import HOST, RecordingHandler, start_smtp_server
+from tests.conftest import PASSWORD, SAKAI, AuthActions, _postgres_database, make_test_app
+from tests.notifications.conftest import HOST, RecordingHandler, free_port, start_smtp_server
 
 ON_POSTGRESQL = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
 BULLETIN = Path(sys.executable).with_name("bulletin")
@@ -372,6 +374,138 @@ def test_the_worker_command_with_now_sends_messages_waiting_for_their_retry(
     assert runner.invoke(args=["worker", "--once"]).output == "sent 0, to retry 0, failed 0\n"
     assert runner.invoke(args=["worker", "--once", "--now"]).output == "sent 1, to retry 0, failed 0\n"
     assert smtp.message_ids() == [message_id]
+
+
+# --- one bad message never stops the queue -------------------------------------------------------------------------
+# A line separator (U+2028) in a post title once made building the subject raise inside the claim: the message
+# stayed first in the queue and every later worker run died on it, with a password reset waiting behind it.
+
+OLD_SUBJECT = "[全国連携マッチング掲示板] 新着: 黄金がに\u2028PR\u2029三国\x85港の\r\n物産展\x1b[31m\u202e秋"
+
+
+def poison(message: OutboxMessage, **values) -> OutboxMessage:
+    """Give a queued row values the forms refuse now but older rows (or a bug) may hold, and commit."""
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(**values))
+    db.session.commit()
+    return reload(message)
+
+
+def header_section(content: bytes) -> list[bytes]:
+    return content.split(b"\r\n\r\n", 1)[0].replace(b"\r\n", b"\n").split(b"\n")
+
+
+def test_a_subject_with_line_separators_and_controls_from_an_older_row_goes_out_on_one_line(app, smtp, create_user):
+    message = poison(queue(create_user()), subject=OLD_SUBJECT)
+
+    assert deliver_due() == DeliveryReport(sent=1)
+
+    [received] = smtp.received
+    assert received.content.isascii()
+    lines = header_section(received.content)
+    assert all(len(line) <= 78 for line in lines), lines  # folded, as RFC 5322 asks
+    assert received.email["Subject"] == "[全国連携マッチング掲示板] 新着: 黄金がに PR 三国 港の 物産展 [31m 秋"
+    assert reload(message).state == OutboxState.SENT
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Subject": "二つ目の件名"},  # one Subject only: building the message raises ValueError
+        {"List-Unsubscribe": 3},  # not text
+        {"List Unsubscribe": "<https://example.jp/u>"},  # not a header name
+    ],
+    ids=["second-subject", "number", "bad-name"],
+)
+def test_a_message_that_cannot_be_built_is_marked_failed_and_the_worker_delivers_the_rest(
+    app, client, smtp, create_user, moderator, outbox, keep_sigterm_handler, headers
+):
+    user = create_user()
+    moderator_email = moderator.email
+    separator = poison(queue(user), subject=OLD_SUBJECT).message_id
+    broken = poison(queue(user), headers=headers).id
+    assert client.post("/password/forgot", data={"email": user.email}).status_code == 200
+    [reset] = [message.message_id for message in outbox(user.email) if message.kind == "password_reset"]
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["worker", "--once"])  # the worker ends its session: rows are read again below
+
+    assert result.exit_code == 0, result.output
+    assert result.output == "sent 2, to retry 0, failed 1\n"
+    assert smtp.message_ids() == [separator, reset]
+    failed = db.session.get(OutboxMessage, broken)
+    assert failed.state == OutboxState.FAILED and failed.attempts == 1
+    assert failed.lease_until is None and failed.sent_at is None
+    assert failed.last_error.startswith(("ValueError", "TypeError")), failed.last_error
+    assert states() == {OutboxState.SENT: 2, OutboxState.FAILED: 1}
+
+    # The next run leaves the failed message alone: it waits for a moderator, who sees why.
+    assert runner.invoke(args=["worker", "--once", "--now"]).output == "sent 0, to retry 0, failed 0\n"
+    assert len(smtp.received) == 2
+    assert states() == {OutboxState.SENT: 2, OutboxState.FAILED: 1}
+    failed = db.session.get(OutboxMessage, broken)
+    assert failed.attempts == 1
+    AuthActions(client).login(moderator_email)
+    page = client.get("/moderation/mail").get_data(as_text=True)
+    assert failed.recipient in page and escape(failed.last_error) in page
+
+
+def test_a_message_the_transport_cannot_send_is_marked_failed_and_the_drain_goes_on(app, smtp, create_user):
+    """smtplib raises ValueError (neither SMTPException nor OSError) for a message with two Resent- blocks."""
+    user = create_user()
+    first = queue(user)
+    unsendable = poison(
+        queue(user),
+        headers={"Resent-Date": "Mon, 01 Jun 2026 09:00:00 +0900", "resent-date": "Tue, 02 Jun 2026 09:00:00 +0900"},
+    )
+    last = queue(user)
+
+    assert deliver_due() == DeliveryReport(sent=2, failed=1)
+
+    assert smtp.message_ids() == [first.message_id, last.message_id]
+    unsendable = reload(unsendable)
+    assert unsendable.state == OutboxState.FAILED and unsendable.attempts == 1 and unsendable.lease_until is None
+    assert unsendable.last_error.startswith("ValueError") and "Resent-" in unsendable.last_error
+    assert deliver_due(include_waiting=True) == DeliveryReport()
+
+
+def test_a_connection_that_cannot_be_set_up_fails_no_message_for_good(app, create_user, monkeypatch):
+    """smtplib cannot encode a non-ASCII password (UnicodeEncodeError): the fault is the setting, not the messages,
+    which wait for their retry."""
+    controller = Controller(
+        RecordingHandler(), hostname=HOST, port=free_port(), authenticator=lambda *args: None, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        monkeypatch.setitem(app.config, "SMTP_HOST", HOST)
+        monkeypatch.setitem(app.config, "SMTP_PORT", controller.port)
+        monkeypatch.setitem(app.config, "SMTP_USERNAME", "bulletin")
+        monkeypatch.setitem(app.config, "SMTP_PASSWORD", "パスワード")
+        user = create_user()
+        messages = [queue(user), queue(user)]
+
+        assert deliver_due() == DeliveryReport(retried=2)
+    finally:
+        controller.stop()
+
+    for message in map(reload, messages):
+        assert message.state == OutboxState.PENDING and message.attempts == 1
+        assert message.last_error.startswith("UnicodeEncodeError"), message.last_error
+
+
+def test_a_claim_whose_message_cannot_be_built_commits_it_as_failed(app, create_user):
+    user = create_user()
+    broken = poison(queue(user), headers={"Message-ID": "<second@localhost>"})
+    good = queue(user)
+
+    claimed = claim_next(utcnow())
+
+    assert claimed.id == broken.id and claimed.email is None
+    assert claimed.unbuildable.startswith("ValueError")
+    db.session.rollback()  # what the claim wrote is committed: nothing is left to roll back
+    broken = reload(broken)
+    assert (broken.state, broken.attempts, broken.lease_until) == (OutboxState.FAILED, 1, None)
+    assert broken.last_error == claimed.unbuildable
+    assert claim_next(utcnow()).id == good.id
 
 
 # --- worker processes on a database of their own ----------------------------------------------------------------
@@ -736,3 +870,48 @@ def test_a_long_running_worker_applies_now_to_its_first_drain_only(own_app, own_
     db.session.rollback()
     rows = db.session.execute(select(OutboxMessage.state, OutboxMessage.attempts)).all()
     assert [tuple(row) for row in rows] == [(OutboxState.PENDING, 1)] * 2
+
+
+def failed_drains(workers: Workers) -> int:
+    return workers.output().count("delivering the outbox failed")
+
+
+def test_a_long_running_worker_outlives_a_drain_that_fails_and_delivers_once_it_can(own_app, own_database, tmp_path):
+    """Anything a drain raises (here the outbox table is missing for a while) is logged, and the worker polls again."""
+    [message_id] = queue_for_moderators(1)
+    db.session.execute(text("ALTER TABLE outbox_message RENAME TO outbox_message_away"))
+    db.session.commit()
+    db.session.remove()
+    handler = RecordingHandler()
+    controller = start_smtp_server(handler)
+    workers = Workers(own_database, controller.port, tmp_path)
+    try:
+        once = subprocess.run(
+            [str(BULLETIN), "worker", "--once"], env=workers.env(), cwd=tmp_path, capture_output=True, text=True
+        )
+        assert once.returncode == 1, once.stdout + once.stderr  # --once reports the failed drain, for cron
+        assert "delivering the outbox failed" in once.stderr and "outbox_message" in once.stderr
+
+        worker = workers.start("--interval", "0.2")
+        try:
+            deadline = time.monotonic() + 30
+            while failed_drains(workers) < 2 and worker.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert failed_drains(workers) >= 2 and worker.poll() is None, workers.output()  # logged, still there
+
+            db.session.execute(text("ALTER TABLE outbox_message_away RENAME TO outbox_message"))
+            db.session.commit()
+            deadline = time.monotonic() + 30
+            while not handler.received and worker.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=10)
+        finally:
+            worker.kill()
+            worker.wait()
+    finally:
+        controller.stop()
+
+    assert worker.returncode == 0, workers.output()
+    assert [received.message_id for received in handler.received] == [message_id]
+    assert states() == {OutboxState.SENT: 1}

@@ -137,6 +137,38 @@ def test_a_tampered_kind_is_refused(client, author, kind, messages):
     assert_unchanged(before)
 
 
+# Line and paragraph separators, C1 controls and bidi controls: a title goes into e-mail subjects, where a line
+# separator once stopped the whole mail queue.
+SEPARATORS_AND_CONTROLS = {
+    "line-separator": "\u2028",
+    "paragraph-separator": "\u2029",
+    "next-line": "\x85",
+    "c1-csi": "\x9b",
+    "rl-override": "\u202e",
+    "rl-isolate": "\u2067",
+    "rl-mark": "\u200f",
+    "arabic-letter-mark": "\u061c",
+}
+
+
+@pytest.mark.parametrize("field", ["title", "tags", "venue"])
+@pytest.mark.parametrize("character", SEPARATORS_AND_CONTROLS.values(), ids=SEPARATORS_AND_CONTROLS.keys())
+def test_a_one_line_field_refuses_separators_and_controls(client, author, field, character):
+    refused_new_post(client, field, CONTROL_CHARACTERS, **{field: f"黄金がに{character}PR"})
+
+
+@pytest.mark.parametrize("character", SEPARATORS_AND_CONTROLS.values(), ids=SEPARATORS_AND_CONTROLS.keys())
+def test_a_text_area_refuses_separators_and_controls(client, author, character):
+    refused_new_post(client, "body", CONTROL_CHARACTERS, body=f"一段落目{character}二段落目")
+
+
+def test_a_text_area_keeps_line_breaks_and_tabs(client, author):
+    body = "## 内容\r\n\r\n- 試食\t10時から\r\n- 漁師のトーク"
+    response = client.post("/posts/new", data=form_data(title="改行とタブ", body=body))
+    assert response.status_code == 302
+    assert db.session.scalar(select(Post.body).where(Post.title == "改行とタブ")) == body
+
+
 def test_the_form_keeps_what_was_typed(client, author):
     response = refused_new_post(client, "deadline", BAD_DATE, deadline="2026-13-45", title="残るタイトル")
     page = page_of(response)

@@ -14,7 +14,7 @@ from bulletin.accounts import tokens
 from bulletin.accounts.models import Invitation, OrgRole, User, UserState
 from bulletin.accounts.passwords import hash_password, needs_rehash, spend_verification_time, verify_password
 from bulletin.core import signals
-from bulletin.core.db import utcnow
+from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError
 from bulletin.extensions import db
 from bulletin.organizations.models import Membership, Organization
@@ -128,13 +128,17 @@ def confirm_email(token: str) -> User:
     if user.state != UserState.UNCONFIRMED:
         raise tokens.TokenError("used")
     now = utcnow()
-    user.confirmed_at = now
-    if is_trusted_without_review(user):
-        user.state = UserState.ACTIVE
-        user.approved_at = now
-    else:
-        user.state = UserState.PENDING
-    db.session.flush()
+    trusted = is_trusted_without_review(user)
+    confirmed = guarded_update(
+        db.session,
+        user,
+        User.state == UserState.UNCONFIRMED,  # the link opened twice at the same instant confirms once
+        confirmed_at=now,
+        state=UserState.ACTIVE if trusted else UserState.PENDING,
+        approved_at=now if trusted else None,
+    )
+    if not confirmed:
+        raise tokens.TokenError("used")
     signals.user_confirmed.send(None, user=user, awaiting_approval=user.state == UserState.PENDING)
     return user
 
@@ -234,11 +238,18 @@ def hand_over_admin(actor: User, colleague: User, keep_own: bool = False) -> Non
 
 def deactivate_colleague(actor: User, colleague: User) -> None:
     """An org admin deactivates a colleague who left; what they wrote stays with the organization."""
+    refused = AccountError(_l("この職員を無効にすることはできません。"))
     if not actor.can_manage_member(colleague) or colleague.state == UserState.DEACTIVATED:
-        raise AccountError(_l("この職員を無効にすることはできません。"))
-    colleague.state = UserState.DEACTIVATED
-    colleague.role = OrgRole.STAFF
-    colleague.session_version += 1
+        raise refused
+    if not guarded_update(
+        db.session,
+        colleague,
+        User.state != UserState.DEACTIVATED,
+        state=UserState.DEACTIVATED,
+        role=OrgRole.STAFF,
+        session_version=colleague.session_version + 1,
+    ):
+        raise refused
 
 
 def create_moderator(email: str, password: str, name: str = "事務局") -> User:

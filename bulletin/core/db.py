@@ -6,9 +6,10 @@ import enum
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Enum, MetaData, event
+from sqlalchemy import DateTime, Enum, MetaData, event, inspect, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -99,3 +100,28 @@ def _sqlite_on_begin(connection):
     timeout) rather than failing later on a stale read snapshot; reads begin deferred and never wait."""
     if connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+def guarded_update(session: Session, instance, *conditions, **values) -> bool:
+    """Change the instance's row only while `conditions` still hold in the database, and say whether it did.
+
+    The second of two decisions at the same instant finds the row already changed (PostgreSQL makes it wait for the
+    first one's commit, then checks again; on SQLite the first one's write lock keeps it out) and changes nothing:
+    no second log line, no second set of notifications. The instance holds the new values, or the winner's.
+    """
+    session.flush()
+    state = inspect(instance)
+    if not state.persistent:  # an object never stored has no row to guard: it simply takes the values
+        for name, value in values.items():
+            setattr(instance, name, value)
+        return True
+    key = [column == value for column, value in zip(state.mapper.primary_key, state.identity, strict=True)]
+    result = session.execute(
+        update(type(instance)).where(*key, *conditions).values(**values).execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        session.refresh(instance)
+        return False
+    for name, value in values.items():
+        set_committed_value(instance, name, value)
+    return True

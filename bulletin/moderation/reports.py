@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from bulletin.accounts.models import User
 from bulletin.core import signals
-from bulletin.core.db import utcnow
+from bulletin.core.db import guarded_update, utcnow
 from bulletin.extensions import db
 from bulletin.moderation.log import log_decision
 from bulletin.moderation.models import Report, ReportState
@@ -66,27 +66,40 @@ def _subject(report: Report) -> tuple[str, int, str]:
     return "post", report.post_id, report.post.title
 
 
-def _require_open(actor: User, report: Report) -> None:
+def _require_moderator(actor: User) -> None:
     if not actor.can_moderate():
         raise PostError(_l("この操作はモデレーターだけが行えます。"))
-    if report.state != ReportState.OPEN:
+
+
+def _resolve(actor: User, report: Report, state: ReportState, note: str | None) -> None:
+    """Close an open report; of two decisions at the same instant, the second is refused."""
+    resolved = report.state == ReportState.OPEN and guarded_update(
+        db.session,
+        report,
+        Report.state == ReportState.OPEN,
+        state=state,
+        resolved_at=utcnow(),
+        resolved_by_id=actor.id,
+        resolution_note=note,
+    )
+    if not resolved:
         raise PostError(_l("この通報はすでに処理されています。"))
 
 
 def dismiss_report(actor: User, report: Report, note: str = "") -> None:
     """Close a report without action."""
-    _require_open(actor, report)
-    report.state = ReportState.DISMISSED
-    report.resolved_at = utcnow()
-    report.resolved_by_id = actor.id
-    report.resolution_note = note.strip() or None
+    _require_moderator(actor)
+    _resolve(actor, report, ReportState.DISMISSED, note.strip() or None)
     log_decision(actor, "dismiss_report", *_subject(report), reason=report.resolution_note, report_id=report.id)
     db.session.flush()
 
 
 def hide_reported_post(actor: User, report: Report, reason: str) -> None:
     """Hide the reported post, or the reported message; every open report on it is resolved with it."""
-    _require_open(actor, report)
+    _require_moderator(actor)
+    if not (reason or "").strip():
+        raise PostError(_l("非公開にする理由を入力してください。"), field="reason")
+    _resolve(actor, report, ReportState.ACTIONED, reason.strip())
     if report.message is not None:
         _hide_message(actor, report, reason)
         return

@@ -7,11 +7,12 @@ from sqlalchemy import select
 
 from bulletin.accounts.models import OrgRole, User, UserState
 from bulletin.core import signals
-from bulletin.core.db import utcnow
+from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError
 from bulletin.core.text import to_local
 from bulletin.extensions import db
 from bulletin.moderation.log import log_decision
+from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.organizations.models import OrganizationKind
 from bulletin.organizations.services import confirm_domain, make_member
 
@@ -25,8 +26,12 @@ def _require_moderator(actor: User) -> None:
         raise ModerationError(_l("この操作はモデレーターだけが行えます。"))
 
 
-def _require_pending(user: User) -> None:
-    if user.state != UserState.PENDING:
+def _decide_pending(user: User, state: UserState, **values) -> None:
+    """Move a pending registration on; of two decisions at the same instant, the second is refused."""
+    decided = user.state == UserState.PENDING and guarded_update(
+        db.session, user, User.state == UserState.PENDING, state=state, **values
+    )
+    if not decided:
         raise ModerationError(_l("この登録はすでに処理されています。"))
 
 
@@ -49,10 +54,8 @@ def _organization_has_admin(user: User) -> bool:
 def approve_user(actor: User, user: User, confirm_user_domain: bool = False) -> None:
     """Approve a pending registration; the organization becomes a member, and the first officer its admin."""
     _require_moderator(actor)
-    _require_pending(user)
     now = utcnow()
-    user.state = UserState.ACTIVE
-    user.approved_at = now
+    _decide_pending(user, UserState.ACTIVE, approved_at=now)
     organization = user.organization
     details: dict = {"email": user.email}
     if organization is not None:
@@ -74,12 +77,10 @@ def approve_user(actor: User, user: User, confirm_user_domain: bool = False) -> 
 def reject_user(actor: User, user: User, reason: str) -> None:
     """Reject a pending registration with a reason that the applicant is told."""
     _require_moderator(actor)
-    _require_pending(user)
     reason = reason.strip()
     if not reason:
         raise ModerationError(_l("却下の理由を入力してください。"))
-    user.state = UserState.REJECTED
-    user.rejection_reason = reason
+    _decide_pending(user, UserState.REJECTED, rejection_reason=reason)
     log_decision(actor, "reject_user", "user", user.id, _user_label(user), reason=reason, email=user.email)
     db.session.flush()
     signals.user_rejected.send(actor, user=user, moderator=actor, reason=reason)
@@ -97,6 +98,23 @@ def confirm_organization_domain(actor: User, user: User) -> None:
     log_decision(
         actor, "confirm_domain", "organization", user.organization.id, user.organization.name, domain=user.email_domain
     )
+
+
+def retry_mail(actor: User, message: OutboxMessage) -> None:
+    """Put a message that failed for good back in the queue; the worker sends it on its next round."""
+    _require_moderator(actor)
+    requeued = message.state == OutboxState.FAILED and guarded_update(
+        db.session,
+        message,
+        OutboxMessage.state == OutboxState.FAILED,
+        state=OutboxState.PENDING,
+        attempts=0,
+        next_attempt_at=utcnow(),
+        last_error=None,
+    )
+    if not requeued:
+        raise ModerationError(_l("このメールはすでに送信待ちに戻されています。"))
+    log_decision(actor, "retry_mail", "mail", message.id, message.recipient)
 
 
 def _user_label(user: User) -> str:

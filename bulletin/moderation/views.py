@@ -14,9 +14,7 @@ from bulletin.core.transaction import carry_out, refused_go_to
 from bulletin.extensions import db
 from bulletin.moderation import queries, reports, services
 from bulletin.moderation.forms import ApproveUserForm, RejectUserForm
-from bulletin.moderation.log import log_decision
 from bulletin.moderation.models import Report
-from bulletin.notifications.delivery import retry_failed
 from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.posts import queries as post_queries
 from bulletin.posts import services as posts
@@ -260,11 +258,12 @@ def mail():
 def retry_mail(message_id: int):
     """Put a failed message back in the queue; the worker sends it on its next round."""
     message = db.session.get(OutboxMessage, message_id)
-    if message is None or message.state != OutboxState.FAILED:
+    if message is None:
         abort(404)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
-    retry_failed(message)
-    log_decision(current_user, "retry_mail", "mail", message.id, message.recipient)
-    flash(_("%(recipient)s へのメールを送信待ちに戻しました。", recipient=message.recipient), "success")
-    return redirect(url_for("moderation.mail"))
+    return carry_out(
+        lambda: services.retry_mail(current_user, message),
+        _("%(recipient)s へのメールを送信待ちに戻しました。", recipient=message.recipient),
+        url_for("moderation.mail"),
+    )

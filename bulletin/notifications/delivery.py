@@ -346,11 +346,3 @@ def _record_failure(claimed: ClaimedMessage, error: str, permanent: bool, config
     _finish(claimed, state=OutboxState.PENDING, next_attempt_at=next_attempt, last_error=error[:2000])
     log.info("will retry %s (attempt %d): %s", claimed.message_id, claimed.attempts, error)
     return "retried"
-
-
-def retry_failed(message: OutboxMessage) -> None:
-    """Put a failed message back in the queue (a moderator's decision); the caller commits."""
-    message.state = OutboxState.PENDING
-    message.attempts = 0
-    message.next_attempt_at = utcnow()
-    message.last_error = None

@@ -11,11 +11,12 @@ from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from bulletin.accounts.models import User
 from bulletin.core import signals
-from bulletin.core.db import utcnow
+from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError
 from bulletin.core.text import fold, to_local
 from bulletin.extensions import db
@@ -69,21 +70,25 @@ STATE_LABELS = {
 CLOSE_REASONS = {"partnered": _l("連携が決まった"), "no_longer_seeking": _l("募集をやめた")}
 
 
-def transition(post: Post, action: str, target: PostState | None = None) -> PostState:
-    """Move the post by `action`, or refuse with a clear message if its current state does not allow it."""
+def _refuse_in_state(post: Post) -> PostError:
+    return PostError(_l("この投稿は「%(state)s」のため、この操作はできません。", state=STATE_LABELS[post.state]))
+
+
+def transition(post: Post, action: str, target: PostState | None = None, **values) -> PostState:
+    """Move the post by `action` (with the other columns the new state needs, in `values`), or refuse with a clear
+    message if its current state does not allow it.
+
+    The move is a guarded update from the state just checked: of two decisions at the same instant (a double click,
+    two moderators), the second finds the post moved and is refused like any other.
+    """
     sources, default_target = TRANSITIONS[action]
     if post.state not in sources:
-        raise PostError(
-            _l(
-                "この投稿は「%(state)s」のため、この操作はできません。",
-                state=STATE_LABELS[post.state],
-            )
-        )
+        raise _refuse_in_state(post)
     new_state = target or default_target
     if new_state is None:
         raise ValueError(f"{action} needs an explicit target state")
-    post.state = new_state
-    post.updated_at = utcnow()
+    if not guarded_update(db.session, post, Post.state == post.state, state=new_state, updated_at=utcnow(), **values):
+        raise _refuse_in_state(post)
     return new_state
 
 
@@ -282,8 +287,7 @@ def submit_post(actor: User, post: Post) -> None:
         raise PostError(_l("この投稿は審査に出せません。"))
     if post.deadline and post.deadline < today_in_japan():
         raise PostError(_l("締切が過ぎています。締切を変更してから審査に出してください。"), field="deadline")
-    transition(post, "submit")
-    post.submitted_at = utcnow()
+    transition(post, "submit", submitted_at=utcnow())
     db.session.flush()
     signals.post_submitted.send(actor, post=post)
 
@@ -296,11 +300,9 @@ def _require_moderator(actor: User) -> None:
 def approve_post(actor: User, post: Post) -> None:
     """Publish a pending post."""
     _require_moderator(actor)
-    transition(post, "approve")
-    now = utcnow()
-    post.published_at = post.published_at or now
-    post.moderator_comment = None
-    post.returned_snapshot = None
+    transition(
+        post, "approve", published_at=post.published_at or utcnow(), moderator_comment=None, returned_snapshot=None
+    )
     log_decision(actor, "approve_post", "post", post.id, post.title)
     db.session.flush()
     signals.post_approved.send(actor, post=post, moderator=actor)
@@ -312,9 +314,7 @@ def reject_post(actor: User, post: Post, comment: str) -> None:
     comment = (comment or "").strip()
     if not comment:
         raise PostError(_l("差し戻しの理由を入力してください。"), field="reason")
-    transition(post, "reject")
-    post.moderator_comment = comment
-    post.returned_snapshot = post.content()
+    transition(post, "reject", moderator_comment=comment, returned_snapshot=post.content())
     log_decision(actor, "reject_post", "post", post.id, post.title, reason=comment)
     db.session.flush()
     signals.post_rejected.send(actor, post=post, moderator=actor, comment=comment)
@@ -326,10 +326,7 @@ def hide_post(actor: User, post: Post, reason: str) -> None:
     reason = (reason or "").strip()
     if not reason:
         raise PostError(_l("非公開にする理由を入力してください。"), field="reason")
-    previous = post.state
-    transition(post, "hide")
-    post.hidden_from_state = previous.value
-    post.hidden_reason = reason
+    transition(post, "hide", hidden_from_state=post.state.value, hidden_reason=reason)
     log_decision(actor, "hide_post", "post", post.id, post.title, reason=reason)
     db.session.flush()
     signals.post_hidden.send(actor, post=post, moderator=actor, reason=reason)
@@ -339,9 +336,7 @@ def unhide_post(actor: User, post: Post, reason: str = "") -> None:
     """Put a hidden post back in the state it was hidden from."""
     _require_moderator(actor)
     previous = PostState(post.hidden_from_state or PostState.PUBLISHED.value)
-    transition(post, "unhide", target=previous)
-    post.hidden_reason = None
-    post.hidden_from_state = None
+    transition(post, "unhide", target=previous, hidden_reason=None, hidden_from_state=None)
     log_decision(actor, "unhide_post", "post", post.id, post.title, reason=reason.strip() or None)
     db.session.flush()
 
@@ -352,8 +347,7 @@ def close_post(actor: User, post: Post, reason: str) -> None:
         raise PostError(_l("この投稿は終了できません。"))
     if reason not in CLOSE_REASONS:
         raise PostError(_l("終了の理由を選んでください。"), field="reason")
-    transition(post, "close")
-    post.closed_reason = reason
+    transition(post, "close", closed_reason=reason)
     db.session.flush()
 
 
@@ -370,20 +364,30 @@ def withdraw_post(actor: User, post: Post) -> None:
     db.session.flush()
 
 
+def _decide_revision(actor: User, revision: PostRevision, state: RevisionState, **values) -> None:
+    decided = revision.state == RevisionState.PENDING and guarded_update(
+        db.session,
+        revision,
+        PostRevision.state == RevisionState.PENDING,
+        state=state,
+        decided_at=utcnow(),
+        decided_by_id=actor.id,
+        **values,
+    )
+    if not decided:
+        raise PostError(_l("この修正はすでに処理されています。"))
+
+
 def approve_revision(actor: User, revision: PostRevision) -> None:
     """Apply a pending edit to the published post."""
     _require_moderator(actor)
-    if revision.state != RevisionState.PENDING:
-        raise PostError(_l("この修正はすでに処理されています。"))
     post = revision.post
-    if post.state != PostState.PUBLISHED:
+    if revision.state == RevisionState.PENDING and post.state != PostState.PUBLISHED:
         raise PostError(_l("この投稿は公開中ではないため、修正を反映できません。"))
+    _decide_revision(actor, revision, RevisionState.APPROVED)
     published_title = post.title
     _apply_content(post, revision.content)
     post.updated_at = utcnow()
-    revision.state = RevisionState.APPROVED
-    revision.decided_at = utcnow()
-    revision.decided_by_id = actor.id
     log_decision(
         actor, "approve_revision", "post", post.id, published_title, revision_id=revision.id, new_title=post.title
     )
@@ -397,12 +401,7 @@ def reject_revision(actor: User, revision: PostRevision, comment: str) -> None:
     comment = (comment or "").strip()
     if not comment:
         raise PostError(_l("差し戻しの理由を入力してください。"), field="reason")
-    if revision.state != RevisionState.PENDING:
-        raise PostError(_l("この修正はすでに処理されています。"))
-    revision.state = RevisionState.REJECTED
-    revision.decided_at = utcnow()
-    revision.decided_by_id = actor.id
-    revision.comment = comment
+    _decide_revision(actor, revision, RevisionState.REJECTED, comment=comment)
     log_decision(
         actor, "reject_revision", "post", revision.post_id, revision.post.title, reason=comment, revision_id=revision.id
     )
@@ -437,11 +436,17 @@ def invite_co_proposer(actor: User, post: Post, organization: Organization | Non
         raise PostError(_l("招待できるのは会員団体だけです。"), field="organization_code")
     if kind_for(organization) != post.kind:
         raise PostError(_l("共同提案者は同じ側の団体から選んでください。"), field="organization_code")
+    already = PostError(_l("この団体はすでに招待されています。"), field="organization_code")
     if any(co.organization_id == organization.id for co in post.co_proposers):
-        raise PostError(_l("この団体はすでに招待されています。"), field="organization_code")
-    co_proposer = CoProposer(post=post, organization=organization, invited_by_id=actor.id)
-    db.session.add(co_proposer)
-    db.session.flush()
+        raise already
+    co_proposer = CoProposer(post_id=post.id, organization_id=organization.id, invited_by_id=actor.id)
+    try:
+        with db.session.begin_nested():  # the same invitation sent twice at the same instant
+            db.session.add(co_proposer)
+            db.session.flush()
+    except IntegrityError as error:
+        raise already from error
+    db.session.expire(post, ["co_proposers"])
     signals.co_proposer_invited.send(actor, co_proposer=co_proposer)
     return co_proposer
 
@@ -450,11 +455,15 @@ def answer_co_proposal(actor: User, co_proposer: CoProposer, accept: bool) -> No
     """The invited organization accepts (its staff may then edit the post) or declines."""
     if not actor.is_active or actor.organization_id != co_proposer.organization_id:
         raise PostError(_l("この招待には回答できません。"))
-    if co_proposer.state != CoProposerState.INVITED:
+    answered = co_proposer.state == CoProposerState.INVITED and guarded_update(
+        db.session,
+        co_proposer,
+        CoProposer.state == CoProposerState.INVITED,
+        state=CoProposerState.ACCEPTED if accept else CoProposerState.DECLINED,
+        answered_at=utcnow(),
+    )
+    if not answered:
         raise PostError(_l("この招待にはすでに回答済みです。"))
-    co_proposer.state = CoProposerState.ACCEPTED if accept else CoProposerState.DECLINED
-    co_proposer.answered_at = utcnow()
-    db.session.flush()
     refresh_search_text(co_proposer.post)
 
 

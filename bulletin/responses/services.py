@@ -17,7 +17,7 @@ from werkzeug.datastructures import FileStorage
 
 from bulletin.accounts.models import User
 from bulletin.core import signals
-from bulletin.core.db import utcnow
+from bulletin.core.db import guarded_update, utcnow
 from bulletin.extensions import db
 from bulletin.moderation.log import log_decision
 from bulletin.organizations.models import Membership, OrganizationKind
@@ -287,12 +287,16 @@ def consent_to_publication(actor: User, partnership: Partnership) -> None:
         raise ResponseError(_l("公開への同意はできません。"))
     if not partnership.has_outcome:
         raise ResponseError(_l("公開に同意する前に、実施日と概要を記入してください。"))
-    now = utcnow()
-    if actor.organization_id == partnership.post_organization_id:
-        partnership.post_organization_consent_at = now
-    else:
-        partnership.partner_organization_consent_at = now
-    db.session.flush()
+    own = (
+        "post_organization_consent_at"
+        if actor.organization_id == partnership.post_organization_id
+        else "partner_organization_consent_at"
+    )
+    consented = getattr(partnership, own) is None and guarded_update(
+        db.session, partnership, getattr(Partnership, own).is_(None), **{own: utcnow()}
+    )
+    if not consented:
+        raise ResponseError(_l("この連携の公開にはすでに同意しています。"))
     signals.publication_consented.send(actor, partnership=partnership)
 
 
@@ -300,12 +304,15 @@ def publish_case(actor: User, partnership: Partnership) -> None:
     """A moderator publishes a partnership both sides consented to as a public case."""
     if not actor.can_moderate():
         raise ResponseError(_l("この操作はモデレーターだけが行えます。"))
+    already = ResponseError(_l("この連携はすでに事例として公開されています。"))
     if partnership.published_at is not None:
-        raise ResponseError(_l("この連携はすでに事例として公開されています。"))
+        raise already
     if not partnership.has_both_consents or not partnership.has_outcome:
         raise ResponseError(_l("両方の団体が公開に同意した連携だけを公開できます。"))
-    partnership.published_at = utcnow()
-    partnership.published_by_id = actor.id
+    if not guarded_update(
+        db.session, partnership, Partnership.published_at.is_(None), published_at=utcnow(), published_by_id=actor.id
+    ):
+        raise already
     log_decision(actor, "publish_case", "partnership", partnership.id, partnership.title)
     db.session.flush()
 
@@ -319,7 +326,9 @@ def unpublish_case(actor: User, partnership: Partnership, reason: str) -> None:
     reason = (reason or "").strip()
     if not reason:
         raise ResponseError(_l("理由を入力してください。"), field="reason")
-    partnership.published_at = None
-    partnership.published_by_id = None
+    if not guarded_update(
+        db.session, partnership, Partnership.published_at.is_not(None), published_at=None, published_by_id=None
+    ):
+        raise ResponseError(_l("この連携は公開されていません。"))
     log_decision(actor, "unpublish_case", "partnership", partnership.id, partnership.title, reason=reason)
     db.session.flush()

@@ -283,6 +283,9 @@ def _add_photos(actor: User, partnership: Partnership, files: list[FileStorage])
 
 def consent_to_publication(actor: User, partnership: Partnership) -> None:
     """The actor's organization agrees that the partnership be published as a case."""
+    already = ResponseError(_l("この連携の公開にはすでに同意しています。"))
+    if partnership.can_edit_outcome(actor) and partnership.consent_of(actor) is not None:
+        raise already
     if not partnership.can_consent(actor):
         raise ResponseError(_l("公開への同意はできません。"))
     if not partnership.has_outcome:
@@ -296,7 +299,7 @@ def consent_to_publication(actor: User, partnership: Partnership) -> None:
         db.session, partnership, getattr(Partnership, own).is_(None), **{own: utcnow()}
     )
     if not consented:
-        raise ResponseError(_l("この連携の公開にはすでに同意しています。"))
+        raise already
     signals.publication_consented.send(actor, partnership=partnership)
 
 

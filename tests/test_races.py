@@ -1,0 +1,571 @@
+"""Races settled by the database, on SQLite and on PostgreSQL: requests from several threads, each through its own
+test client, app context, session and connection, against a database of their own whose commits are real. A barrier
+starts them together. On PostgreSQL a second barrier, inside the code under test, holds every request at the point
+where it has checked and not yet written, so that the race happens every time rather than now and then. On SQLite a
+request that writes holds the write lock from its first statement (BEGIN IMMEDIATE), so the requests run one after
+the other and none may fail with "database is locked". Rows are counted afterwards."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from bulletin.accounts import services as accounts
+from bulletin.accounts.models import OrgRole, User, UserState
+from bulletin.accounts.passwords import hash_password
+from bulletin.core.db import utcnow
+from bulletin.extensions import db
+from bulletin.moderation.models import ModerationDecision
+from bulletin.notifications.delivery import deliver_due
+from bulletin.notifications.models import Notification, OutboxMessage
+from bulletin.organizations.services import get_by_code, make_member, seed_organizations
+from bulletin.posts import services as posts
+from bulletin.posts import views as post_views
+from bulletin.posts.models import CoProposer, Post, PostState
+from bulletin.responses import services
+from bulletin.responses.models import Conversation, Message, Partnership, Response, ResponseKind, ResponseState
+from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI, SHINAGAWA, _postgres_database, make_test_app
+from tests.posts.conftest import CHIYODA, post_input
+from tests.support import isolated_client, limiter_state_preserved, page_of
+
+ON_POSTGRESQL = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
+
+TIMEOUT = 20  # seconds a thread waits at a barrier before the test gives up
+ALREADY_ANSWERED = "この投稿にはすでに応答しています。"
+ALREADY_DECIDED = "この応答にはすでに回答しています。"
+
+
+@pytest.fixture(scope="module")
+def shared_app(tmp_path_factory) -> Iterator[Flask]:
+    """An app on a database of this module's own (PostgreSQL, or a SQLite file), migrated and seeded, whose commits
+    are real."""
+    if ON_POSTGRESQL:
+        url, drop = _postgres_database(os.environ["TEST_DATABASE_URL"])
+    else:
+        url = f"sqlite:///{Path(tmp_path_factory.mktemp('races')) / 'races.sqlite'}"
+
+        def drop() -> None:
+            return None
+
+    with limiter_state_preserved():
+        app = make_test_app(url, tmp_path_factory.mktemp("concurrency"))
+    with app.app_context():
+        upgrade()
+        seed_organizations()
+        db.session.commit()
+        db.session.remove()
+    try:
+        yield app
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        drop()
+
+
+@pytest.fixture
+def app(shared_app) -> Iterator[Flask]:
+    """The shared app with a context pushed for the test's own setup and counting (not for the requests)."""
+    with shared_app.app_context():
+        yield shared_app
+        db.session.remove()
+
+
+_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def officer(app) -> Callable[..., User]:
+    """Factory: a committed, active officer of the organization with this code (None: a moderator)."""
+
+    def create(code: str | None) -> User:
+        number = next(_numbers)
+        organization = get_by_code(code) if code else None
+        now = utcnow()
+        user = User(
+            email=f"race{number}@{'example-' + code if code else 'secretariat'}.lg.jp",
+            password_hash=hash_password(PASSWORD),
+            name=f"職員 {number}",
+            department="企画課",
+            organization=organization,
+            role=OrgRole.STAFF,
+            is_moderator=code is None,
+            state=UserState.ACTIVE,
+            confirmed_at=now,
+            approved_at=now,
+        )
+        db.session.add(user)
+        if organization is not None:
+            make_member(organization, now.date())
+        db.session.commit()
+        return user
+
+    return create
+
+
+def published_proposal(author: User, moderator: User, title: str) -> Post:
+    post = posts.create_post(author, post_input(title=title), submit=True)
+    posts.approve_post(moderator, post)
+    db.session.commit()
+    return post
+
+
+def logged_in(app: Flask, user: User):
+    browser = isolated_client(app)
+    assert browser.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
+    return browser
+
+
+def all_at_once(requests: list[Callable[[], object]]) -> list:
+    """Run the requests in threads of their own, started together by a barrier; their results in order."""
+    start = threading.Barrier(len(requests), timeout=TIMEOUT)
+
+    def run(request):
+        start.wait()
+        return request()
+
+    with ThreadPoolExecutor(max_workers=len(requests)) as pool:
+        return list(pool.map(run, requests))
+
+
+def hold_until_all_arrive(monkeypatch, module, name: str, parties: int) -> threading.Barrier:
+    """Make every call of module.name wait until `parties` calls have arrived (each thread calling it the same
+    number of times), so that no request gets past that point before all have reached it.
+
+    PostgreSQL only: on SQLite the first request holds the write lock until it commits, so the others cannot reach
+    that point before it is done (they would wait at the barrier for a thread waiting for their lock)."""
+    barrier = threading.Barrier(parties, timeout=TIMEOUT)
+    if not ON_POSTGRESQL:
+        return barrier
+    real = getattr(module, name)
+
+    def held(*args, **kwargs):
+        barrier.wait()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, held)
+    return barrier
+
+
+def count_of(model, *conditions) -> int:
+    db.session.remove()
+    return db.session.scalar(select(func.count()).select_from(model).where(*conditions))
+
+
+def flashes_after(browser, response) -> list[str]:
+    """The messages shown on the page a redirect leads to."""
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    page = page_of(browser.get(response.headers["Location"]))
+    return [e.text.strip() for e in page.elements if "flash" in e.attrs.get("class", "").split()]
+
+
+@pytest.fixture
+def moderator(officer) -> User:
+    return officer(None)
+
+
+# --- answering ----------------------------------------------------------------------------------------------------
+
+
+def test_two_wards_answering_the_same_post_at_the_same_instant_both_succeed(app, officer, moderator, monkeypatch):
+    sakai, shinagawa, chiyoda = officer(SAKAI), officer(SHINAGAWA), officer(CHIYODA)
+    post = published_proposal(sakai, moderator, "二つの区が同時に応答する投稿")
+    post_id, wards = post.id, sorted([shinagawa.organization_id, chiyoda.organization_id])
+    browsers = [logged_in(app, shinagawa), logged_in(app, chiyoda)]
+    respond = f"/posts/{post_id}/respond"
+    # each request looks for its organization's answer twice (the page, then the service): hold both each time
+    checked = hold_until_all_arrive(monkeypatch, services, "existing_response", parties=2)
+
+    results = all_at_once(
+        [
+            lambda browser=browser: browser.post(respond, data={"kind": "interest", "message": "同時に応答します。"})
+            for browser in browsers
+        ]
+    )
+
+    assert not checked.broken
+    assert [result.status_code for result in results] == [302, 302]
+    assert all(result.headers["Location"].startswith("/conversations/") for result in results)
+    assert count_of(Response, Response.post_id == post_id) == 2
+    assert count_of(Conversation, Conversation.post_id == post_id) == 2
+    organizations = db.session.scalars(select(Response.organization_id).where(Response.post_id == post_id)).all()
+    assert sorted(organizations) == wards
+
+
+def test_one_organization_answering_twice_at_the_same_instant_answers_once(app, officer, moderator, monkeypatch):
+    sakai = officer(SAKAI)
+    first, second = officer(SHINAGAWA), officer(SHINAGAWA)  # two officers of 品川区, or one with two tabs
+    post = published_proposal(sakai, moderator, "同じ区が二重に応答する投稿")
+    post_id = post.id
+    browsers = [logged_in(app, first), logged_in(app, second)]
+    respond = f"/posts/{post_id}/respond"
+    checked = hold_until_all_arrive(monkeypatch, services, "existing_response", parties=2)
+
+    results = all_at_once(
+        [
+            lambda browser=browser, n=n: browser.post(respond, data={"kind": "offer", "message": f"{n}人目です。"})
+            for n, browser in enumerate(browsers, start=1)
+        ]
+    )
+
+    assert not checked.broken
+    assert count_of(Response, Response.post_id == post_id) == 1
+    assert count_of(Conversation, Conversation.post_id == post_id) == 1
+    assert count_of(Message, Message.conversation_id == Conversation.id, Conversation.post_id == post_id) == 1
+    statuses = sorted(result.status_code for result in results)
+    if ON_POSTGRESQL:  # both passed the check: the loser is told on the form, not given a 500
+        assert statuses == [302, 400], statuses
+        refused = next(result for result in results if result.status_code == 400)
+        assert ALREADY_ANSWERED in refused.get_data(as_text=True)
+    else:  # the second came after the first: it is taken to the conversation the first one opened
+        assert statuses == [302, 302], statuses
+        assert len({result.headers["Location"] for result in results}) == 1
+
+
+# --- accepting ----------------------------------------------------------------------------------------------------
+
+PARALLEL = 8
+
+
+def test_parallel_accepts_of_one_response_record_one_partnership(app, officer, moderator, monkeypatch):
+    sakai, shinagawa = officer(SAKAI), officer(SHINAGAWA)
+    colleagues = [sakai, *(officer(SAKAI) for _ in range(PARALLEL - 1))]
+    post = published_proposal(sakai, moderator, "同時に受け入れられる応答")
+    answer = services.respond(shinagawa, post, ResponseKind.OFFER, "しながわ水族館でいかがでしょう。")
+    db.session.commit()
+    post_id, answer_id, conversation_id = post.id, answer.id, answer.conversation.id
+    browsers = [logged_in(app, colleague) for colleague in colleagues]  # a double click, and colleagues
+    decided = hold_until_all_arrive(monkeypatch, services, "_decide", parties=PARALLEL)
+
+    accept = f"/responses/{answer_id}/accept"
+    results = all_at_once([lambda browser=browser: browser.post(accept) for browser in browsers])
+
+    assert not decided.broken
+    assert count_of(Partnership, Partnership.response_id == answer_id) == 1
+    assert count_of(Partnership, Partnership.post_id == post_id) == 1
+    assert db.session.get(Response, answer_id).state == ResponseState.ACCEPTED
+    locations = [result.headers.get("Location", "") for result in results]
+    winners = [n for n, location in enumerate(locations) if location.startswith("/partnerships/")]
+    assert len(winners) == 1, locations
+    for n, (browser, result) in enumerate(zip(browsers, results, strict=True)):
+        if n not in winners:
+            assert result.headers["Location"] == f"/conversations/{conversation_id}"
+            assert ALREADY_DECIDED in flashes_after(browser, result)
+
+
+def test_accepting_and_declining_at_the_same_instant_decides_once(app, officer, moderator, monkeypatch):
+    sakai, colleague, shinagawa = officer(SAKAI), officer(SAKAI), officer(SHINAGAWA)
+    post = published_proposal(sakai, moderator, "受け入れとお断りが同時に届く応答")
+    answer = services.respond(shinagawa, post, ResponseKind.INTEREST, "関心があります。")
+    db.session.commit()
+    answer_id = answer.id
+    accepting, declining = logged_in(app, sakai), logged_in(app, colleague)
+    path = f"/responses/{answer_id}"
+    decided = hold_until_all_arrive(monkeypatch, services, "_decide", parties=2)
+
+    accepted, declined = all_at_once(
+        [
+            lambda: accepting.post(f"{path}/accept"),
+            lambda: declining.post(f"{path}/decline"),
+        ]
+    )
+
+    assert not decided.broken
+    partnerships = count_of(Partnership, Partnership.response_id == answer_id)
+    state = db.session.get(Response, answer_id).state
+    assert (state, partnerships) in {(ResponseState.ACCEPTED, 1), (ResponseState.DECLINED, 0)}
+    loser = (declining, declined) if state == ResponseState.ACCEPTED else (accepting, accepted)
+    assert ALREADY_DECIDED in flashes_after(*loser)
+
+
+# --- writing ------------------------------------------------------------------------------------------------------
+
+
+def test_parallel_messages_are_all_counted(app, officer, moderator):
+    sakai, shinagawa = officer(SAKAI), officer(SHINAGAWA)
+    post = published_proposal(sakai, moderator, "同時に書き込まれるやりとり")
+    answer = services.respond(shinagawa, post, ResponseKind.INTEREST, "最初のメッセージ")
+    db.session.commit()
+    conversation_id = answer.conversation.id
+    conversation = f"/conversations/{conversation_id}"
+    writers = [sakai, shinagawa, *(officer(code) for code in (SAKAI, SHINAGAWA) * 3)]
+    browsers = [logged_in(app, writer) for writer in writers]
+
+    results = all_at_once(
+        [
+            lambda browser=browser, n=n: browser.post(conversation, data={"message": f"書き込み{n}"})
+            for n, browser in enumerate(browsers)
+        ]
+    )
+
+    assert [result.status_code for result in results] == [302] * len(writers)
+    assert count_of(Message, Message.conversation_id == conversation_id) == len(writers) + 1
+    assert db.session.get(Conversation, conversation_id).message_count == len(writers) + 1
+
+
+# --- moderation decisions ------------------------------------------------------------------------------------------
+
+
+def notified(kind: str, title: str) -> Counter:
+    """How many notifications of a kind about a title each user has."""
+    db.session.remove()
+    rows = db.session.execute(select(Notification.user_id, Notification.params).where(Notification.kind == kind))
+    return Counter(user_id for user_id, params in rows if (params or {}).get("title") == title)
+
+
+def log_lines(action: str, subject_id: int) -> int:
+    """How many lines of the moderation log record this action on this subject."""
+    return count_of(
+        ModerationDecision, ModerationDecision.action == action, ModerationDecision.subject_id == subject_id
+    )
+
+
+def fresh(model, identity):
+    """The row as the database has it now (not as this test's session last saw it)."""
+    db.session.remove()
+    return db.session.get(model, identity)
+
+
+def pending_proposal(author: User, title: str) -> Post:
+    post = posts.create_post(author, post_input(title=title), submit=True)
+    db.session.commit()
+    return post
+
+
+@pytest.mark.parametrize("second", ["approve", "reject"])
+def test_two_moderators_deciding_one_post_at_the_same_instant_decide_once(app, officer, monkeypatch, second):
+    title = f"二人の事務局が同時に{second}する投稿"
+    sakai, first_moderator, second_moderator = officer(SAKAI), officer(None), officer(None)
+    post_id, sakai_id = pending_proposal(sakai, title).id, sakai.id
+    browsers = [logged_in(app, first_moderator), logged_in(app, second_moderator)]
+    moved = hold_until_all_arrive(monkeypatch, posts, "transition", parties=2)
+
+    results = all_at_once(
+        [
+            lambda: browsers[0].post(f"/moderation/posts/{post_id}/approve"),
+            lambda: browsers[1].post(
+                f"/moderation/posts/{post_id}/{second}", data={"reason": "写真を差し替えてください。"}
+            ),
+        ]
+    )
+
+    assert not moved.broken
+    assert [result.status_code for result in results] == [302, 302]
+    state = fresh(Post, post_id).state
+    assert state in (PostState.PUBLISHED, PostState.REJECTED)
+    decisions = log_lines("approve_post", post_id) + log_lines("reject_post", post_id)
+    assert decisions == 1
+    winner_kind = "post_approved" if state == PostState.PUBLISHED else "post_rejected"
+    loser_kind = "post_rejected" if state == PostState.PUBLISHED else "post_approved"
+    told = notified(winner_kind, title)
+    assert told[sakai_id] == 1 and set(told.values()) == {1}
+    assert not notified(loser_kind, title)
+    losers = [(b, r) for b, r in zip(browsers, results, strict=True) if r.headers["Location"] != "/moderation"]
+    assert len(losers) == 1
+    label = "公開中" if state == PostState.PUBLISHED else "差し戻し"
+    assert f"この投稿は「{label}」のため、この操作はできません。" in flashes_after(*losers[0])
+
+
+def test_two_officers_submitting_one_draft_at_the_same_instant_submit_it_once(app, officer, monkeypatch):
+    title = "二人が同時に審査に出す下書き"
+    sakai, colleague, moderator = officer(SAKAI), officer(SAKAI), officer(None)
+    moderator_id = moderator.id
+    post = posts.create_post(sakai, post_input(title=title))
+    db.session.commit()
+    post_id = post.id
+    browsers = [logged_in(app, sakai), logged_in(app, colleague)]
+    moved = hold_until_all_arrive(monkeypatch, posts, "transition", parties=2)
+
+    results = all_at_once([lambda browser=browser: browser.post(f"/posts/{post_id}/submit") for browser in browsers])
+
+    assert not moved.broken
+    assert [result.status_code for result in results] == [302, 302]
+    assert fresh(Post, post_id).state == PostState.PENDING
+    told = notified("post_submitted", title)
+    assert told[moderator_id] == 1 and set(told.values()) == {1}
+    messages = [flashes_after(browser, result) for browser, result in zip(browsers, results, strict=True)]
+    assert sorted(
+        "この投稿は審査に出せません。" in shown or "この投稿は「審査待ち」のため、この操作はできません。" in shown
+        for shown in messages
+    ) == [False, True], messages
+
+
+def test_hiding_one_post_twice_at_the_same_instant_hides_it_once(app, officer, monkeypatch):
+    title = "二人の事務局が同時に非公開にする投稿"
+    sakai, first_moderator, second_moderator = officer(SAKAI), officer(None), officer(None)
+    post_id = published_proposal(sakai, first_moderator, title).id
+    browsers = [logged_in(app, first_moderator), logged_in(app, second_moderator)]
+    moved = hold_until_all_arrive(monkeypatch, posts, "transition", parties=2)
+
+    results = all_at_once(
+        [
+            lambda browser=browser: browser.post(f"/moderation/posts/{post_id}/hide", data={"reason": "規約違反"})
+            for browser in browsers
+        ]
+    )
+
+    assert not moved.broken
+    assert [result.status_code for result in results] == [302, 302]
+    assert fresh(Post, post_id).state == PostState.HIDDEN
+    assert log_lines("hide_post", post_id) == 1
+    told = notified("post_hidden", title)
+    assert set(told.values()) <= {1}
+
+
+def test_two_invitations_of_one_organization_at_the_same_instant_invite_it_once(app, officer, monkeypatch):
+    sakai, colleague, moderator = officer(SAKAI), officer(SAKAI), officer(None)
+    officer(KUSHIRO_TOWN)  # 釧路町 becomes a member
+    post_id = published_proposal(sakai, moderator, "同時に二度招待される共同提案").id
+    browsers = [logged_in(app, sakai), logged_in(app, colleague)]
+    looked_up = hold_until_all_arrive(monkeypatch, post_views, "get_by_code", parties=2)
+
+    results = all_at_once(
+        [
+            lambda browser=browser: browser.post(
+                f"/posts/{post_id}/co-proposers", data={"organization_code": KUSHIRO_TOWN}
+            )
+            for browser in browsers
+        ]
+    )
+
+    assert not looked_up.broken
+    assert [result.status_code for result in results] == [302, 302]
+    assert count_of(CoProposer, CoProposer.post_id == post_id) == 1
+    shown = [flashes_after(browser, result) for browser, result in zip(browsers, results, strict=True)]
+    assert sorted("この団体はすでに招待されています。" in messages for messages in shown) == [False, True], shown
+
+
+def test_two_registrations_of_one_new_address_at_the_same_instant_create_one_account(app, monkeypatch):
+    email = "hanako.race@city.fukui-sakai.lg.jp"
+    data = {
+        "email": email,
+        "password": PASSWORD,
+        "password_confirm": PASSWORD,
+        "name": "坂井 花子",
+        "department": "観光交流課",
+        "phone": "0776-50-3152",
+        "organization_code": SAKAI,
+        "agree": "y",
+    }
+    browsers = [isolated_client(app), isolated_client(app)]
+    looked_up = hold_until_all_arrive(monkeypatch, accounts, "get_user_by_email", parties=2)
+
+    results = all_at_once([lambda browser=browser: browser.post("/register", data=data) for browser in browsers])
+
+    assert not looked_up.broken
+    assert [(result.status_code, result.headers.get("Location")) for result in results] == [(302, "/register/sent")] * 2
+    assert count_of(User, User.email == email) == 1
+    confirmations = count_of(OutboxMessage, OutboxMessage.recipient == email, OutboxMessage.kind == "confirm_email")
+    assert confirmations == 1
+
+
+# --- consent and publication ---------------------------------------------------------------------------------------
+
+
+def partnership_with_outcome(sakai: User, shinagawa: User, moderator: User, title: str) -> Partnership:
+    post = published_proposal(sakai, moderator, title)
+    answer = services.respond(shinagawa, post, ResponseKind.OFFER, "しながわ水族館でいかがでしょう。")
+    partnership = services.accept_response(sakai, answer)
+    services.update_outcome(
+        sakai,
+        partnership,
+        services.OutcomeInput(title, utcnow().date(), utcnow().date(), "しながわ水族館", "3,000人が来場しました。"),
+    )
+    db.session.commit()
+    return partnership
+
+
+def test_consenting_twice_at_the_same_instant_consents_once(app, officer, monkeypatch):
+    title = "二人が同時に公開に同意する連携"
+    sakai, colleague, shinagawa, moderator = officer(SAKAI), officer(SAKAI), officer(SHINAGAWA), officer(None)
+    partnership_id = partnership_with_outcome(sakai, shinagawa, moderator, title).id
+    browsers = [logged_in(app, sakai), logged_in(app, colleague)]
+    consenting = hold_until_all_arrive(monkeypatch, services, "consent_to_publication", parties=2)
+
+    results = all_at_once(
+        [lambda browser=browser: browser.post(f"/partnerships/{partnership_id}/consent") for browser in browsers]
+    )
+
+    assert not consenting.broken
+    assert [result.status_code for result in results] == [302, 302]
+    assert fresh(Partnership, partnership_id).post_organization_consent_at is not None
+    shown = [flashes_after(browser, result) for browser, result in zip(browsers, results, strict=True)]
+    assert sorted("この連携の公開にはすでに同意しています。" in messages for messages in shown) == [False, True], shown
+
+
+def test_publishing_one_case_twice_at_the_same_instant_publishes_it_once(app, officer, monkeypatch):
+    title = "二人の事務局が同時に公開する事例"
+    sakai, shinagawa, first_moderator, second_moderator = (
+        officer(SAKAI),
+        officer(SHINAGAWA),
+        officer(None),
+        officer(None),
+    )
+    partnership = partnership_with_outcome(sakai, shinagawa, first_moderator, title)
+    services.consent_to_publication(sakai, partnership)
+    services.consent_to_publication(shinagawa, partnership)
+    db.session.commit()
+    partnership_id = partnership.id
+    browsers = [logged_in(app, first_moderator), logged_in(app, second_moderator)]
+    publishing = hold_until_all_arrive(monkeypatch, services, "publish_case", parties=2)
+
+    results = all_at_once(
+        [lambda browser=browser: browser.post(f"/partnerships/{partnership_id}/publish") for browser in browsers]
+    )
+
+    assert not publishing.broken
+    assert [result.status_code for result in results] == [302, 302]
+    assert fresh(Partnership, partnership_id).published_at is not None
+    assert log_lines("publish_case", partnership_id) == 1
+    shown = [flashes_after(browser, result) for browser, result in zip(browsers, results, strict=True)]
+    assert sorted("この連携はすでに事例として公開されています。" in messages for messages in shown) == [False, True]
+
+
+# --- many officers at once -----------------------------------------------------------------------------------------
+
+
+def test_officers_signing_in_reading_and_writing_at_once_beside_the_worker_never_get_an_error(app, officer):
+    """Each request that read and then wrote (a login's last_login_at, a read marker, a message) used to fail on
+    SQLite with "database is locked" when another connection had written in between, the mail worker included."""
+    sakai, shinagawa, moderator = officer(SAKAI), officer(SHINAGAWA), officer(None)
+    post = published_proposal(sakai, moderator, "大勢が同時に読み書きする投稿")
+    answer = services.respond(shinagawa, post, ResponseKind.INTEREST, "最初のメッセージ")
+    db.session.commit()
+    conversation_id = answer.conversation.id
+    conversation = f"/conversations/{conversation_id}"
+    emails = [officer(code).email for code in (SAKAI, SHINAGAWA) * 4]
+    rounds = 6
+
+    def officer_at_work(email: str) -> list[tuple[str, int]]:
+        browser = isolated_client(app)
+        statuses = [("login", browser.post("/login", data={"email": email, "password": PASSWORD}).status_code)]
+        for number in range(rounds):
+            statuses.append(("read", browser.get(conversation).status_code))
+            statuses.append(("write", browser.post(conversation, data={"message": f"{number}回目"}).status_code))
+            statuses.append(("notifications", browser.get("/notifications").status_code))
+        return statuses
+
+    def worker() -> list[tuple[str, int]]:
+        delivered = []
+        with app.app_context():
+            for _ in range(rounds * 2):
+                delivered.append(("worker", deliver_due(include_waiting=True).sent))
+                db.session.remove()
+        return delivered
+
+    results = all_at_once([lambda email=email: officer_at_work(email) for email in emails] + [worker])
+
+    failures = [(kind, status) for statuses in results[:-1] for kind, status in statuses if status >= 500]
+    assert not failures
+    assert {status for statuses in results[:-1] for kind, status in statuses if kind == "write"} == {302}
+    assert count_of(Message, Message.conversation_id == conversation_id) == 1 + len(emails) * rounds

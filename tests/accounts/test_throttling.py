@@ -13,7 +13,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from bulletin.accounts.models import User
+from bulletin.accounts import services
+from bulletin.accounts.models import User, UserState
 from bulletin.extensions import db, limiter
 from tests.conftest import PASSWORD, SAKAI, SHINAGAWA, make_test_app
 from tests.support import isolated_client, limiter_state_preserved, page_of, sharing_test_connection
@@ -122,3 +123,40 @@ def test_the_other_apps_are_left_without_limits(app, client, create_user):
     user = create_user(SAKAI)
     for _ in range(10):
         assert client.post("/login", data={"email": user.email, "password": "wrong"}).status_code == 200
+
+
+@pytest.fixture
+def throttled_app_showing_errors(app, database_url, tmp_path) -> Iterator[Flask]:
+    """As throttled_app, but an unexpected error is answered with the 500 page, as in production."""
+    with limiter_state_preserved():
+        second = make_test_app(database_url, tmp_path, RATELIMIT_ENABLED=True, TESTING=False)
+        with sharing_test_connection(second, app):
+            limiter.reset()
+            try:
+                yield second
+            finally:
+                limiter.reset()
+
+
+def test_server_errors_do_not_count_as_failed_logins(throttled_app_showing_errors, create_user, monkeypatch):
+    user = create_user(SAKAI)
+    real = services.authenticate
+
+    def failing(email, password):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "authenticate", failing)
+    for _ in range(8):
+        assert attempt(throttled_app_showing_errors, user.email, password=PASSWORD).status_code == 500
+    monkeypatch.setattr(services, "authenticate", real)
+    assert attempt(throttled_app_showing_errors, user.email, password=PASSWORD).status_code == 302
+
+
+def test_a_right_password_of_an_account_awaiting_approval_does_not_count(throttled_app, create_user):
+    user = create_user(SAKAI, state=UserState.PENDING)
+    for _ in range(8):
+        response = attempt(throttled_app, user.email, password=PASSWORD)
+        assert response.status_code == 200 and "事務局の承認をお待ちください" in response.get_data(as_text=True)
+    for _ in range(5):
+        assert attempt(throttled_app, user.email).status_code == 200
+    assert attempt(throttled_app, user.email).status_code == 429  # wrong passwords still count

@@ -502,3 +502,55 @@ def test_readyz_reports_an_unreachable_database(tmp_path):
     assert app.test_client().get("/healthz").status_code == 200
     with app.app_context():
         db.engine.dispose()
+
+
+# --- caching -------------------------------------------------------------------------------------------------------
+
+PUBLIC_PAGES = {"main.index", "main.terms", "main.accessibility", "responses.cases", "responses.case"}
+
+
+def test_private_pages_are_never_stored_and_public_ones_only_by_the_browser(app, world):
+    browsers: dict = {}
+    checked = 0
+    for endpoint, visits in PAGES.items():
+        for role, path in visits:
+            if role not in browsers:
+                browsers[role] = browse(app, getattr(world, role) if role else None)
+            response = browsers[role].get(path.format(w=world))
+            if response.status_code >= 300:
+                continue
+            expected = "private, no-cache" if role is None and endpoint in PUBLIC_PAGES else "no-store"
+            assert response.headers.get("Cache-Control") == expected, (role, path)
+            checked += 1
+    assert checked > 40
+    conversation = f"/conversations/{world.conversation.id}"
+    for private in ("/dashboard", "/notifications", "/settings/notifications", conversation):
+        assert browsers["member_a"].get(private).headers["Cache-Control"] == "no-store"
+    assert browsers["member_a"].get("/cases").headers["Cache-Control"] == "no-store"  # it shows who is signed in
+    assert browsers[None].get("/no-such-page").headers["Cache-Control"] == "no-store"
+
+
+def test_a_download_keeps_the_caching_its_view_chose(app, world):
+    attachment = world.attachment
+    response = browse(app, world.member_a).get(f"/posts/{attachment.post_id}/attachments/{attachment.id}")
+    response.close()
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "private, no-store"
+
+
+# --- a NUL in the path ----------------------------------------------------------------------------------------------
+
+
+def test_a_nul_in_any_path_is_a_400_even_for_a_user_with_unread_notifications(app, world):
+    """PostgreSQL can neither store nor compare a NUL: the page-read hook compared the path with the notifications'
+    addresses and failed with a 500."""
+    browser = browse(app, world.ward)
+    user = db.session.get(User, world.ward.id)
+    assert user.unread_notifications > 0
+    paths = {"/%00", "/posts/%00", "/posts/1%00", "/conversations/%00", "/confirm/%00", "/notifications%00"}
+    for rule in app.url_map.iter_rules():
+        if "GET" in rule.methods and not rule.arguments:
+            paths.add(rule.rule.rstrip("/") + "/%00")
+    for path in sorted(paths):
+        response = browser.get(path)
+        assert response.status_code == 400, path
+        assert "使用できない文字が含まれているため、受け付けられません。" in response.get_data(as_text=True)

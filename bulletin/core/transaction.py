@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+
 class TransactionalFlask(Flask):
     """Flask with the board's transaction boundary around every view."""
 

@@ -383,9 +383,7 @@ def test_reset_link_does_not_confirm_an_address(client, unconfirmed):
     refused_confirmation(client, tokens.make_reset_token(user), INVALID_LINK)
 
 
-@pytest.mark.parametrize(
-    "token", ["garbage", "a.b.c", "%E6%97%A5%E6%9C%AC", "x" * 4000, "eyJ1IjoxfQ.AAAAAA.AAAAAAAA"]
-)
+@pytest.mark.parametrize("token", ["garbage", "a.b.c", "%E6%97%A5%E6%9C%AC", "x" * 4000, "eyJ1IjoxfQ.AAAAAA.AAAAAAAA"])
 def test_garbage_confirmation_links(client, create_user, token):
     create_user(SAKAI, state=UserState.UNCONFIRMED)
     before = database_state()

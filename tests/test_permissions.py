@@ -889,3 +889,50 @@ def test_a_suspended_user_cannot_log_in(app, create_user):
     assert response.status_code == 200
     assert "このアカウントは停止されています。" in response.get_data(as_text=True)
     assert browser.get("/profile").status_code == 302
+
+
+# --- bad input on every route --------------------------------------------------------------------------------------
+
+QUERY_NAMES = ("q", "page", "kind", "category", "prefecture", "status", "sort", "ward", "org_q", "code", "next")
+
+
+def with_nul(value):
+    """The value with a NUL in every string it holds."""
+    if isinstance(value, str):
+        return value + "\x00" if value else "\x00"
+    if isinstance(value, list):
+        return [with_nul(item) for item in value]
+    return value
+
+
+def test_a_nul_in_every_field_and_query_parameter_is_never_a_500(app, create_user, moderator, route, monkeypatch):
+    """PostgreSQL refuses a NUL in text: every form field and query parameter must refuse it or fold it away."""
+    endpoint, method, index = route
+    case = ROUTES[(endpoint, method)][index]
+    refuse_login_of_the_current_user_proxy(monkeypatch)
+    world = build_world(create_user, moderator, with_posts=case.needs_posts, with_responses=case.needs_responses)
+    w = refs_of(world)
+    allowed = [role for role in SIGNED_IN if case.expected[role].changes or case.expected[role].status == 200]
+    connection = db._app_engines[app][None]
+    failures = []
+    for role in (allowed or ["member_a"])[:2]:
+        db.session.remove()
+        savepoint = connection.begin_nested()
+        try:
+            browser, actor = acting_as(app, role, w)
+            path = case.path.format(w=w)
+            if method == "POST":
+                data = case.data(w, actor) if callable(case.data) else formatted(case.data or {}, w)
+                data = {name: with_nul(value) for name, value in data.items() if name != "csrf_token"}
+                data["unexpected\x00"] = "\x00"
+                response = browser.post(path, data=data)
+            else:
+                separator = "&" if "?" in path else "?"
+                response = browser.get(path + separator + "&".join(f"{name}=%00" for name in QUERY_NAMES))
+            response.close()
+            if response.status_code >= 500:
+                failures.append(f"{role}: {response.status_code}")
+        finally:
+            db.session.remove()
+            savepoint.rollback()
+    assert not failures, f"{method} {case.path}: {failures}"

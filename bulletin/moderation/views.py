@@ -44,7 +44,6 @@ def queue():
         reports=queries.open_reports(),
         hidden=queries.hidden_posts(),
         cases=cases_awaiting_publication(),
-        flag_labels=queries.FLAG_LABELS,
         approve_form=ApproveUserForm(formdata=None),
         action_form=ConfirmActionForm(),
     )

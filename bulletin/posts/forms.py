@@ -21,8 +21,8 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from bulletin.core.forms import NoControlCharacters, strip_line
 from bulletin.posts.categories import CATEGORIES
-from bulletin.posts.models import PostKind
-from bulletin.posts.services import CLOSE_REASONS, PostInput
+from bulletin.posts.models import CloseReason, PostKind
+from bulletin.posts.services import PostInput
 
 REQUIRED = _l("入力してください。")
 
@@ -82,10 +82,7 @@ class PostForm(FlaskForm):
 
     kind = SelectField(
         _l("種類"),
-        choices=[
-            SelectChoice(PostKind.PROPOSAL.value, _l("提案（自治体から特別区へ）")),
-            SelectChoice(PostKind.CALL.value, _l("募集（特別区から自治体へ）")),
-        ],
+        choices=[SelectChoice(kind.value, kind.label) for kind in PostKind],
         validate_choice=False,
     )
     title = _line(_l("タイトル"), 120, required=True)
@@ -186,7 +183,7 @@ class CloseForm(FlaskForm):
 
     reason = RadioField(
         _l("終了の理由"),
-        choices=[SelectChoice(key, label) for key, label in CLOSE_REASONS.items()],
+        choices=[SelectChoice(reason.value, reason.label) for reason in CloseReason],
         validators=[DataRequired(_l("終了の理由を選んでください。"))],
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -71,22 +72,23 @@ post_target_ward = Table(
     Column("organization_id", ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
-# The fields a revision carries: everything an author writes.
-CONTENT_FIELDS = (
-    "title",
-    "summary",
-    "offered",
-    "sought",
-    "body",
-    "category",
-    "tags",
-    "desired_from",
-    "desired_until",
-    "deadline",
-    "venue",
-    "cost_sharing",
-    "target_ward_codes",
-)
+# The fields a revision carries (everything an author writes), in the form's order, each with the label that the
+# post form and the moderator's diff show.
+CONTENT_FIELDS: dict[str, LazyString] = {
+    "title": _l("タイトル"),
+    "summary": _l("概要"),
+    "offered": _l("提供できること"),
+    "sought": _l("求めていること"),
+    "body": _l("本文"),
+    "category": _l("分野"),
+    "tags": _l("タグ"),
+    "desired_from": _l("希望時期（から）"),
+    "desired_until": _l("希望時期（まで）"),
+    "deadline": _l("締切"),
+    "venue": _l("会場・実施形態"),
+    "cost_sharing": _l("費用負担"),
+    "target_ward_codes": _l("対象の区"),
+}
 
 
 class Post(db.Model):

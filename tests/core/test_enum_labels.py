@@ -13,7 +13,7 @@ from bulletin.moderation.models import DecisionAction
 from bulletin.moderation.queries import RegistrationFlag
 from bulletin.notifications.models import DeliveryMode
 from bulletin.organizations.models import OrganizationKind
-from bulletin.posts.models import CloseReason, CoProposerState, PostKind, PostState
+from bulletin.posts.models import CONTENT_FIELDS, CloseReason, CoProposerState, PostKind, PostState
 from bulletin.responses.models import ResponseKind, ResponseState
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff01-\uff5e]")
@@ -34,11 +34,13 @@ KNOWN = {
 
 
 def _texts() -> dict[str, object]:
-    """Every enum label, by where it comes from."""
+    """Every enum label, and the labels of the post's content fields, by where it comes from."""
     texts: dict[str, object] = {}
     for enum_class in LabelledStrEnum.__subclasses__():
         for member in enum_class:
             texts[f"{enum_class.__name__}.{member.name}"] = member.label
+    for name, label in CONTENT_FIELDS.items():
+        texts[f"CONTENT_FIELDS[{name!r}]"] = label
     return texts
 
 

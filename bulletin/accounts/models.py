@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy import ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.core.db import str_enum, utcnow
+from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import db
 from bulletin.organizations.models import Organization
 
 
-class UserState(enum.StrEnum):
+class UserState(LabelledStrEnum):
     """Where an account stands: confirmation, then approval, then use."""
 
-    UNCONFIRMED = "unconfirmed"
-    PENDING = "pending"
-    ACTIVE = "active"
-    REJECTED = "rejected"
-    SUSPENDED = "suspended"
-    DEACTIVATED = "deactivated"
+    UNCONFIRMED = "unconfirmed", _l("メール未確認")
+    PENDING = "pending", _l("承認待ち")
+    ACTIVE = "active", _l("利用中")
+    REJECTED = "rejected", _l("却下")
+    SUSPENDED = "suspended", _l("停止中")
+    DEACTIVATED = "deactivated", _l("無効")
 
 
-class OrgRole(enum.StrEnum):
+class OrgRole(LabelledStrEnum):
     """A user's role inside their organization."""
 
-    STAFF = "staff"
-    ADMIN = "admin"
+    STAFF = "staff", _l("職員")
+    ADMIN = "admin", _l("管理者")
 
 
 class User(UserMixin, db.Model):

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from bulletin.accounts.models import User, UserState
+from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import db
 from bulletin.moderation.models import ModerationDecision, Report, ReportState
 from bulletin.organizations.models import Membership, Organization
@@ -17,21 +18,22 @@ from bulletin.posts.models import Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Conversation, Message
 
 
+class RegistrationFlag(LabelledStrEnum):
+    """Something about a pending registration the moderator should check before approving it."""
+
+    DOMAIN_UNCONFIRMED = "domain_unconfirmed", _l("ドメイン未確認")
+    DOMAIN_OF_OTHER_ORGANIZATION = "domain_of_other_organization", _l("別団体のドメイン")
+    NOT_LG_JP = "not_lg_jp", _l("lg.jp 以外のドメイン")
+    NEW_ORGANIZATION = "new_organization", _l("初めての登録団体")
+
+
 @dataclass
 class PendingMember:
     """A registration awaiting approval, with what the moderator should look at."""
 
     user: User
-    flags: list[str] = field(default_factory=list)
+    flags: list[RegistrationFlag] = field(default_factory=list)
     domain_confirmed: bool = False
-
-
-FLAG_LABELS = {
-    "domain_unconfirmed": _l("ドメイン未確認"),
-    "domain_of_other_organization": _l("別団体のドメイン"),
-    "not_lg_jp": _l("lg.jp 以外のドメイン"),
-    "new_organization": _l("初めての登録団体"),
-}
 
 
 def pending_members() -> list[PendingMember]:
@@ -50,15 +52,15 @@ def pending_members() -> list[PendingMember]:
         item = PendingMember(user=user)
         owner = owners.get(user.email_domain)
         if owner is not None and owner.organization_id != user.organization_id and owner.is_confirmed:
-            item.flags.append("domain_of_other_organization")
+            item.flags.append(RegistrationFlag.DOMAIN_OF_OTHER_ORGANIZATION)
         elif owner is None or not owner.is_confirmed:
-            item.flags.append("domain_unconfirmed")
+            item.flags.append(RegistrationFlag.DOMAIN_UNCONFIRMED)
         else:
             item.domain_confirmed = True
         if not user.email_domain.endswith(".lg.jp"):
-            item.flags.append("not_lg_jp")
+            item.flags.append(RegistrationFlag.NOT_LG_JP)
         if user.organization is not None and user.organization.membership != Membership.MEMBER:
-            item.flags.append("new_organization")
+            item.flags.append(RegistrationFlag.NEW_ORGANIZATION)
         result.append(item)
     return result
 

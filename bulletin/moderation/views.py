@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -19,7 +18,7 @@ from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.posts import queries as post_queries
 from bulletin.posts import services as posts
 from bulletin.posts.forms import NoteForm, ReasonForm
-from bulletin.posts.models import PostRevision
+from bulletin.posts.models import CONTENT_FIELDS, PostRevision
 from bulletin.responses.queries import cases_awaiting_publication
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -44,7 +43,6 @@ def queue():
         reports=queries.open_reports(),
         hidden=queries.hidden_posts(),
         cases=cases_awaiting_publication(),
-        flag_labels=queries.FLAG_LABELS,
         approve_form=ApproveUserForm(formdata=None),
         action_form=ConfirmActionForm(),
     )
@@ -93,23 +91,6 @@ def log():
     return render_template("moderation/log.html", pagination=queries.moderation_log(page))
 
 
-FIELD_LABELS = {
-    "title": _l("タイトル"),
-    "summary": _l("概要"),
-    "offered": _l("提供できること"),
-    "sought": _l("求めていること"),
-    "body": _l("本文"),
-    "category": _l("分野"),
-    "tags": _l("タグ"),
-    "desired_from": _l("希望時期（から）"),
-    "desired_until": _l("希望時期（まで）"),
-    "deadline": _l("締切"),
-    "venue": _l("会場・実施形態"),
-    "cost_sharing": _l("費用負担"),
-    "target_ward_codes": _l("対象の区"),
-}
-
-
 def _post_or_404(post_id: int):
     post = post_queries.get_post(post_id)
     if post is None:
@@ -123,7 +104,7 @@ def review_post(post_id: int):
     post = _post_or_404(post_id)
     changes = None
     if post.returned_snapshot:
-        changes = [d for d in diff_fields(post.returned_snapshot, post.content(), FIELD_LABELS) if d.changed]
+        changes = [d for d in diff_fields(post.returned_snapshot, post.content(), CONTENT_FIELDS) if d.changed]
     return render_template(
         "moderation/review_post.html",
         post=post,
@@ -183,7 +164,7 @@ def _revision_or_404(revision_id: int) -> PostRevision:
 def review_revision(revision_id: int):
     """An edit of a published post as a diff against the published text."""
     revision = _revision_or_404(revision_id)
-    changes = [d for d in diff_fields(revision.post.content(), revision.content, FIELD_LABELS) if d.changed]
+    changes = [d for d in diff_fields(revision.post.content(), revision.content, CONTENT_FIELDS) if d.changed]
     return render_template(
         "moderation/review_revision.html",
         revision=revision,
@@ -201,7 +182,7 @@ def decide_revision(revision_id: int, decision: str):
     if not form.validate_on_submit():
         if decision == "approve":
             abort(400)
-        changes = [d for d in diff_fields(revision.post.content(), revision.content, FIELD_LABELS) if d.changed]
+        changes = [d for d in diff_fields(revision.post.content(), revision.content, CONTENT_FIELDS) if d.changed]
         return render_template(
             "moderation/review_revision.html",
             revision=revision,

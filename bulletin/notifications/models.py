@@ -6,10 +6,12 @@ import enum
 import uuid
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bulletin.core.db import str_enum, utcnow
+from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import db
 
 
@@ -59,12 +61,12 @@ class OutboxMessage(db.Model):
     )
 
 
-class DeliveryMode(enum.StrEnum):
+class DeliveryMode(LabelledStrEnum):
     """How a user wants a kind of notification by e-mail (in the app they always see it)."""
 
-    IMMEDIATE = "immediate"
-    DIGEST = "digest"
-    OFF = "off"
+    IMMEDIATE = "immediate", _l("すぐにメール")
+    DIGEST = "digest", _l("1日1回のまとめ")
+    OFF = "off", _l("メールしない")
 
 
 class Notification(db.Model):

@@ -23,11 +23,6 @@ from bulletin.posts.categories import CATEGORIES
 bp = Blueprint("notifications", __name__)
 
 PER_PAGE = 50
-MODE_LABELS = {
-    DeliveryMode.IMMEDIATE: _l("すぐにメール"),
-    DeliveryMode.DIGEST: _l("1日1回のまとめ"),
-    DeliveryMode.OFF: _l("メールしない"),
-}
 
 
 @bp.get("/notifications")
@@ -107,7 +102,7 @@ def settings():
         kinds=kinds,
         definitions=KINDS,
         modes=modes,
-        mode_labels=MODE_LABELS,
+        delivery_modes=list(DeliveryMode),
         form=form,
         follows=services.follows_of(current_user) if current_user.organization_id else None,
         categories=CATEGORIES,

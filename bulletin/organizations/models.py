@@ -11,6 +11,7 @@ from sqlalchemy import Column, Date, Float, ForeignKey, String, Table, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.core.db import str_enum, utcnow
+from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import db
 from bulletin.organizations.data import prefecture_name
 
@@ -18,15 +19,15 @@ if TYPE_CHECKING:
     from bulletin.accounts.models import User
 
 
-class OrganizationKind(enum.StrEnum):
+class OrganizationKind(LabelledStrEnum):
     """What sort of body an organization is."""
 
-    PREFECTURE = "prefecture"
-    CITY = "city"
-    TOWN = "town"
-    VILLAGE = "village"
-    SPECIAL_WARD = "special_ward"
-    ASSOCIATION = "association"
+    PREFECTURE = "prefecture", _l("都道府県")
+    CITY = "city", _l("市")
+    TOWN = "town", _l("町")
+    VILLAGE = "village", _l("村")
+    SPECIAL_WARD = "special_ward", _l("特別区")
+    ASSOCIATION = "association", _l("町村会・市長会")
 
 
 class Membership(enum.StrEnum):
@@ -36,16 +37,6 @@ class Membership(enum.StrEnum):
     PENDING = "pending"
     MEMBER = "member"
     SUSPENDED = "suspended"
-
-
-KIND_LABELS = {
-    OrganizationKind.PREFECTURE: _l("都道府県"),
-    OrganizationKind.CITY: _l("市"),
-    OrganizationKind.TOWN: _l("町"),
-    OrganizationKind.VILLAGE: _l("村"),
-    OrganizationKind.SPECIAL_WARD: _l("特別区"),
-    OrganizationKind.ASSOCIATION: _l("町村会・市長会"),
-}
 
 
 class Organization(db.Model):
@@ -85,11 +76,6 @@ class Organization(db.Model):
     def is_ward(self) -> bool:
         """Tokyo's special wards are one side of the board; everyone else is the other."""
         return self.kind == OrganizationKind.SPECIAL_WARD
-
-    @property
-    def kind_label(self) -> str:
-        """Japanese label of the kind."""
-        return str(KIND_LABELS[self.kind])
 
     @property
     def prefecture_name(self) -> str:

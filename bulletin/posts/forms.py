@@ -21,8 +21,8 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from bulletin.core.forms import NoControlCharacters, strip_line
 from bulletin.posts.categories import CATEGORIES
-from bulletin.posts.models import PostKind
-from bulletin.posts.services import CLOSE_REASONS, PostInput
+from bulletin.posts.models import CONTENT_FIELDS, CloseReason, PostKind
+from bulletin.posts.services import PostInput
 
 REQUIRED = _l("入力してください。")
 
@@ -82,28 +82,34 @@ class PostForm(FlaskForm):
 
     kind = SelectField(
         _l("種類"),
-        choices=[
-            SelectChoice(PostKind.PROPOSAL.value, _l("提案（自治体から特別区へ）")),
-            SelectChoice(PostKind.CALL.value, _l("募集（特別区から自治体へ）")),
-        ],
+        choices=[SelectChoice(kind.value, kind.label) for kind in PostKind],
         validate_choice=False,
     )
-    title = _line(_l("タイトル"), 120, required=True)
-    summary = _text(_l("概要"), 400, required=True, hint=_l("一覧に表示される短い説明（400文字以内）"))
-    offered = _text(_l("提供できること"), 4000, hint=_l("例: 特産品の出展、観光PRの人員、会場"))
-    sought = _text(_l("求めていること"), 4000, hint=_l("例: イベントでの出展枠、区報での紹介"))
-    body = _text(_l("本文"), 20000, hint=_l("Markdown で書けます（見出し、箇条書き、リンク、表）。HTML は使えません。"))
-    category = SelectField(
-        _l("分野"), choices=[SelectChoice(key, label) for key, label in CATEGORIES.items()], validate_choice=False
+    title = _line(CONTENT_FIELDS["title"], 120, required=True)
+    summary = _text(CONTENT_FIELDS["summary"], 400, required=True, hint=_l("一覧に表示される短い説明（400文字以内）"))
+    offered = _text(CONTENT_FIELDS["offered"], 4000, hint=_l("例: 特産品の出展、観光PRの人員、会場"))
+    sought = _text(CONTENT_FIELDS["sought"], 4000, hint=_l("例: イベントでの出展枠、区報での紹介"))
+    body = _text(
+        CONTENT_FIELDS["body"],
+        20000,
+        hint=_l("Markdown で書けます（見出し、箇条書き、リンク、表）。HTML は使えません。"),
     )
-    tags = _line(_l("タグ"), 200, hint=_l("読点またはカンマで区切ります（例: 物産展, 秋）"))
-    desired_from = _date(_l("希望時期（から）"))
-    desired_until = _date(_l("希望時期（まで）"))
-    deadline = _date(_l("締切"))
-    venue = _line(_l("会場・実施形態"), 200, hint=_l("例: 区内商店街、オンライン"))
-    cost_sharing = _text(_l("費用負担"), 2000, hint=_l("例: 交通費は各自負担、出展料は区が負担"))
+    category = SelectField(
+        CONTENT_FIELDS["category"],
+        choices=[SelectChoice(key, label) for key, label in CATEGORIES.items()],
+        validate_choice=False,
+    )
+    tags = _line(CONTENT_FIELDS["tags"], 200, hint=_l("読点またはカンマで区切ります（例: 物産展, 秋）"))
+    desired_from = _date(CONTENT_FIELDS["desired_from"])
+    desired_until = _date(CONTENT_FIELDS["desired_until"])
+    deadline = _date(CONTENT_FIELDS["deadline"])
+    venue = _line(CONTENT_FIELDS["venue"], 200, hint=_l("例: 区内商店街、オンライン"))
+    cost_sharing = _text(CONTENT_FIELDS["cost_sharing"], 2000, hint=_l("例: 交通費は各自負担、出展料は区が負担"))
     target_wards = SelectMultipleField(
-        _l("対象の区"), choices=[], validate_choice=False, description=_l("選ばなければ23区すべてが対象です。")
+        CONTENT_FIELDS["target_ward_codes"],
+        choices=[],
+        validate_choice=False,
+        description=_l("選ばなければ23区すべてが対象です。"),
     )
     attachments = MultipleFileField(_l("添付ファイル"), description=_l("PDF、PNG、JPEG、WebP。1件10MBまで、5件まで。"))
     remove_attachments = AttachmentIdsField(_l("削除する添付ファイル"), choices=[], validate_choice=False)
@@ -186,7 +192,7 @@ class CloseForm(FlaskForm):
 
     reason = RadioField(
         _l("終了の理由"),
-        choices=[SelectChoice(key, label) for key, label in CLOSE_REASONS.items()],
+        choices=[SelectChoice(reason.value, reason.label) for reason in CloseReason],
         validators=[DataRequired(_l("終了の理由を選んでください。"))],
     )
 

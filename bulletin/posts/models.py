@@ -5,34 +5,37 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.accounts.models import User, UserState
 from bulletin.core.db import str_enum, utcnow
+from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import db
 from bulletin.organizations.models import Membership, Organization
 from bulletin.posts.categories import CATEGORIES, category_label
 
 
-class PostKind(enum.StrEnum):
+class PostKind(LabelledStrEnum):
     """A proposal goes from a municipality to the wards; a call from a ward to municipalities."""
 
-    PROPOSAL = "proposal"
-    CALL = "call"
+    PROPOSAL = "proposal", _l("提案")
+    CALL = "call", _l("募集")
 
 
-class PostState(enum.StrEnum):
+class PostState(LabelledStrEnum):
     """Where a post stands; the allowed moves are in services.TRANSITIONS."""
 
-    DRAFT = "draft"
-    PENDING = "pending"
-    PUBLISHED = "published"
-    REJECTED = "rejected"
-    CLOSED = "closed"
-    WITHDRAWN = "withdrawn"
-    EXPIRED = "expired"
-    HIDDEN = "hidden"
+    DRAFT = "draft", _l("下書き")
+    PENDING = "pending", _l("審査待ち")
+    PUBLISHED = "published", _l("公開中")
+    REJECTED = "rejected", _l("差し戻し")
+    CLOSED = "closed", _l("終了")
+    WITHDRAWN = "withdrawn", _l("取り下げ")
+    EXPIRED = "expired", _l("期限切れ")
+    HIDDEN = "hidden", _l("非公開（事務局）")
 
 
 PUBLIC_STATES = (PostState.PUBLISHED, PostState.CLOSED, PostState.EXPIRED)
@@ -47,12 +50,19 @@ class RevisionState(enum.StrEnum):
     REJECTED = "rejected"
 
 
-class CoProposerState(enum.StrEnum):
+class CloseReason(LabelledStrEnum):
+    """Why the organization closed its published post (stored in Post.closed_reason)."""
+
+    PARTNERED = "partnered", _l("連携が決まった")
+    NO_LONGER_SEEKING = "no_longer_seeking", _l("募集をやめた")
+
+
+class CoProposerState(LabelledStrEnum):
     """An invitation to join a post as co-proposer."""
 
-    INVITED = "invited"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
+    INVITED = "invited", _l("招待中")
+    ACCEPTED = "accepted", _l("参加")
+    DECLINED = "declined", _l("辞退")
 
 
 post_target_ward = Table(
@@ -62,22 +72,23 @@ post_target_ward = Table(
     Column("organization_id", ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
-# The fields a revision carries: everything an author writes.
-CONTENT_FIELDS = (
-    "title",
-    "summary",
-    "offered",
-    "sought",
-    "body",
-    "category",
-    "tags",
-    "desired_from",
-    "desired_until",
-    "deadline",
-    "venue",
-    "cost_sharing",
-    "target_ward_codes",
-)
+# The fields a revision carries (everything an author writes), in the form's order, each with the label that the
+# post form and the moderator's diff show.
+CONTENT_FIELDS: dict[str, LazyString] = {
+    "title": _l("タイトル"),
+    "summary": _l("概要"),
+    "offered": _l("提供できること"),
+    "sought": _l("求めていること"),
+    "body": _l("本文"),
+    "category": _l("分野"),
+    "tags": _l("タグ"),
+    "desired_from": _l("希望時期（から）"),
+    "desired_until": _l("希望時期（まで）"),
+    "deadline": _l("締切"),
+    "venue": _l("会場・実施形態"),
+    "cost_sharing": _l("費用負担"),
+    "target_ward_codes": _l("対象の区"),
+}
 
 
 class Post(db.Model):

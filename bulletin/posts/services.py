@@ -26,6 +26,7 @@ from bulletin.posts import uploads
 from bulletin.posts.models import (
     CONTENT_FIELDS,
     Attachment,
+    CloseReason,
     CoProposer,
     CoProposerState,
     Post,
@@ -56,22 +57,9 @@ TRANSITIONS: dict[str, tuple[frozenset[PostState], PostState | None]] = {
     "unhide": (frozenset({PostState.HIDDEN}), None),
 }
 
-STATE_LABELS = {
-    PostState.DRAFT: _l("下書き"),
-    PostState.PENDING: _l("審査待ち"),
-    PostState.PUBLISHED: _l("公開中"),
-    PostState.REJECTED: _l("差し戻し"),
-    PostState.CLOSED: _l("終了"),
-    PostState.WITHDRAWN: _l("取り下げ"),
-    PostState.EXPIRED: _l("期限切れ"),
-    PostState.HIDDEN: _l("非公開（事務局）"),
-}
-
-CLOSE_REASONS = {"partnered": _l("連携が決まった"), "no_longer_seeking": _l("募集をやめた")}
-
 
 def _refuse_in_state(post: Post) -> PostError:
-    return PostError(_l("この投稿は「%(state)s」のため、この操作はできません。", state=STATE_LABELS[post.state]))
+    return PostError(_l("この投稿は「%(state)s」のため、この操作はできません。", state=post.state.label))
 
 
 def transition(post: Post, action: str, target: PostState | None = None, **values) -> PostState:
@@ -345,7 +333,7 @@ def close_post(actor: User, post: Post, reason: str) -> None:
     """The organization closes its published post: partnered, or no longer seeking."""
     if not post.can_close(actor):
         raise PostError(_l("この投稿は終了できません。"))
-    if reason not in CLOSE_REASONS:
+    if reason not in {choice.value for choice in CloseReason}:
         raise PostError(_l("終了の理由を選んでください。"), field="reason")
     transition(post, "close", closed_reason=reason)
     db.session.flush()

@@ -47,6 +47,7 @@ def index():
         "posts/index.html",
         page=page,
         filters=filters,
+        kinds=list(PostKind),
         categories=CATEGORIES,
         prefectures=prefectures(),
         wards=ward_choices(),
@@ -277,7 +278,6 @@ def ours():
         posts=queries.organization_posts(current_user),
         invitations=queries.co_proposal_invitations(current_user),
         action_form=ConfirmActionForm(),
-        state_labels=services.STATE_LABELS,
         can_create=services.can_create_post(current_user),
     )
 
@@ -287,8 +287,7 @@ def post_card_labels() -> dict:
     """Labels every post card shows, translated once per request (a global, so that imported macros see it)."""
     if "post_card_labels" not in g:
         g.post_card_labels = {
-            "proposal": _("提案"),
-            "call": _("募集"),
+            "kinds": {kind: str(kind.label) for kind in PostKind},
             "deadline": _("締切"),
             "published": _("公開"),
             "categories": {key: str(label) for key, label in CATEGORIES.items()},

@@ -13,12 +13,6 @@ from bulletin.posts.forms import AttachmentIdsField, JapaneseDateField
 from bulletin.responses.models import ResponseKind
 from bulletin.responses.services import MAX_MESSAGE_LENGTH
 
-KIND_LABELS = {
-    ResponseKind.INTEREST: _l("関心があります"),
-    ResponseKind.QUESTION: _l("質問があります"),
-    ResponseKind.OFFER: _l("具体的に提案します"),
-}
-
 
 def _length(maximum: int) -> Length:
     return Length(max=maximum, message=_l("%(max)d文字以内で入力してください。"))
@@ -45,7 +39,7 @@ class RespondForm(FlaskForm):
 
     kind = RadioField(
         _l("応答の種類"),
-        choices=[SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()],
+        choices=[SelectChoice(kind.value, kind.label) for kind in ResponseKind],
         validators=[DataRequired(_l("応答の種類を選んでください。"))],
         validate_choice=False,
     )

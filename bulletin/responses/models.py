@@ -2,33 +2,34 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.accounts.models import User, UserState
 from bulletin.core.db import str_enum, utcnow
+from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import db
 from bulletin.organizations.models import Organization
 from bulletin.posts.models import Post
 
 
-class ResponseKind(enum.StrEnum):
+class ResponseKind(LabelledStrEnum):
     """What the answering organization says first."""
 
-    INTEREST = "interest"
-    QUESTION = "question"
-    OFFER = "offer"
+    INTEREST = "interest", _l("関心があります")
+    QUESTION = "question", _l("質問があります")
+    OFFER = "offer", _l("具体的に提案します")
 
 
-class ResponseState(enum.StrEnum):
+class ResponseState(LabelledStrEnum):
     """Whether the post's organization has answered the response."""
 
-    OPEN = "open"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
+    OPEN = "open", _l("回答待ち")
+    ACCEPTED = "accepted", _l("受け入れ")
+    DECLINED = "declined", _l("お断り")
 
 
 class Response(db.Model):

@@ -15,7 +15,7 @@ from bulletin.posts import uploads
 from bulletin.posts.forms import ReasonForm
 from bulletin.posts.views import visible_post_or_404
 from bulletin.responses import queries, services
-from bulletin.responses.forms import KIND_LABELS, MessageForm, OutcomeForm, RespondForm
+from bulletin.responses.forms import MessageForm, OutcomeForm, RespondForm
 from bulletin.responses.models import Message, Response, ResponseKind
 
 bp = Blueprint("responses", __name__)
@@ -73,7 +73,6 @@ def conversation(conversation_id: int):
         messages=messages,
         first_unread_id=first_unread_id,
         form=form,
-        kind_labels=KIND_LABELS,
         action_form=ConfirmActionForm(),
         report_form=ReasonForm(formdata=None),
     )
@@ -252,7 +251,6 @@ def dashboard():
         conversations=queries.organization_conversations(current_user),
         awaiting=queries.responses_awaiting_answer(current_user),
         partnerships=queries.organization_partnerships(current_user),
-        kind_labels=KIND_LABELS,
     )
 
 
@@ -291,4 +289,4 @@ def response_helpers() -> dict:
             "all": queries.responses_to(post) if visible_all else [],
         }
 
-    return {"responses_panel": responses_panel, "response_kind_labels": KIND_LABELS}
+    return {"responses_panel": responses_panel}

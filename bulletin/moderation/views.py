@@ -8,8 +8,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from bulletin.accounts.forms import ConfirmActionForm
 from bulletin.core.diff import diff_fields
+from bulletin.core.forms import ConfirmActionForm, NoteForm, ReasonForm
 from bulletin.core.transaction import carry_out, refused_go_to
 from bulletin.extensions import db
 from bulletin.moderation import queries, reports, services
@@ -18,7 +18,6 @@ from bulletin.moderation.models import Report
 from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.posts import queries as post_queries
 from bulletin.posts import services as posts
-from bulletin.posts.forms import NoteForm, ReasonForm
 from bulletin.posts.models import PostRevision
 from bulletin.responses.queries import cases_awaiting_publication
 

@@ -68,6 +68,11 @@ def to_local(value: date | datetime) -> date | datetime:
     return value
 
 
+def today_in_japan() -> date:
+    """The current date in Japan, which decides deadlines and the day a partnership is agreed."""
+    return datetime.now(JST).date()
+
+
 def format_era_date(value: date | datetime | None) -> str:
     """令和7年11月23日 for a date (datetimes are shown in Japan time)."""
     if value is None:

@@ -9,13 +9,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from bulletin.core import uploads
 from bulletin.core.forms import ConfirmActionForm, ReasonForm
 from bulletin.core.transaction import carry_out, refusal_shown_on
 from bulletin.extensions import db
 from bulletin.moderation.reports import report_post
 from bulletin.organizations.data import prefectures
 from bulletin.organizations.services import get_by_code, ward_choices
-from bulletin.posts import queries, services, uploads
+from bulletin.posts import queries, services
 from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.forms import CloseForm, CoProposerForm, PostForm
 from bulletin.posts.models import CoProposer, Post, PostKind, PostState

@@ -7,11 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
+from bulletin.core import uploads
 from bulletin.core.forms import ConfirmActionForm, ReasonForm
 from bulletin.core.transaction import carry_out, refusal_shown_on, refused_go_to, write_separately
 from bulletin.extensions import db
 from bulletin.moderation.reports import report_message
-from bulletin.posts import uploads
 from bulletin.posts.views import visible_post_or_404
 from bulletin.responses import queries, services
 from bulletin.responses.forms import KIND_LABELS, MessageForm, OutcomeForm, RespondForm

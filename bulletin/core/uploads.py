@@ -1,4 +1,5 @@
-"""Attachments: PDF, PNG, JPEG and WebP recognised by their content; images re-encoded so metadata is dropped.
+"""Stored files (post attachments, partnership photos): PDF, PNG, JPEG and WebP recognised by their content; images
+re-encoded so metadata is dropped.
 
 An image is sized from its header before it is decoded: one over MAX_IMAGE_PIXELS or MAX_IMAGE_SIDE, or the images
 of one request over MAX_PIXELS_PER_REQUEST together, are refused without decoding any (a small PNG can hold a
@@ -25,7 +26,6 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-MAX_ATTACHMENTS = 5
 MAX_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000  # an A2 poster scanned at 300 dpi is 35 million; a phone photo 12 to 24 million
 MAX_IMAGE_SIDE = 20_000  # a 1 x 40,000,000 strip is as costly as a square
@@ -171,7 +171,7 @@ def _unreadable(name: str) -> UploadError:
 
 
 def upload_dir() -> Path:
-    """Where attachments live (outside static/)."""
+    """Where stored files live (outside static/)."""
     path = Path(current_app.config["UPLOAD_DIR"])
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -193,7 +193,7 @@ def path_of(stored_name: str) -> Path:
 
 
 def discard_later(session: Session, stored_name: str) -> None:
-    """Delete a stored file once the session's transaction commits (used when an attachment is removed)."""
+    """Delete a stored file once the session's transaction commits (used when an attachment or photo is removed)."""
     session.info.setdefault("files_to_delete", []).append(upload_dir() / stored_name)
 
 

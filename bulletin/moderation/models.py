@@ -1,11 +1,11 @@
-"""The moderation log: every decision, who, what, when, why. Rows are never updated or deleted."""
+"""Reports (通報) of posts and messages, and how moderators resolved them."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
+from sqlalchemy import ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.accounts.models import User
@@ -13,32 +13,6 @@ from bulletin.core.db import str_enum, utcnow
 from bulletin.extensions import db
 from bulletin.posts.models import Post
 from bulletin.responses.models import Message
-
-
-class ModerationDecision(db.Model):
-    """One line of the moderation log."""
-
-    __tablename__ = "moderation_decision"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"), index=True)
-    action: Mapped[str] = mapped_column(String(40))
-    subject_type: Mapped[str] = mapped_column(String(30))
-    subject_id: Mapped[int]
-    subject_label: Mapped[str] = mapped_column(String(300), default="")
-    reason: Mapped[str | None] = mapped_column(db.Text)
-    details: Mapped[dict] = mapped_column(JSON, default=dict)
-
-    actor: Mapped[User | None] = relationship()
-
-    __table_args__ = (db.Index("ix_moderation_decision_subject", "subject_type", "subject_id"),)
-
-
-@event.listens_for(ModerationDecision, "before_update")
-@event.listens_for(ModerationDecision, "before_delete")
-def _log_is_append_only(mapper, connection, target):
-    raise RuntimeError("the moderation log is append-only")
 
 
 class ReportState(enum.StrEnum):

@@ -7,11 +7,11 @@ from sqlalchemy import select
 
 from bulletin.accounts.models import OrgRole, User, UserState
 from bulletin.core import signals
+from bulletin.core.audit import log_decision
 from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError
 from bulletin.core.text import to_local
 from bulletin.extensions import db
-from bulletin.moderation.log import log_decision
 from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.organizations.models import OrganizationKind
 from bulletin.organizations.services import confirm_domain, make_member

@@ -16,11 +16,11 @@ from werkzeug.datastructures import FileStorage
 
 from bulletin.accounts.models import User
 from bulletin.core import signals, uploads
+from bulletin.core.audit import log_decision
 from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError
 from bulletin.core.text import fold, today_in_japan
 from bulletin.extensions import db
-from bulletin.moderation.log import log_decision
 from bulletin.organizations.models import Membership, Organization, OrganizationKind
 from bulletin.posts.models import (
     CONTENT_FIELDS,

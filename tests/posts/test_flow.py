@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bulletin.core.audit import ModerationDecision
 from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
-from bulletin.moderation.models import ModerationDecision
 from bulletin.posts.models import Post, PostState
 from tests.conftest import SAKAI, SHINAGAWA
 

@@ -25,14 +25,6 @@ from bulletin.posts.rendering import render_markdown
 bp = Blueprint("posts", __name__)
 
 
-def visible_post_or_404(post_id: int) -> Post:
-    """Load a post the current user may see; anything else is 404, so hidden posts are not even confirmed."""
-    post = queries.get_post(post_id)
-    if post is None or not post.can_view(current_user):
-        abort(404)
-    return post
-
-
 @bp.before_request
 @login_required
 def require_login():
@@ -111,7 +103,7 @@ def new():
 @bp.get("/posts/<int:post_id>")
 def show(post_id: int):
     """One post: organization, period, deadline, attachments, and what the viewer may do with it."""
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     revision = queries.pending_revision(post) if post.belongs_to(current_user) else None
     return render_template(
         "posts/show.html",
@@ -127,7 +119,7 @@ def show(post_id: int):
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
 def edit(post_id: int):
     """Edit a post; a published one becomes a pending revision while the published text stays up."""
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     if not post.can_edit(current_user):
         abort(403)
     form = _post_form(post)
@@ -166,7 +158,7 @@ def edit(post_id: int):
 
 
 def _simple_action(post_id: int, verb, success: str):
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
     return carry_out(lambda: verb(current_user, post), success, url_for("posts.show", post_id=post.id))
@@ -187,7 +179,7 @@ def withdraw(post_id: int):
 @bp.post("/posts/<int:post_id>/close")
 def close(post_id: int):
     """Close a published post (partnered or no longer seeking)."""
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     form = CloseForm()
     if not form.validate_on_submit():
         flash(_("終了の理由を選んでください。"), "error")
@@ -202,7 +194,7 @@ def close(post_id: int):
 @bp.post("/posts/<int:post_id>/report")
 def report(post_id: int):
     """Report a post to the moderators."""
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     form = ReasonForm()
     if not form.validate_on_submit():
         flash(_("通報の理由を入力してください。"), "error")
@@ -217,7 +209,7 @@ def report(post_id: int):
 @bp.post("/posts/<int:post_id>/co-proposers")
 def invite_co_proposer(post_id: int):
     """Invite another member organization to join the post."""
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     form = CoProposerForm()
     if not form.validate_on_submit():
         flash(_("団体コードを入力してください。"), "error")
@@ -247,7 +239,7 @@ def answer_co_proposal(co_id: int, answer: str):
 @bp.get("/posts/<int:post_id>/attachments/<int:attachment_id>")
 def attachment(post_id: int, attachment_id: int):
     """A file of a post, only to those who may see the post, never sniffed, always as a download."""
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     item = next((a for a in post.attachments if a.id == attachment_id), None)
     if item is None:
         abort(404)

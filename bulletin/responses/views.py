@@ -12,7 +12,7 @@ from bulletin.core.forms import ConfirmActionForm, ReasonForm
 from bulletin.core.transaction import carry_out, refusal_shown_on, refused_go_to, write_separately
 from bulletin.extensions import db
 from bulletin.moderation.reports import report_message
-from bulletin.posts.views import visible_post_or_404
+from bulletin.posts.queries import visible_post_or_404
 from bulletin.responses import queries, services
 from bulletin.responses.forms import KIND_LABELS, MessageForm, OutcomeForm, RespondForm
 from bulletin.responses.models import Message, Response, ResponseKind
@@ -24,7 +24,7 @@ bp = Blueprint("responses", __name__)
 @login_required
 def respond(post_id: int):
     """The other side answers a post; its conversation opens."""
-    post = visible_post_or_404(post_id)
+    post = visible_post_or_404(post_id, current_user)
     existing = services.existing_response(post, current_user.organization_id) if current_user.organization_id else None
     if existing is not None:
         flash(_("この投稿にはすでに応答しています。続きはこちらに書いてください。"), "info")

@@ -1,4 +1,5 @@
-"""Reports (通報): any member reports a published post; a moderator dismisses the report or hides the post."""
+"""Reports (通報): a member reports a published post or a message of a conversation; a moderator dismisses the report
+or hides what was reported."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Post pages: the list, one post, writing and editing, the organization's own posts, files, reports."""
+"""Post pages: the list, one post, writing and editing, the organization's own posts, files, co-proposers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from bulletin.core import uploads
 from bulletin.core.forms import ConfirmActionForm, ReasonForm
 from bulletin.core.transaction import carry_out, refusal_shown_on
 from bulletin.extensions import db
-from bulletin.moderation.reports import report_post
 from bulletin.organizations.data import prefectures
 from bulletin.organizations.services import get_by_code, ward_choices
 from bulletin.posts import queries, services
@@ -187,21 +186,6 @@ def close(post_id: int):
     return carry_out(
         lambda: services.close_post(current_user, post, form.reason.data),
         _("投稿の募集を終了しました。"),
-        url_for("posts.show", post_id=post.id),
-    )
-
-
-@bp.post("/posts/<int:post_id>/report")
-def report(post_id: int):
-    """Report a post to the moderators."""
-    post = queries.visible_post_or_404(post_id, current_user)
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        flash(_("通報の理由を入力してください。"), "error")
-        return redirect(url_for("posts.show", post_id=post.id))
-    return carry_out(
-        lambda: report_post(current_user, post, form.reason.data),
-        _("通報しました。事務局が確認します。"),
         url_for("posts.show", post_id=post.id),
     )
 

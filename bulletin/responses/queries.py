@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import abort
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -38,6 +39,14 @@ def get_conversation(conversation_id: int) -> Conversation | None:
             joinedload(Conversation.response),
         )
     )
+
+
+def visible_conversation_or_404(conversation_id: int, user: User) -> Conversation:
+    """The conversation, if the user may see it (its two organizations and moderators); anything else is 404."""
+    conversation = get_conversation(conversation_id)
+    if conversation is None or not conversation.can_view(user):
+        abort(404)
+    return conversation
 
 
 def messages_of(conversation: Conversation) -> list[Message]:

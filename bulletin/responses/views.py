@@ -11,11 +11,10 @@ from bulletin.core import uploads
 from bulletin.core.forms import ConfirmActionForm, ReasonForm
 from bulletin.core.transaction import carry_out, refusal_shown_on, refused_go_to, write_separately
 from bulletin.extensions import db
-from bulletin.moderation.reports import report_message
 from bulletin.posts.queries import visible_post_or_404
 from bulletin.responses import queries, services
 from bulletin.responses.forms import KIND_LABELS, MessageForm, OutcomeForm, RespondForm
-from bulletin.responses.models import Message, Response, ResponseKind
+from bulletin.responses.models import Response, ResponseKind
 
 bp = Blueprint("responses", __name__)
 
@@ -42,13 +41,6 @@ def respond(post_id: int):
     return render_template("responses/respond.html", post=post, form=form), status
 
 
-def _conversation_or_404(conversation_id: int):
-    conversation = queries.get_conversation(conversation_id)
-    if conversation is None or not conversation.can_view(current_user):
-        abort(404)
-    return conversation
-
-
 @bp.route("/conversations/<int:conversation_id>", methods=["GET", "POST"])
 @login_required
 def conversation(conversation_id: int):
@@ -56,7 +48,7 @@ def conversation(conversation_id: int):
 
     Reading moves the user's read marker: a write on GET, made only when there is something new to mark.
     """
-    conversation = _conversation_or_404(conversation_id)
+    conversation = queries.visible_conversation_or_404(conversation_id, current_user)
     form = MessageForm()
     if form.validate_on_submit():
         with refusal_shown_on(form) as outcome:
@@ -82,25 +74,6 @@ def conversation(conversation_id: int):
         user_id, newest_id = current_user.id, messages[-1].id
         write_separately(lambda: services.mark_read(user_id, conversation_id, newest_id))
     return page, 400 if request.method == "POST" else 200
-
-
-@bp.post("/conversations/<int:conversation_id>/messages/<int:message_id>/report")
-@login_required
-def report(conversation_id: int, message_id: int):
-    """Report a message to the moderators."""
-    conversation = _conversation_or_404(conversation_id)
-    message = db.session.get(Message, message_id)
-    if message is None or message.conversation_id != conversation.id:
-        abort(404)
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        flash(_("通報の理由を入力してください。"), "error")
-        return redirect(url_for("responses.conversation", conversation_id=conversation.id))
-    return carry_out(
-        lambda: report_message(current_user, message, form.reason.data),
-        _("通報しました。事務局が確認します。"),
-        url_for("responses.conversation", conversation_id=conversation.id),
-    )
 
 
 def _response_or_404(response_id: int) -> Response:

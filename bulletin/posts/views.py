@@ -20,6 +20,8 @@ from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.forms import CloseForm, CoProposerForm, PostForm
 from bulletin.posts.models import CoProposer, Post, PostKind, PostState
 from bulletin.posts.rendering import render_markdown
+from bulletin.responses import queries as response_queries
+from bulletin.responses.forms import KIND_LABELS
 
 bp = Blueprint("posts", __name__)
 
@@ -101,13 +103,15 @@ def new():
 
 @bp.get("/posts/<int:post_id>")
 def show(post_id: int):
-    """One post: organization, period, deadline, attachments, and what the viewer may do with it."""
+    """One post: organization, period, deadline, attachments, what the viewer may do with it, and its responses."""
     post = queries.visible_post_or_404(post_id, current_user)
     revision = queries.pending_revision(post) if post.belongs_to(current_user) else None
     return render_template(
         "posts/show.html",
         post=post,
         revision=revision,
+        panel=response_queries.responses_panel(current_user, post),
+        response_kind_labels=KIND_LABELS,
         action_form=ConfirmActionForm(),
         close_form=CloseForm(formdata=None),
         report_form=ReasonForm(formdata=None),

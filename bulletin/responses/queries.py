@@ -5,7 +5,7 @@ Each page costs a fixed number of queries however many messages or conversations
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import abort
 from sqlalchemy import and_, func, or_, select
@@ -22,6 +22,7 @@ from bulletin.responses.models import (
     Response,
     ResponseState,
 )
+from bulletin.responses.services import can_respond, existing_response
 
 DASHBOARD_LIMIT = 200
 CASES_PER_PAGE = 20
@@ -139,6 +140,28 @@ def responses_to(post: Post) -> list[Response]:
             .options(joinedload(Response.organization), joinedload(Response.conversation))
             .order_by(Response.created_at)
         )
+    )
+
+
+@dataclass
+class ResponsesPanel:
+    """What the post page shows of responses: the way to respond, the viewer's own response, or all of them."""
+
+    can_respond: bool = False
+    own: Response | None = None
+    all: list[Response] = field(default_factory=list)
+
+
+def responses_panel(user: User, post: Post) -> ResponsesPanel:
+    """The other side may respond, or open the conversation of its response; the post's organizations and the
+    moderators see every response, as the conversations are theirs."""
+    if not user.is_authenticated:
+        return ResponsesPanel()
+    own = existing_response(post, user.organization_id) if user.organization_id and not post.belongs_to(user) else None
+    return ResponsesPanel(
+        can_respond=own is None and can_respond(user, post),
+        own=own,
+        all=responses_to(post) if post.is_owned_by(user) or user.is_moderator else [],
     )
 
 

@@ -242,25 +242,3 @@ def case(partnership_id: int):
     if partnership is None or not partnership.is_case():
         abort(404)
     return render_template("responses/case.html", partnership=partnership)
-
-
-@bp.app_context_processor
-def response_helpers() -> dict:
-    """What the post page shows of responses, without the posts domain importing this one."""
-
-    def responses_panel(post):
-        if not current_user.is_authenticated:
-            return {"can_respond": False, "own": None, "all": []}
-        own = (
-            services.existing_response(post, current_user.organization_id)
-            if current_user.organization_id and not post.belongs_to(current_user)
-            else None
-        )
-        visible_all = post.is_owned_by(current_user) or current_user.is_moderator  # conversations are theirs
-        return {
-            "can_respond": own is None and services.can_respond(current_user, post),
-            "own": own,
-            "all": queries.responses_to(post) if visible_all else [],
-        }
-
-    return {"responses_panel": responses_panel, "response_kind_labels": KIND_LABELS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -231,21 +231,7 @@ def attachment(post_id: int, attachment_id: int):
     item = next((a for a in post.attachments if a.id == attachment_id), None)
     if item is None:
         abort(404)
-    path = uploads.path_of(item.stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(
-        path,
-        mimetype=item.content_type,
-        as_attachment=True,
-        download_name=item.original_name,
-        max_age=0,
-        conditional=True,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return uploads.serve_stored_file(item, public=False, as_attachment=True)
 
 
 @bp.get("/posts/ours")

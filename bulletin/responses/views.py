@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
@@ -197,20 +197,9 @@ def photo(partnership_id: int, photo_id: int):
     if partnership is None or not (partnership.is_case() or partnership.can_view(current_user)):
         abort(404)
     item = next((p for p in partnership.photos if p.id == photo_id), None)
-    if item is None or not uploads.path_of(item.stored_name).is_file():
+    if item is None:
         abort(404)
-    response = send_file(
-        uploads.path_of(item.stored_name),
-        mimetype=item.content_type,
-        download_name=item.original_name,
-        max_age=0 if not partnership.is_case() else 3600,
-        conditional=True,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    if not partnership.is_case():
-        response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return uploads.serve_stored_file(item, public=partnership.is_case(), as_attachment=False)
 
 
 @bp.get("/dashboard")

@@ -86,20 +86,6 @@ def reject_user(actor: User, user: User, reason: str) -> None:
     signals.user_rejected.send(actor, user=user, moderator=actor, reason=reason)
 
 
-def confirm_organization_domain(actor: User, user: User) -> None:
-    """Confirm the domain of a user's address as their organization's, logged."""
-    _require_moderator(actor)
-    if user.organization is None:
-        raise ModerationError(_l("団体に属していない利用者です。"))
-    try:
-        confirm_domain(user.organization, user.email_domain, actor.id)
-    except ValueError as error:
-        raise ModerationError(_l("このドメインは別の団体のものとして確認済みです。")) from error
-    log_decision(
-        actor, "confirm_domain", "organization", user.organization.id, user.organization.name, domain=user.email_domain
-    )
-
-
 def retry_mail(actor: User, message: OutboxMessage) -> None:
     """Put a message that failed for good back in the queue; the worker sends it on its next round."""
     _require_moderator(actor)

@@ -94,12 +94,6 @@ class Conversation(db.Model):
         """Both organizations' staff and moderators write in it."""
         return self.can_view(user)
 
-    def other_organization(self, user: User) -> Organization:
-        """The organization on the other side from the user's."""
-        if user.organization_id == self.post_organization_id:
-            return self.partner_organization
-        return self.post_organization
-
 
 class Message(db.Model):
     """One message in a conversation."""

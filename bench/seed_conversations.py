@@ -199,10 +199,10 @@ def seed(count: int, long_messages: int, rng: random.Random) -> dict:
     import bulletin
     from bulletin.accounts.models import User
     from bulletin.accounts.passwords import hash_password
+    from bulletin.core.text import today_in_japan
     from bulletin.extensions import db
     from bulletin.organizations.models import Organization, OrganizationKind
     from bulletin.posts.models import Post, PostKind, PostState
-    from bulletin.posts.services import today_in_japan
     from bulletin.responses.models import (
         Conversation,
         ConversationRead,

@@ -384,7 +384,7 @@ def pick_organizations(db, Organization, OrganizationKind, Membership, rng: rand
 
 def seed(count: int, rng: random.Random) -> dict:
     import bulletin
-    from bulletin.core.text import fold
+    from bulletin.core.text import fold, today_in_japan
     from bulletin.extensions import db
     from bulletin.organizations.models import Membership, Organization, OrganizationKind
     from bulletin.posts.categories import CATEGORIES
@@ -398,7 +398,6 @@ def seed(count: int, rng: random.Random) -> dict:
         post_target_ward,
     )
     from bulletin.posts.rendering import render_markdown
-    from bulletin.posts.services import today_in_japan
 
     app = bulletin.create_app()
     started = time.perf_counter()

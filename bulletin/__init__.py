@@ -22,6 +22,7 @@ from bulletin.core.transaction import TransactionalFlask, init_transactions
 from bulletin.extensions import babel, csrf, db, limiter, login_manager, migrate
 from bulletin.main.views import bp as main_bp
 from bulletin.moderation.views import bp as moderation_bp
+from bulletin.moderation.views import reports_bp
 from bulletin.notifications.receivers import connect_receivers
 from bulletin.notifications.views import bp as notifications_bp
 from bulletin.organizations.views import bp as organizations_bp
@@ -85,7 +86,16 @@ def create_app(config: dict | str | None = None) -> Flask:
     login_manager.login_message = _l("このページを見るにはログインしてください。")
     login_manager.login_message_category = "info"
 
-    for blueprint in (main_bp, accounts_bp, organizations_bp, posts_bp, responses_bp, moderation_bp, notifications_bp):
+    for blueprint in (
+        main_bp,
+        accounts_bp,
+        organizations_bp,
+        posts_bp,
+        responses_bp,
+        moderation_bp,
+        reports_bp,
+        notifications_bp,
+    ):
         app.register_blueprint(blueprint)
     init_templating(app)
     register_error_handlers(app)

@@ -30,7 +30,6 @@ class Config:
     SQLALCHEMY_DATABASE_URI: str | None = None  # filled from DATABASE_URL or instance/bulletin.sqlite
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     BASE_URL = "http://localhost:5000"
-    SITE_NAME = "全国連携マッチング掲示板"
     MAIL_SUBJECT_PREFIX = "[全国連携マッチング掲示板]"
     MAIL_FROM = "全国連携マッチング掲示板 <noreply@localhost>"
     SMTP_HOST: str | None = None

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from bulletin.accounts.models import OrgRole, User, UserState
 from bulletin.accounts.passwords import hash_password
 from bulletin.core.db import utcnow
+from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
 from bulletin.organizations.services import confirm_domain, get_by_code, make_member
 from bulletin.posts.models import Post, PostKind, PostState
@@ -26,7 +27,6 @@ from bulletin.posts.services import (
     create_post,
     expire_posts,
     reject_post,
-    today_in_japan,
 )
 from bulletin.responses.models import ResponseKind
 from bulletin.responses.queries import responses_to

@@ -1,7 +1,8 @@
 """Every model, imported in one place so the metadata (and Alembic) sees the whole schema."""
 
 from bulletin.accounts.models import Invitation, User
-from bulletin.moderation.models import ModerationDecision, Report
+from bulletin.core.audit import ModerationDecision
+from bulletin.moderation.models import Report
 from bulletin.notifications.models import Notification, NotificationPreference, OutboxMessage
 from bulletin.organizations.models import Agreement, EmailDomain, Organization
 from bulletin.posts.models import Attachment, CoProposer, Post, PostRevision

@@ -583,7 +583,7 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             needs_posts=True,
         )
     ],
-    ("posts.report", "POST"): [
+    ("reports.report_post", "POST"): [
         Case(
             "/posts/{w.published}/report",
             # anyone who may see a published post but does not own it may report it, moderators included
@@ -655,7 +655,7 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             needs_responses=True,
         )
     ],
-    ("responses.report", "POST"): [
+    ("reports.report_message", "POST"): [
         Case(
             "/conversations/{w.conversation}/messages/{w.ward_message}/report",
             # 坂井市 reports 品川区's message; nobody reports their own organization's, moderators hide instead

@@ -23,9 +23,9 @@ from sqlalchemy import func, select
 from bulletin.accounts import services as accounts
 from bulletin.accounts.models import OrgRole, User, UserState
 from bulletin.accounts.passwords import hash_password
+from bulletin.core.audit import ModerationDecision
 from bulletin.core.db import utcnow
 from bulletin.extensions import db
-from bulletin.moderation.models import ModerationDecision
 from bulletin.notifications.delivery import deliver_due
 from bulletin.notifications.models import Notification, OutboxMessage
 from bulletin.organizations.services import get_by_code, make_member, seed_organizations

@@ -163,7 +163,3 @@ class InviteForm(FlaskForm):
     """/organization/members: invite a colleague."""
 
     email = EmailField(_l("招待する職員のメールアドレス"), **EMAIL_FIELD)
-
-
-class ConfirmActionForm(FlaskForm):
-    """A POST button with only its CSRF token."""

@@ -63,7 +63,7 @@ class User(UserMixin, db.Model):
     approved_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
 
-    organization: Mapped[Organization | None] = relationship(back_populates="users")
+    organization: Mapped[Organization | None] = relationship()
 
     __table_args__ = (
         db.CheckConstraint("is_moderator OR organization_id IS NOT NULL", name="member_has_organization"),

@@ -12,7 +12,6 @@ from sqlalchemy.orm import joinedload
 from bulletin.accounts import services, tokens
 from bulletin.accounts.forms import (
     ChangePasswordForm,
-    ConfirmActionForm,
     ForgotPasswordForm,
     InviteForm,
     LoginForm,
@@ -21,6 +20,7 @@ from bulletin.accounts.forms import (
     ResetPasswordForm,
 )
 from bulletin.accounts.models import User, UserState
+from bulletin.core.forms import ConfirmActionForm
 from bulletin.core.transaction import carry_out, refusal_shown_on
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import db, limiter, login_manager

@@ -1,9 +1,12 @@
-"""Form helpers shared by every domain: text cleaning and the validators bad input meets first."""
+"""Forms and fields shared by every domain: text cleaning, the validators bad input meets first, and the small forms
+of buttons and decisions."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import ValidationError
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectMultipleField, TextAreaField, ValidationError
+from wtforms.validators import DataRequired, Length, Optional
 
 from bulletin.core.text import clean_line, has_control_characters
 
@@ -11,6 +14,11 @@ from bulletin.core.text import clean_line, has_control_characters
 def strip_line(value):
     """Filter: NFC and trim a one-line field."""
     return clean_line(value) if isinstance(value, str) else value
+
+
+def strip_text(value):
+    """Filter: trim a multi-line field."""
+    return value.strip() if isinstance(value, str) else value
 
 
 class NoControlCharacters:
@@ -22,3 +30,53 @@ class NoControlCharacters:
     def __call__(self, form, field):
         if isinstance(field.data, str) and has_control_characters(field.data, self.allow_newlines):
             raise ValidationError(_l("使用できない制御文字が含まれています。"))
+
+
+class JapaneseDateField(DateField):
+    """A date typed as YYYY-MM-DD (the browser's date picker sends that form), with a Japanese error."""
+
+    def process_formdata(self, valuelist):
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError(str(_l("日付は 2026-04-01 の形で入力してください。"))) from error
+
+
+class StoredFileIdsField(SelectMultipleField):
+    """Ids of stored files to remove; anything that is not a number is ignored (the services only ever remove the
+    files of the post or partnership at hand)."""
+
+    def process_formdata(self, valuelist):
+        self.data = [int(value) for value in valuelist if value.isdigit() and len(value) < 10]
+
+
+class ConfirmActionForm(FlaskForm):
+    """A POST button with only its CSRF token."""
+
+
+class ReasonForm(FlaskForm):
+    """A decision that needs a reason: return for revision, hide, report, refuse a revision, take a case down."""
+
+    reason = TextAreaField(
+        _l("理由"),
+        filters=[strip_text],
+        validators=[
+            DataRequired(_l("理由を入力してください。")),
+            Length(max=2000, message=_l("%(max)d文字以内で入力してください。")),
+            NoControlCharacters(allow_newlines=True),
+        ],
+    )
+
+
+class NoteForm(FlaskForm):
+    """An optional note, e.g. when a report is dismissed."""
+
+    note = TextAreaField(
+        _l("メモ"),
+        filters=[strip_text],
+        validators=[
+            Optional(),
+            Length(max=2000, message=_l("%(max)d文字以内で入力してください。")),
+            NoControlCharacters(allow_newlines=True),
+        ],
+    )

@@ -1,4 +1,4 @@
-"""Japanese text helpers: search folding, control characters, era (和暦) dates and fiscal years (年度)."""
+"""Japanese text helpers: search folding, control characters, era (和暦) dates, Japan time and today's date there."""
 
 from __future__ import annotations
 
@@ -68,6 +68,11 @@ def to_local(value: date | datetime) -> date | datetime:
     return value
 
 
+def today_in_japan() -> date:
+    """The current date in Japan, which decides deadlines and the day a partnership is agreed."""
+    return datetime.now(JST).date()
+
+
 def format_era_date(value: date | datetime | None) -> str:
     """令和7年11月23日 for a date (datetimes are shown in Japan time)."""
     if value is None:
@@ -96,15 +101,3 @@ def format_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(JST).strftime("%Y-%m-%d %H:%M")
-
-
-def fiscal_year(day: date) -> int:
-    """The fiscal year (年度, April to March) a date falls in, by its starting calendar year."""
-    return day.year if day.month >= 4 else day.year - 1
-
-
-def format_fiscal_year(year: int) -> str:
-    """令和7年度 (2025) for the fiscal year starting in April of `year`."""
-    era, era_number = era_year(date(year, 4, 1))
-    number = "元" if era_number == 1 else str(era_number)
-    return f"{era}{number}年度（{year}）"

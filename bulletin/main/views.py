@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, jsonify, redirect, render_template, re
 from flask_login import current_user
 from sqlalchemy import text
 
-from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.core.forms import ConfirmActionForm
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import db
 from bulletin.posts import queries

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from bulletin.core.forms import NoControlCharacters
+from bulletin.core.forms import NoControlCharacters, strip_text
 
 
 class ApproveUserForm(FlaskForm):
@@ -19,7 +19,7 @@ class RejectUserForm(FlaskForm):
 
     reason = TextAreaField(
         _l("却下の理由（申請者に伝えられます）"),
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("却下の理由を入力してください。")),
             Length(max=2000, message=_l("%(max)d文字以内で入力してください。")),

@@ -1,74 +1,18 @@
-"""The moderation log: every decision, who, what, when, why. Rows are never updated or deleted."""
+"""Reports (通報) of posts and messages, and how moderators resolved them."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
+from sqlalchemy import ForeignKey, Index, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.accounts.models import User
 from bulletin.core.db import str_enum, utcnow
-from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import db
 from bulletin.posts.models import Post
 from bulletin.responses.models import Message
-
-
-class DecisionAction(LabelledStrEnum):
-    """What a line of the moderation log records (ModerationDecision.action holds the value)."""
-
-    APPROVE_USER = "approve_user", _l("登録を承認")
-    REJECT_USER = "reject_user", _l("登録を却下")
-    CONFIRM_DOMAIN = "confirm_domain", _l("ドメインを確認")
-    APPROVE_POST = "approve_post", _l("投稿を公開")
-    REJECT_POST = "reject_post", _l("投稿を差し戻し")
-    HIDE_POST = "hide_post", _l("投稿を非公開")
-    UNHIDE_POST = "unhide_post", _l("投稿を再公開")
-    EXPIRE_POST = "expire_post", _l("投稿の期限切れ")
-    APPROVE_REVISION = "approve_revision", _l("修正を反映")
-    REJECT_REVISION = "reject_revision", _l("修正を差し戻し")
-    DISMISS_REPORT = "dismiss_report", _l("通報を却下")
-    HIDE_MESSAGE = "hide_message", _l("メッセージを非表示")
-    PUBLISH_CASE = "publish_case", _l("連携事例を公開")
-    UNPUBLISH_CASE = "unpublish_case", _l("連携事例の公開を停止")
-    RETRY_MAIL = "retry_mail", _l("メールを再送")
-
-
-class ModerationDecision(db.Model):
-    """One line of the moderation log."""
-
-    __tablename__ = "moderation_decision"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"), index=True)
-    action: Mapped[str] = mapped_column(String(40))
-    subject_type: Mapped[str] = mapped_column(String(30))
-    subject_id: Mapped[int]
-    subject_label: Mapped[str] = mapped_column(String(300), default="")
-    reason: Mapped[str | None] = mapped_column(db.Text)
-    details: Mapped[dict] = mapped_column(JSON, default=dict)
-
-    actor: Mapped[User | None] = relationship()
-
-    __table_args__ = (db.Index("ix_moderation_decision_subject", "subject_type", "subject_id"),)
-
-    @property
-    def action_label(self) -> str:
-        """The action as moderators read it; an action this version does not know is shown as recorded."""
-        try:
-            return str(DecisionAction(self.action).label)
-        except ValueError:
-            return self.action
-
-
-@event.listens_for(ModerationDecision, "before_update")
-@event.listens_for(ModerationDecision, "before_delete")
-def _log_is_append_only(mapper, connection, target):
-    raise RuntimeError("the moderation log is append-only")
 
 
 class ReportState(enum.StrEnum):

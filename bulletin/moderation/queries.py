@@ -9,9 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from bulletin.accounts.models import User, UserState
+from bulletin.core.audit import ModerationDecision
 from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import db
-from bulletin.moderation.models import ModerationDecision, Report, ReportState
+from bulletin.moderation.models import Report, ReportState
 from bulletin.organizations.models import Membership, Organization
 from bulletin.organizations.services import domain_owners
 from bulletin.posts.models import Post, PostRevision, PostState, RevisionState

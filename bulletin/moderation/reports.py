@@ -1,4 +1,5 @@
-"""Reports (通報): any member reports a published post; a moderator dismisses the report or hides the post."""
+"""Reports (通報): a member reports a published post or a message of a conversation; a moderator dismisses the report
+or hides what was reported."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from sqlalchemy import select, update
 
 from bulletin.accounts.models import User
 from bulletin.core import signals
+from bulletin.core.audit import log_decision
 from bulletin.core.db import guarded_update, utcnow
 from bulletin.extensions import db
-from bulletin.moderation.log import log_decision
 from bulletin.moderation.models import Report, ReportState
 from bulletin.posts.models import Post
 from bulletin.posts.services import PostError, hide_post

@@ -7,11 +7,11 @@ from sqlalchemy import select
 
 from bulletin.accounts.models import OrgRole, User, UserState
 from bulletin.core import signals
+from bulletin.core.audit import log_decision
 from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError
 from bulletin.core.text import to_local
 from bulletin.extensions import db
-from bulletin.moderation.log import log_decision
 from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.organizations.models import OrganizationKind
 from bulletin.organizations.services import confirm_domain, make_member
@@ -84,20 +84,6 @@ def reject_user(actor: User, user: User, reason: str) -> None:
     log_decision(actor, "reject_user", "user", user.id, _user_label(user), reason=reason, email=user.email)
     db.session.flush()
     signals.user_rejected.send(actor, user=user, moderator=actor, reason=reason)
-
-
-def confirm_organization_domain(actor: User, user: User) -> None:
-    """Confirm the domain of a user's address as their organization's, logged."""
-    _require_moderator(actor)
-    if user.organization is None:
-        raise ModerationError(_l("団体に属していない利用者です。"))
-    try:
-        confirm_domain(user.organization, user.email_domain, actor.id)
-    except ValueError as error:
-        raise ModerationError(_l("このドメインは別の団体のものとして確認済みです。")) from error
-    log_decision(
-        actor, "confirm_domain", "organization", user.organization.id, user.organization.name, domain=user.email_domain
-    )
 
 
 def retry_mail(actor: User, message: OutboxMessage) -> None:

@@ -1,4 +1,4 @@
-"""The moderation queue, member decisions and the log."""
+"""The moderation queue, decisions on members, posts and reports, the log, failed mail; and members' reports."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from bulletin.accounts.forms import ConfirmActionForm
 from bulletin.core.diff import diff_fields
+from bulletin.core.forms import ConfirmActionForm, NoteForm, ReasonForm
 from bulletin.core.transaction import carry_out, refused_go_to
 from bulletin.extensions import db
 from bulletin.moderation import queries, reports, services
@@ -17,11 +17,14 @@ from bulletin.moderation.models import Report
 from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.posts import queries as post_queries
 from bulletin.posts import services as posts
-from bulletin.posts.forms import NoteForm, ReasonForm
 from bulletin.posts.models import CONTENT_FIELDS, PostRevision
-from bulletin.responses.queries import cases_awaiting_publication
+from bulletin.responses import queries as response_queries
+from bulletin.responses.models import Message
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
+# Members report from the post and conversation pages, under those pages' URLs: a blueprint without the moderators'
+# guard. Filing a report lives here, with resolving it, as moderation sits above the posts and responses it reports.
+reports_bp = Blueprint("reports", __name__)
 
 
 @bp.before_request
@@ -42,7 +45,7 @@ def queue():
         revisions=queries.pending_revisions(),
         reports=queries.open_reports(),
         hidden=queries.hidden_posts(),
-        cases=cases_awaiting_publication(),
+        cases=response_queries.cases_awaiting_publication(),
         approve_form=ApproveUserForm(formdata=None),
         action_form=ConfirmActionForm(),
     )
@@ -247,4 +250,39 @@ def retry_mail(message_id: int):
         lambda: services.retry_mail(current_user, message),
         _("%(recipient)s へのメールを送信待ちに戻しました。", recipient=message.recipient),
         url_for("moderation.mail"),
+    )
+
+
+@reports_bp.post("/posts/<int:post_id>/report")
+@login_required
+def report_post(post_id: int):
+    """A member reports a post to the moderators."""
+    post = post_queries.visible_post_or_404(post_id, current_user)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("通報の理由を入力してください。"), "error")
+        return redirect(url_for("posts.show", post_id=post.id))
+    return carry_out(
+        lambda: reports.report_post(current_user, post, form.reason.data),
+        _("通報しました。事務局が確認します。"),
+        url_for("posts.show", post_id=post.id),
+    )
+
+
+@reports_bp.post("/conversations/<int:conversation_id>/messages/<int:message_id>/report")
+@login_required
+def report_message(conversation_id: int, message_id: int):
+    """A member reports a message of a conversation to the moderators."""
+    conversation = response_queries.visible_conversation_or_404(conversation_id, current_user)
+    message = db.session.get(Message, message_id)
+    if message is None or message.conversation_id != conversation.id:
+        abort(404)
+    form = ReasonForm()
+    if not form.validate_on_submit():
+        flash(_("通報の理由を入力してください。"), "error")
+        return redirect(url_for("responses.conversation", conversation_id=conversation.id))
+    return carry_out(
+        lambda: reports.report_message(current_user, message, form.reason.data),
+        _("通報しました。事務局が確認します。"),
+        url_for("responses.conversation", conversation_id=conversation.id),
     )

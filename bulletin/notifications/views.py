@@ -8,9 +8,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from bulletin.accounts.forms import ConfirmActionForm
 from bulletin.accounts.models import User
 from bulletin.accounts.tokens import TokenError, load_unsubscribe_token
+from bulletin.core.forms import ConfirmActionForm
 from bulletin.core.transaction import write_separately
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import csrf, db

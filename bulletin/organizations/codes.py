@@ -28,11 +28,6 @@ def is_valid_code(code: str) -> bool:
     return bool(_CODE_RE.match(code or "")) and check_digit(code[:5]) == code[5]
 
 
-def prefecture_code_of(code: str) -> str:
-    """The two-digit prefecture part of an organization code."""
-    return code[:2]
-
-
 ASSOCIATION_PREFIX = "9"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Column, Date, Float, ForeignKey, String, Table, text
@@ -14,9 +13,6 @@ from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import db
 from bulletin.organizations.data import prefecture_name
-
-if TYPE_CHECKING:
-    from bulletin.accounts.models import User
 
 
 class OrganizationKind(LabelledStrEnum):
@@ -65,7 +61,6 @@ class Organization(db.Model):
     agreement: Mapped[Agreement | None] = relationship(
         back_populates="association", foreign_keys="Agreement.association_id"
     )
-    users: Mapped[list[User]] = relationship(back_populates="organization", lazy="raise_on_sql")
 
     __table_args__ = (
         db.CheckConstraint("length(code) = 6", name="code_six_digits"),

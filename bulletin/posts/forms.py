@@ -8,7 +8,6 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import (
-    DateField,
     HiddenField,
     RadioField,
     SelectChoice,
@@ -19,7 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from bulletin.core.forms import NoControlCharacters, strip_line
+from bulletin.core.forms import JapaneseDateField, NoControlCharacters, StoredFileIdsField, strip_line, strip_text
 from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.models import CONTENT_FIELDS, CloseReason, PostKind
 from bulletin.posts.services import PostInput
@@ -31,15 +30,11 @@ def _length(maximum: int) -> Length:
     return Length(max=maximum, message=_l("%(max)d文字以内で入力してください。"))
 
 
-def _strip_text(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 def _text(label, maximum, required=False, hint=None):
     validators = [DataRequired(REQUIRED)] if required else [Optional()]
     return TextAreaField(
         label,
-        filters=[_strip_text],
+        filters=[strip_text],
         description=hint or "",
         validators=[*validators, _length(maximum), NoControlCharacters(allow_newlines=True)],
     )
@@ -55,26 +50,8 @@ def _line(label, maximum, required=False, hint=None):
     )
 
 
-class JapaneseDateField(DateField):
-    """A date typed as YYYY-MM-DD (the browser's date picker sends that form), with a Japanese error."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as error:
-            raise ValueError(str(_l("日付は 2026-04-01 の形で入力してください。"))) from error
-
-
 def _date(label):
     return JapaneseDateField(label, validators=[Optional()], format="%Y-%m-%d")
-
-
-class AttachmentIdsField(SelectMultipleField):
-    """Ids of attachments to remove; anything that is not a number is ignored (the service only ever removes
-    the post's own attachments)."""
-
-    def process_formdata(self, valuelist):
-        self.data = [int(value) for value in valuelist if value.isdigit() and len(value) < 10]
 
 
 class PostForm(FlaskForm):
@@ -112,7 +89,7 @@ class PostForm(FlaskForm):
         description=_l("選ばなければ23区すべてが対象です。"),
     )
     attachments = MultipleFileField(_l("添付ファイル"), description=_l("PDF、PNG、JPEG、WebP。1件10MBまで、5件まで。"))
-    remove_attachments = AttachmentIdsField(_l("削除する添付ファイル"), choices=[], validate_choice=False)
+    remove_attachments = StoredFileIdsField(_l("削除する添付ファイル"), choices=[], validate_choice=False)
     action = HiddenField(default="draft")
 
     def validate_category(self, field):
@@ -161,30 +138,6 @@ class PostForm(FlaskForm):
             cost_sharing=self.cost_sharing.data or "",
             target_ward_codes=list(self.target_wards.data or []),
         )
-
-
-class ReasonForm(FlaskForm):
-    """A decision that needs a reason: return for revision, hide, report, refuse a revision."""
-
-    reason = TextAreaField(
-        _l("理由"),
-        filters=[_strip_text],
-        validators=[
-            DataRequired(_l("理由を入力してください。")),
-            _length(2000),
-            NoControlCharacters(allow_newlines=True),
-        ],
-    )
-
-
-class NoteForm(FlaskForm):
-    """An optional note, e.g. when a report is dismissed."""
-
-    note = TextAreaField(
-        _l("メモ"),
-        filters=[_strip_text],
-        validators=[Optional(), _length(2000), NoControlCharacters(allow_newlines=True)],
-    )
 
 
 class CloseForm(FlaskForm):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bulletin.accounts.models import User, UserState
 from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
+from bulletin.core.uploads import StoredFile
 from bulletin.extensions import db
 from bulletin.organizations.models import Membership, Organization
 from bulletin.posts.categories import CATEGORIES, category_label
@@ -277,28 +278,15 @@ class PostRevision(db.Model):
     )
 
 
-class Attachment(db.Model):
+class Attachment(StoredFile, db.Model):
     """A PDF or image of a post, stored under UPLOAD_DIR with a random name."""
 
     __tablename__ = "attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"), index=True)
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(50))
-    size: Mapped[int]
-    width: Mapped[int | None]
-    height: Mapped[int | None]
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     post: Mapped[Post] = relationship(back_populates="attachments")
-
-    @property
-    def is_image(self) -> bool:
-        """Images are shown in the page; PDFs are linked."""
-        return self.content_type.startswith("image/")
 
 
 class CoProposer(db.Model):

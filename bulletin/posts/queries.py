@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask import abort
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import defer, joinedload, load_only, selectinload
 
@@ -162,6 +163,15 @@ def get_post(post_id: int) -> Post | None:
         )
     )
     return db.session.scalar(statement)
+
+
+def visible_post_or_404(post_id: int, user: User) -> Post:
+    """The post with everything its page shows, if the user may see it; anything else is 404, so that a hidden post
+    is not even confirmed to exist."""
+    post = get_post(post_id)
+    if post is None or not post.can_view(user):
+        abort(404)
+    return post
 
 
 def pending_revision(post: Post) -> PostRevision | None:

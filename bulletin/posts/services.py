@@ -15,14 +15,13 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from bulletin.accounts.models import User
-from bulletin.core import signals
+from bulletin.core import signals, uploads
+from bulletin.core.audit import log_decision
 from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError
-from bulletin.core.text import fold, to_local
+from bulletin.core.text import fold, today_in_japan
 from bulletin.extensions import db
-from bulletin.moderation.log import log_decision
 from bulletin.organizations.models import Membership, Organization, OrganizationKind
-from bulletin.posts import uploads
 from bulletin.posts.models import (
     CONTENT_FIELDS,
     Attachment,
@@ -56,6 +55,8 @@ TRANSITIONS: dict[str, tuple[frozenset[PostState], PostState | None]] = {
     "hide": (frozenset({PostState.PUBLISHED, PostState.CLOSED, PostState.EXPIRED}), PostState.HIDDEN),
     "unhide": (frozenset({PostState.HIDDEN}), None),
 }
+
+MAX_ATTACHMENTS = 5
 
 
 def _refuse_in_state(post: Post) -> PostError:
@@ -106,11 +107,6 @@ class PostInput:
         for name in ("desired_from", "desired_until", "deadline"):
             values[name] = values[name].isoformat() if values[name] else None
         return values
-
-
-def today_in_japan() -> date:
-    """The current date in Japan, which decides deadlines."""
-    return to_local(utcnow()).date()
 
 
 def kind_for(organization: Organization) -> PostKind:
@@ -186,8 +182,8 @@ def _add_files(actor: User, post: Post, files: list[FileStorage]) -> None:
     files = [f for f in files if f and f.filename]
     if not files:
         return
-    if len(post.attachments) + len(files) > uploads.MAX_ATTACHMENTS:
-        raise PostError(_l("添付できるファイルは%(n)d件までです。", n=uploads.MAX_ATTACHMENTS), field="attachments")
+    if len(post.attachments) + len(files) > MAX_ATTACHMENTS:
+        raise PostError(_l("添付できるファイルは%(n)d件までです。", n=MAX_ATTACHMENTS), field="attachments")
     try:
         checked = uploads.check_files((upload.filename, upload.stream.read(uploads.MAX_BYTES + 1)) for upload in files)
     except uploads.UploadError as error:

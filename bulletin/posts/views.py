@@ -1,35 +1,28 @@
-"""Post pages: the list, one post, writing and editing, the organization's own posts, files, reports."""
+"""Post pages: the list, one post, writing and editing, the organization's own posts, files, co-proposers."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.core import uploads
+from bulletin.core.forms import ConfirmActionForm, ReasonForm
 from bulletin.core.transaction import carry_out, refusal_shown_on
 from bulletin.extensions import db
-from bulletin.moderation.reports import report_post
 from bulletin.organizations.data import prefectures
 from bulletin.organizations.services import get_by_code, ward_choices
-from bulletin.posts import queries, services, uploads
+from bulletin.posts import queries, services
 from bulletin.posts.categories import CATEGORIES
-from bulletin.posts.forms import CloseForm, CoProposerForm, PostForm, ReasonForm
+from bulletin.posts.forms import CloseForm, CoProposerForm, PostForm
 from bulletin.posts.models import CoProposer, Post, PostKind, PostState
 from bulletin.posts.rendering import render_markdown
+from bulletin.responses import queries as response_queries
 
 bp = Blueprint("posts", __name__)
-
-
-def visible_post_or_404(post_id: int) -> Post:
-    """Load a post the current user may see; anything else is 404, so hidden posts are not even confirmed."""
-    post = queries.get_post(post_id)
-    if post is None or not post.can_view(current_user):
-        abort(404)
-    return post
 
 
 @bp.before_request
@@ -110,13 +103,14 @@ def new():
 
 @bp.get("/posts/<int:post_id>")
 def show(post_id: int):
-    """One post: organization, period, deadline, attachments, and what the viewer may do with it."""
-    post = visible_post_or_404(post_id)
+    """One post: organization, period, deadline, attachments, what the viewer may do with it, and its responses."""
+    post = queries.visible_post_or_404(post_id, current_user)
     revision = queries.pending_revision(post) if post.belongs_to(current_user) else None
     return render_template(
         "posts/show.html",
         post=post,
         revision=revision,
+        panel=response_queries.responses_panel(current_user, post),
         action_form=ConfirmActionForm(),
         close_form=CloseForm(formdata=None),
         report_form=ReasonForm(formdata=None),
@@ -127,7 +121,7 @@ def show(post_id: int):
 @bp.route("/posts/<int:post_id>/edit", methods=["GET", "POST"])
 def edit(post_id: int):
     """Edit a post; a published one becomes a pending revision while the published text stays up."""
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     if not post.can_edit(current_user):
         abort(403)
     form = _post_form(post)
@@ -166,7 +160,7 @@ def edit(post_id: int):
 
 
 def _simple_action(post_id: int, verb, success: str):
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
     return carry_out(lambda: verb(current_user, post), success, url_for("posts.show", post_id=post.id))
@@ -187,7 +181,7 @@ def withdraw(post_id: int):
 @bp.post("/posts/<int:post_id>/close")
 def close(post_id: int):
     """Close a published post (partnered or no longer seeking)."""
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     form = CloseForm()
     if not form.validate_on_submit():
         flash(_("終了の理由を選んでください。"), "error")
@@ -199,25 +193,10 @@ def close(post_id: int):
     )
 
 
-@bp.post("/posts/<int:post_id>/report")
-def report(post_id: int):
-    """Report a post to the moderators."""
-    post = visible_post_or_404(post_id)
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        flash(_("通報の理由を入力してください。"), "error")
-        return redirect(url_for("posts.show", post_id=post.id))
-    return carry_out(
-        lambda: report_post(current_user, post, form.reason.data),
-        _("通報しました。事務局が確認します。"),
-        url_for("posts.show", post_id=post.id),
-    )
-
-
 @bp.post("/posts/<int:post_id>/co-proposers")
 def invite_co_proposer(post_id: int):
     """Invite another member organization to join the post."""
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     form = CoProposerForm()
     if not form.validate_on_submit():
         flash(_("団体コードを入力してください。"), "error")
@@ -247,25 +226,11 @@ def answer_co_proposal(co_id: int, answer: str):
 @bp.get("/posts/<int:post_id>/attachments/<int:attachment_id>")
 def attachment(post_id: int, attachment_id: int):
     """A file of a post, only to those who may see the post, never sniffed, always as a download."""
-    post = visible_post_or_404(post_id)
+    post = queries.visible_post_or_404(post_id, current_user)
     item = next((a for a in post.attachments if a.id == attachment_id), None)
     if item is None:
         abort(404)
-    path = uploads.path_of(item.stored_name)
-    if not path.is_file():
-        abort(404)
-    response = send_file(
-        path,
-        mimetype=item.content_type,
-        as_attachment=True,
-        download_name=item.original_name,
-        max_age=0,
-        conditional=True,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+    return uploads.serve_stored_file(item, public=False, as_attachment=True)
 
 
 @bp.get("/posts/ours")

@@ -8,8 +8,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import RadioField, SelectChoice, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from bulletin.core.forms import NoControlCharacters, strip_line
-from bulletin.posts.forms import AttachmentIdsField, JapaneseDateField
+from bulletin.core.forms import JapaneseDateField, NoControlCharacters, StoredFileIdsField, strip_line, strip_text
 from bulletin.responses.models import ResponseKind
 from bulletin.responses.services import MAX_MESSAGE_LENGTH
 
@@ -18,14 +17,10 @@ def _length(maximum: int) -> Length:
     return Length(max=maximum, message=_l("%(max)d文字以内で入力してください。"))
 
 
-def _strip_text(value):
-    return value.strip() if isinstance(value, str) else value
-
-
 def _message_field(label):
     return TextAreaField(
         label,
-        filters=[_strip_text],
+        filters=[strip_text],
         validators=[
             DataRequired(_l("メッセージを入力してください。")),
             _length(MAX_MESSAGE_LENGTH),
@@ -81,7 +76,7 @@ class OutcomeForm(FlaskForm):
     )
     summary = TextAreaField(
         _l("概要"),
-        filters=[_strip_text],
+        filters=[strip_text],
         validators=[
             Optional(),
             _length(4000),
@@ -89,4 +84,4 @@ class OutcomeForm(FlaskForm):
         ],
     )
     photos = MultipleFileField(_l("写真"), description=_l("PNG、JPEG、WebP。1枚10MBまで、5枚まで。"))
-    remove_photos = AttachmentIdsField(_l("削除する写真"), choices=[], validate_choice=False)
+    remove_photos = StoredFileIdsField(_l("削除する写真"), choices=[], validate_choice=False)

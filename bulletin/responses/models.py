@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from bulletin.accounts.models import User, UserState
 from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
+from bulletin.core.uploads import StoredFile
 from bulletin.extensions import db
 from bulletin.organizations.models import Organization
 from bulletin.posts.models import Post
@@ -93,12 +94,6 @@ class Conversation(db.Model):
     def can_write(self, user: User | None) -> bool:
         """Both organizations' staff and moderators write in it."""
         return self.can_view(user)
-
-    def other_organization(self, user: User) -> Organization:
-        """The organization on the other side from the user's."""
-        if user.organization_id == self.post_organization_id:
-            return self.partner_organization
-        return self.post_organization
 
 
 class Message(db.Model):
@@ -215,21 +210,13 @@ class Partnership(db.Model):
         return bool(self.summary and self.held_from)
 
 
-class PartnershipPhoto(db.Model):
+class PartnershipPhoto(StoredFile, db.Model):
     """A photo of a partnership's outcome, stored as attachments are (re-encoded, random name)."""
 
     __tablename__ = "partnership_photo"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     partnership_id: Mapped[int] = mapped_column(ForeignKey("partnership.id", ondelete="CASCADE"), index=True)
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(50))
-    size: Mapped[int]
-    width: Mapped[int | None]
-    height: Mapped[int | None]
     caption: Mapped[str] = mapped_column(String(200), default="")
-    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     partnership: Mapped[Partnership] = relationship(back_populates="photos")

@@ -5,8 +5,9 @@ Each page costs a fixed number of queries however many messages or conversations
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from flask import abort
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -21,6 +22,7 @@ from bulletin.responses.models import (
     Response,
     ResponseState,
 )
+from bulletin.responses.services import can_respond, existing_response
 
 DASHBOARD_LIMIT = 200
 CASES_PER_PAGE = 20
@@ -38,6 +40,14 @@ def get_conversation(conversation_id: int) -> Conversation | None:
             joinedload(Conversation.response),
         )
     )
+
+
+def visible_conversation_or_404(conversation_id: int, user: User) -> Conversation:
+    """The conversation, if the user may see it (its two organizations and moderators); anything else is 404."""
+    conversation = get_conversation(conversation_id)
+    if conversation is None or not conversation.can_view(user):
+        abort(404)
+    return conversation
 
 
 def messages_of(conversation: Conversation) -> list[Message]:
@@ -130,6 +140,28 @@ def responses_to(post: Post) -> list[Response]:
             .options(joinedload(Response.organization), joinedload(Response.conversation))
             .order_by(Response.created_at)
         )
+    )
+
+
+@dataclass
+class ResponsesPanel:
+    """What the post page shows of responses: the way to respond, the viewer's own response, or all of them."""
+
+    can_respond: bool = False
+    own: Response | None = None
+    all: list[Response] = field(default_factory=list)
+
+
+def responses_panel(user: User, post: Post) -> ResponsesPanel:
+    """The other side may respond, or open the conversation of its response; the post's organizations and the
+    moderators see every response, as the conversations are theirs."""
+    if not user.is_authenticated:
+        return ResponsesPanel()
+    own = existing_response(post, user.organization_id) if user.organization_id and not post.belongs_to(user) else None
+    return ResponsesPanel(
+        can_respond=own is None and can_respond(user, post),
+        own=own,
+        all=responses_to(post) if post.is_owned_by(user) or user.is_moderator else [],
     )
 
 

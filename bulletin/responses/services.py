@@ -16,14 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from bulletin.accounts.models import User
-from bulletin.core import signals
+from bulletin.core import signals, uploads
+from bulletin.core.audit import log_decision
 from bulletin.core.db import guarded_update, utcnow
+from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
-from bulletin.moderation.log import log_decision
 from bulletin.organizations.models import Membership, OrganizationKind
-from bulletin.posts import uploads
 from bulletin.posts.models import Post, PostKind, PostState
-from bulletin.posts.services import PostError, today_in_japan
+from bulletin.posts.services import PostError
 from bulletin.responses.models import (
     Conversation,
     ConversationRead,

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
-from bulletin.accounts.forms import ConfirmActionForm
+from bulletin.core import uploads
+from bulletin.core.forms import ConfirmActionForm, ReasonForm
 from bulletin.core.transaction import carry_out, refusal_shown_on, refused_go_to, write_separately
 from bulletin.extensions import db
-from bulletin.moderation.reports import report_message
-from bulletin.posts import uploads
-from bulletin.posts.forms import ReasonForm
-from bulletin.posts.views import visible_post_or_404
+from bulletin.posts.queries import visible_post_or_404
 from bulletin.responses import queries, services
 from bulletin.responses.forms import MessageForm, OutcomeForm, RespondForm
-from bulletin.responses.models import Message, Response, ResponseKind
+from bulletin.responses.models import Response, ResponseKind
 
 bp = Blueprint("responses", __name__)
 
@@ -25,7 +23,7 @@ bp = Blueprint("responses", __name__)
 @login_required
 def respond(post_id: int):
     """The other side answers a post; its conversation opens."""
-    post = visible_post_or_404(post_id)
+    post = visible_post_or_404(post_id, current_user)
     existing = services.existing_response(post, current_user.organization_id) if current_user.organization_id else None
     if existing is not None:
         flash(_("この投稿にはすでに応答しています。続きはこちらに書いてください。"), "info")
@@ -43,13 +41,6 @@ def respond(post_id: int):
     return render_template("responses/respond.html", post=post, form=form), status
 
 
-def _conversation_or_404(conversation_id: int):
-    conversation = queries.get_conversation(conversation_id)
-    if conversation is None or not conversation.can_view(current_user):
-        abort(404)
-    return conversation
-
-
 @bp.route("/conversations/<int:conversation_id>", methods=["GET", "POST"])
 @login_required
 def conversation(conversation_id: int):
@@ -57,7 +48,7 @@ def conversation(conversation_id: int):
 
     Reading moves the user's read marker: a write on GET, made only when there is something new to mark.
     """
-    conversation = _conversation_or_404(conversation_id)
+    conversation = queries.visible_conversation_or_404(conversation_id, current_user)
     form = MessageForm()
     if form.validate_on_submit():
         with refusal_shown_on(form) as outcome:
@@ -82,25 +73,6 @@ def conversation(conversation_id: int):
         user_id, newest_id = current_user.id, messages[-1].id
         write_separately(lambda: services.mark_read(user_id, conversation_id, newest_id))
     return page, 400 if request.method == "POST" else 200
-
-
-@bp.post("/conversations/<int:conversation_id>/messages/<int:message_id>/report")
-@login_required
-def report(conversation_id: int, message_id: int):
-    """Report a message to the moderators."""
-    conversation = _conversation_or_404(conversation_id)
-    message = db.session.get(Message, message_id)
-    if message is None or message.conversation_id != conversation.id:
-        abort(404)
-    form = ReasonForm()
-    if not form.validate_on_submit():
-        flash(_("通報の理由を入力してください。"), "error")
-        return redirect(url_for("responses.conversation", conversation_id=conversation.id))
-    return carry_out(
-        lambda: report_message(current_user, message, form.reason.data),
-        _("通報しました。事務局が確認します。"),
-        url_for("responses.conversation", conversation_id=conversation.id),
-    )
 
 
 def _response_or_404(response_id: int) -> Response:
@@ -224,20 +196,9 @@ def photo(partnership_id: int, photo_id: int):
     if partnership is None or not (partnership.is_case() or partnership.can_view(current_user)):
         abort(404)
     item = next((p for p in partnership.photos if p.id == photo_id), None)
-    if item is None or not uploads.path_of(item.stored_name).is_file():
+    if item is None:
         abort(404)
-    response = send_file(
-        uploads.path_of(item.stored_name),
-        mimetype=item.content_type,
-        download_name=item.original_name,
-        max_age=0 if not partnership.is_case() else 3600,
-        conditional=True,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    if not partnership.is_case():
-        response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return uploads.serve_stored_file(item, public=partnership.is_case(), as_attachment=False)
 
 
 @bp.get("/dashboard")
@@ -268,25 +229,3 @@ def case(partnership_id: int):
     if partnership is None or not partnership.is_case():
         abort(404)
     return render_template("responses/case.html", partnership=partnership)
-
-
-@bp.app_context_processor
-def response_helpers() -> dict:
-    """What the post page shows of responses, without the posts domain importing this one."""
-
-    def responses_panel(post):
-        if not current_user.is_authenticated:
-            return {"can_respond": False, "own": None, "all": []}
-        own = (
-            services.existing_response(post, current_user.organization_id)
-            if current_user.organization_id and not post.belongs_to(current_user)
-            else None
-        )
-        visible_all = post.is_owned_by(current_user) or current_user.is_moderator  # conversations are theirs
-        return {
-            "can_respond": own is None and services.can_respond(current_user, post),
-            "own": own,
-            "all": queries.responses_to(post) if visible_all else [],
-        }
-
-    return {"responses_panel": responses_panel}

@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from bulletin.accounts import tokens
 from bulletin.accounts.models import Invitation, OrgRole, User, UserState
+from bulletin.core.audit import ModerationDecision
 from bulletin.core.db import utcnow
 from bulletin.extensions import db
-from bulletin.moderation.models import ModerationDecision
 from bulletin.organizations.codes import check_digit
 from tests.conftest import PASSWORD, SAKAI, link_in
 from tests.support import assert_field_error, assert_unchanged, database_state, isolated_client, page_of

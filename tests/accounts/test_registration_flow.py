@@ -3,8 +3,8 @@
 from sqlalchemy import select
 
 from bulletin.accounts.models import OrgRole, User, UserState
+from bulletin.core.audit import ModerationDecision
 from bulletin.extensions import db
-from bulletin.moderation.models import ModerationDecision
 from bulletin.organizations.models import Membership
 from tests.conftest import PASSWORD, SAKAI, SHINAGAWA, link_in
 

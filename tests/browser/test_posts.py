@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from bulletin.posts.services import today_in_japan
+from bulletin.core.text import today_in_japan
 from tests.browser.pages import assert_accessible, heading, logged_in
 from tests.conftest import SAKAI, SHINAGAWA
 

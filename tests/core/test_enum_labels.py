@@ -8,8 +8,8 @@ import pytest
 from flask_babel import force_locale
 
 from bulletin.accounts.models import OrgRole, UserState
+from bulletin.core.audit import DecisionAction
 from bulletin.core.enums import LabelledStrEnum
-from bulletin.moderation.models import DecisionAction
 from bulletin.moderation.queries import RegistrationFlag
 from bulletin.notifications.models import DeliveryMode
 from bulletin.organizations.models import OrganizationKind

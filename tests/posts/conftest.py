@@ -17,10 +17,11 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from bulletin.accounts.models import User
+from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
 from bulletin.posts import services
 from bulletin.posts.models import Post, PostKind, PostState
-from bulletin.posts.services import PostInput, today_in_japan
+from bulletin.posts.services import PostInput
 from tests.conftest import KUSHIRO_TOWN, SAKAI, SHINAGAWA
 
 CHIYODA = "131016"  # 千代田区, a special ward

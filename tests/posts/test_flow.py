@@ -6,10 +6,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bulletin.core.audit import ModerationDecision
+from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
-from bulletin.moderation.models import ModerationDecision
 from bulletin.posts.models import Post, PostState
-from bulletin.posts.services import today_in_japan
 from tests.conftest import SAKAI, SHINAGAWA
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

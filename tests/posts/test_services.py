@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bulletin.accounts.models import UserState
+from bulletin.core.audit import ModerationDecision
 from bulletin.core.text import fold
 from bulletin.extensions import db
 from bulletin.moderation import reports
-from bulletin.moderation.models import ModerationDecision, Report, ReportState
+from bulletin.moderation.models import Report, ReportState
 from bulletin.organizations.models import Membership, OrganizationKind
 from bulletin.organizations.services import get_by_code
 from bulletin.posts import services

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import encode_multipart
 
+from bulletin.core import uploads
 from bulletin.extensions import db
 from bulletin.organizations.models import Membership
-from bulletin.posts import services, uploads
+from bulletin.posts import services
 from bulletin.posts.models import Attachment, Post, PostState
 from bulletin.posts.services import PostError
 from tests.conftest import KUSHIRO_TOWN

@@ -6,8 +6,9 @@ import re
 import pytest
 from sqlalchemy import select
 
+from bulletin.core.audit import ModerationDecision
 from bulletin.extensions import db
-from bulletin.moderation.models import ModerationDecision, Report, ReportState
+from bulletin.moderation.models import Report, ReportState
 from bulletin.organizations.services import get_by_code
 from bulletin.posts import services
 from bulletin.posts.models import Post, PostRevision, PostState, RevisionState

@@ -12,12 +12,11 @@ from sqlalchemy import func, insert, select, update
 
 from bulletin.accounts.models import User
 from bulletin.core.db import utcnow
-from bulletin.core.text import fold
+from bulletin.core.text import fold, today_in_japan
 from bulletin.extensions import db
 from bulletin.organizations.models import Organization
 from bulletin.organizations.services import get_by_code, ward_organizations
 from bulletin.posts.models import Post, PostKind, PostState
-from bulletin.posts.services import today_in_japan
 from bulletin.responses.models import (
     Conversation,
     ConversationRead,

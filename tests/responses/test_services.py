@@ -14,17 +14,18 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
 from bulletin.accounts.models import UserState
-from bulletin.core import signals
+from bulletin.core import signals, uploads
+from bulletin.core.audit import ModerationDecision
 from bulletin.core.db import utcnow
+from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
 from bulletin.moderation import queries as moderation_queries
 from bulletin.moderation import reports
-from bulletin.moderation.models import ModerationDecision, Report, ReportState
+from bulletin.moderation.models import Report, ReportState
 from bulletin.organizations.services import get_by_code
 from bulletin.posts import services as posts
-from bulletin.posts import uploads
 from bulletin.posts.models import PostState
-from bulletin.posts.services import PostError, today_in_japan
+from bulletin.posts.services import PostError
 from bulletin.responses import queries, services
 from bulletin.responses.forms import MessageForm, RespondForm
 from bulletin.responses.models import (

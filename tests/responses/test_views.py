@@ -12,9 +12,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from bulletin.core.audit import ModerationDecision
 from bulletin.extensions import db
 from bulletin.moderation import reports
-from bulletin.moderation.models import ModerationDecision, Report, ReportState
+from bulletin.moderation.models import Report, ReportState
 from bulletin.posts.models import PostState
 from bulletin.responses import services
 from bulletin.responses.models import Message, Partnership, PartnershipPhoto, Response, ResponseState

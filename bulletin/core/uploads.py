@@ -1,4 +1,5 @@
-"""Attachments: PDF, PNG, JPEG and WebP recognised by their content; images re-encoded so metadata is dropped.
+"""Stored files (post attachments, partnership photos): PDF, PNG, JPEG and WebP recognised by their content, images
+re-encoded so metadata is dropped; the columns their models share; serving them.
 
 An image is sized from its header before it is decoded: one over MAX_IMAGE_PIXELS or MAX_IMAGE_SIDE, or the images
 of one request over MAX_PIXELS_PER_REQUEST together, are refused without decoding any (a small PNG can hold a
@@ -16,24 +17,45 @@ import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import filetype
-from flask import current_app
+from flask import Response, abort, current_app, send_file
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy import ForeignKey, String, event
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-MAX_ATTACHMENTS = 5
+from bulletin.core.db import utcnow
+
 MAX_BYTES = 10 * 1024 * 1024
 MAX_IMAGE_PIXELS = 40_000_000  # an A2 poster scanned at 300 dpi is 35 million; a phone photo 12 to 24 million
 MAX_IMAGE_SIDE = 20_000  # a 1 x 40,000,000 strip is as costly as a square
 MAX_PIXELS_PER_REQUEST = 100_000_000  # the images of one request together (five photos of 20 million)
+PUBLIC_MAX_AGE = 3600  # seconds a browser or proxy may keep a public file (a published case's photo)
 ALLOWED_TYPES = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 _PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 # Pillow's own check, which only warns up to twice its limit: _bombs_refused turns the warning into an error.
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+
+class StoredFile:
+    """The columns of a file stored under UPLOAD_DIR with a random name: a post's attachment, a partnership's photo."""
+
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def is_image(self) -> bool:
+        """Images are shown in the page; PDFs are linked."""
+        return self.content_type.startswith("image/")
 
 
 class UploadError(Exception):
@@ -171,7 +193,7 @@ def _unreadable(name: str) -> UploadError:
 
 
 def upload_dir() -> Path:
-    """Where attachments live (outside static/)."""
+    """Where stored files live (outside static/)."""
     path = Path(current_app.config["UPLOAD_DIR"])
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -192,8 +214,29 @@ def path_of(stored_name: str) -> Path:
     return upload_dir() / stored_name
 
 
+def serve_stored_file(item: StoredFile, *, public: bool, as_attachment: bool) -> Response:
+    """The stored file under its original name, never sniffed, sandboxed if opened; cached for an hour when public,
+    never stored otherwise. A file missing from the disk is a 404."""
+    path = path_of(item.stored_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(
+        path,
+        mimetype=item.content_type,
+        as_attachment=as_attachment,
+        download_name=item.original_name,
+        max_age=PUBLIC_MAX_AGE if public else 0,
+        conditional=True,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if not public:
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def discard_later(session: Session, stored_name: str) -> None:
-    """Delete a stored file once the session's transaction commits (used when an attachment is removed)."""
+    """Delete a stored file once the session's transaction commits (used when an attachment or photo is removed)."""
     session.info.setdefault("files_to_delete", []).append(upload_dir() / stored_name)
 
 

@@ -64,8 +64,8 @@ def create_app(config: dict | str | None = None) -> Flask:
     app.url_map.converters["int"] = DatabaseIntConverter
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    app.json.ensure_ascii = False
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # the default provider has it
 
     init_security(app)  # first: bad input is refused before any other hook reads it
     db.init_app(app)

@@ -19,7 +19,7 @@ def _env_bool(name: str, default: bool) -> bool:
 
 def _env_int(name: str, default: int | None) -> int | None:
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    return int(value) if value else default
 
 
 class Config:

@@ -105,6 +105,8 @@ def create_demo_world() -> list[tuple[str, str, str]]:
     officers: dict[str, User] = {}
     for officer in OFFICERS:
         organization = get_by_code(officer.code)
+        if organization is None:
+            raise RuntimeError(f"run `bulletin seed` first: no organization {officer.code}")
         make_member(organization, date(2015, 4, 1))
         for domain in officer.domains:
             confirm_domain(organization, domain, moderator.id)

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised in create_app."""
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -11,6 +13,10 @@ from flask_wtf.csrf import CSRFProtect
 from bulletin.core.db import Base
 
 db = SQLAlchemy(model_class=Base)
+if TYPE_CHECKING:  # db.Model is made at run time; to the type checker it is the declarative base it extends
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

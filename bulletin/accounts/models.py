@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
-from bulletin.extensions import db
+from bulletin.extensions import Model, db
 from bulletin.organizations.models import Organization
 
 
@@ -33,7 +33,7 @@ class OrgRole(LabelledStrEnum):
     ADMIN = "admin", _l("管理者")
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A person on an organization's staff (or on the secretariat, as moderator)."""
 
     __tablename__ = "user"
@@ -105,7 +105,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.id} {self.email}>"
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     """An org admin's invitation of a colleague; the link's token is stored only as a hash."""
 
     __tablename__ = "invitation"

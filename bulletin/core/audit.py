@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.core.db import utcnow
 from bulletin.core.enums import LabelledStrEnum
-from bulletin.extensions import db
+from bulletin.extensions import Model, db
 
 if TYPE_CHECKING:
     from bulletin.accounts.models import User
@@ -41,7 +41,7 @@ class DecisionAction(LabelledStrEnum):
     RETRY_MAIL = "retry_mail", _l("メールを再送")
 
 
-class ModerationDecision(db.Model):
+class ModerationDecision(Model):
     """One line of the moderation log."""
 
     __tablename__ = "moderation_decision"

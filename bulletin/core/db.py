@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Enum, MetaData, event, inspect, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, registry
+from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, registry, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
@@ -102,7 +103,7 @@ def _sqlite_on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
 
-def guarded_update(session: Session, instance, *conditions, **values) -> bool:
+def guarded_update(session: Session | scoped_session[Any], instance: Any, *conditions: Any, **values: Any) -> bool:
     """Change the instance's row only while `conditions` still hold in the database, and say whether it did.
 
     The second of two decisions at the same instant finds the row already changed (PostgreSQL makes it wait for the
@@ -116,9 +117,8 @@ def guarded_update(session: Session, instance, *conditions, **values) -> bool:
             setattr(instance, name, value)
         return True
     key = [column == value for column, value in zip(state.mapper.primary_key, state.identity, strict=True)]
-    result = session.execute(
-        update(type(instance)).where(*key, *conditions).values(**values).execution_options(synchronize_session=False)
-    )
+    statement = update(type(instance)).where(*key, *conditions).values(**values)
+    result = cast(CursorResult[Any], session.execute(statement.execution_options(synchronize_session=False)))
     if result.rowcount != 1:
         session.refresh(instance)
         return False

@@ -16,7 +16,10 @@ class LabelledStrEnum(enum.StrEnum):
 
     label: LazyString
 
-    def __new__(cls, value: str, label: LazyString) -> Self:
+    def __new__(cls, value: str, label: LazyString | None = None) -> Self:
+        # Looking a member up by its value (`PostState("draft")`) never comes here: only declaring one does.
+        if label is None:
+            raise TypeError(f"{cls.__name__}.{value} needs a label")
         member = str.__new__(cls, value)
         member._value_ = value
         member.label = label

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from flask import Flask, flash, g, redirect, request
 from flask.typing import ResponseReturnValue
-from werkzeug.wrappers import Response
+from flask.wrappers import Response
+from werkzeug.wrappers import Response as BaseResponse
 
 from bulletin.core.db import write_intent
 from bulletin.core.errors import DomainError, render_error
@@ -118,7 +119,7 @@ def refused_location() -> str | None:
     return g.get("refused_location")
 
 
-def carry_out(action: Callable[[], object], success: str, then: str) -> Response:
+def carry_out(action: Callable[[], object], success: str, then: str) -> BaseResponse:
     """Carry out a decision and go to `then` with the success message; when the rules refuse it, the boundary rolls
     the request back and the user lands on `then` with the refusal's message instead."""
     refused_go_to(then)

@@ -19,13 +19,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import filetype
 from flask import Response, abort, current_app, send_file
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import ForeignKey, String, event
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, scoped_session
 
 from bulletin.core.db import utcnow
 
@@ -199,7 +200,7 @@ def upload_dir() -> Path:
     return path
 
 
-def store(session: Session, checked: CheckedFile) -> str:
+def store(session: Session | scoped_session[Any], checked: CheckedFile) -> str:
     """Write the file under a random name; it is deleted again if the session's transaction rolls back."""
     stored_name = f"{secrets.token_hex(16)}.{ALLOWED_TYPES[checked.content_type]}"
     path = upload_dir() / stored_name
@@ -235,7 +236,7 @@ def serve_stored_file(item: StoredFile, *, public: bool, as_attachment: bool) ->
     return response
 
 
-def discard_later(session: Session, stored_name: str) -> None:
+def discard_later(session: Session | scoped_session[Any], stored_name: str) -> None:
     """Delete a stored file once the session's transaction commits (used when an attachment or photo is removed)."""
     session.info.setdefault("files_to_delete", []).append(upload_dir() / stored_name)
 

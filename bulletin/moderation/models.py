@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.accounts.models import User
 from bulletin.core.db import str_enum, utcnow
-from bulletin.extensions import db
+from bulletin.extensions import Model, db
 from bulletin.posts.models import Post
 from bulletin.responses.models import Message
 
@@ -23,7 +23,7 @@ class ReportState(enum.StrEnum):
     ACTIONED = "actioned"
 
 
-class Report(db.Model):
+class Report(Model):
     """A member's report of a post that may break the rules; resolved by a moderator."""
 
     __tablename__ = "report"

@@ -64,7 +64,8 @@ def _subject(report: Report) -> tuple[str, int, str]:
     if report.message is not None:
         conversation = report.message.conversation
         return "conversation", conversation.id, conversation.post.title
-    return "post", report.post_id, report.post.title
+    assert report.post is not None  # a report is of a message or of a post (a CHECK constraint)
+    return "post", report.post.id, report.post.title
 
 
 def _require_moderator(actor: User) -> None:
@@ -102,8 +103,9 @@ def hide_reported_post(actor: User, report: Report, reason: str) -> None:
         raise PostError(_l("非公開にする理由を入力してください。"), field="reason")
     _resolve(actor, report, ReportState.ACTIONED, reason.strip())
     if report.message is not None:
-        _hide_message(actor, report, reason)
+        _hide_message(actor, report.message, report, reason)
         return
+    assert report.post is not None  # a report is of a message or of a post (a CHECK constraint)
     hide_post(actor, report.post, reason)
     db.session.execute(
         update(Report)
@@ -116,11 +118,10 @@ def hide_reported_post(actor: User, report: Report, reason: str) -> None:
     db.session.flush()
 
 
-def _hide_message(actor: User, report: Report, reason: str) -> None:
+def _hide_message(actor: User, message: Message, report: Report, reason: str) -> None:
     reason = (reason or "").strip()
     if not reason:
         raise PostError(_l("非公開にする理由を入力してください。"), field="reason")
-    message = report.message
     message.hidden_at = utcnow()
     message.hidden_reason = reason
     log_decision(actor, "hide_message", *_subject(report), reason=reason, message_id=message.id)

@@ -10,7 +10,7 @@ from bulletin.core import signals
 from bulletin.core.audit import log_decision
 from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError
-from bulletin.core.text import to_local
+from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
 from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.organizations.models import OrganizationKind
@@ -59,7 +59,7 @@ def approve_user(actor: User, user: User, confirm_user_domain: bool = False) -> 
     organization = user.organization
     details: dict = {"email": user.email}
     if organization is not None:
-        make_member(organization, to_local(now).date())
+        make_member(organization, today_in_japan())
         if not _organization_has_admin(user):
             user.role = OrgRole.ADMIN
             details["made_admin"] = True

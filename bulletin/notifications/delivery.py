@@ -235,7 +235,7 @@ def claim_next(
     if claimed_id is None:
         session.rollback()
         return None
-    message = session.get(OutboxMessage, claimed_id, populate_existing=True)
+    message = session.get_one(OutboxMessage, claimed_id, populate_existing=True)
     try:
         email = build_email(message, sender)
     except Exception as error:  # whatever the row holds, it must not stay first in the queue

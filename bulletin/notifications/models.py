@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
-from bulletin.extensions import db
+from bulletin.extensions import Model, db
 
 
 class OutboxState(enum.StrEnum):
@@ -29,7 +29,7 @@ def new_message_id(domain: str) -> str:
     return f"<{uuid.uuid4().hex}@{domain}>"
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """One e-mail to one recipient, waiting for, in, or after delivery."""
 
     __tablename__ = "outbox_message"
@@ -69,7 +69,7 @@ class DeliveryMode(LabelledStrEnum):
     OFF = "off", _l("メールしない")
 
 
-class Notification(db.Model):
+class Notification(Model):
     """An in-app item for one recipient; its text is rendered in the reader's language from `kind` and `params`."""
 
     __tablename__ = "notification"
@@ -89,7 +89,7 @@ class Notification(db.Model):
     )
 
 
-class NotificationPreference(db.Model):
+class NotificationPreference(Model):
     """A user's choice for one kind of notification; kinds without a row use their default."""
 
     __tablename__ = "notification_preference"
@@ -107,7 +107,7 @@ class FollowTarget(enum.StrEnum):
     PREFECTURE = "prefecture"
 
 
-class Follow(db.Model):
+class Follow(Model):
     """A user's interest in new posts of the other side: all of them, a category, or a prefecture."""
 
     __tablename__ = "follow"

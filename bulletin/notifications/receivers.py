@@ -118,6 +118,8 @@ def on_user_confirmed_notify(sender, user: User, awaiting_approval: bool, **_):
 
 def on_membership_decided(sender, user: User, **kwargs):
     """The organization's staff learn who joined (or was refused); the person is told by the account mail."""
+    if user.organization_id is None:
+        return
     kind = "member_rejected" if "reason" in kwargs else "member_approved"
     colleagues = [colleague for colleague in staff_of([user.organization_id]) if colleague.id != user.id]
     notify(colleagues, kind, {"name": user.name, "org": _org_name(user.organization)}, "accounts.members", actor=sender)

@@ -5,10 +5,12 @@ whatever the number of recipients."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import and_, case, delete, exists, insert, or_, select, update
+from sqlalchemy.engine import CursorResult
 
 from bulletin.accounts.models import User, UserState
 from bulletin.core.db import utcnow
@@ -192,11 +194,14 @@ def has_unread_for_path(user: User, path: str) -> bool:
 
 def mark_read_for_path(user_id: int, path: str) -> int:
     """Mark the user's unread notifications about a page read; returns how many there were."""
-    result = db.session.execute(
-        update(Notification)
-        .where(Notification.user_id == user_id, Notification.url == path, Notification.read_at.is_(None))
-        .values(read_at=utcnow())
-        .execution_options(synchronize_session=False)
+    result = cast(
+        CursorResult[Any],
+        db.session.execute(
+            update(Notification)
+            .where(Notification.user_id == user_id, Notification.url == path, Notification.read_at.is_(None))
+            .values(read_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ),
     )
     if result.rowcount:
         db.session.execute(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
-from bulletin.extensions import db
+from bulletin.extensions import Model, db
 from bulletin.organizations.data import prefecture_name
 
 
@@ -35,7 +35,7 @@ class Membership(enum.StrEnum):
     SUSPENDED = "suspended"
 
 
-class Organization(db.Model):
+class Organization(Model):
     """A prefecture, municipality, special ward or municipal association; content belongs to it."""
 
     __tablename__ = "organization"
@@ -92,7 +92,7 @@ class Organization(db.Model):
         return f"<Organization {self.code} {self.name}>"
 
 
-class EmailDomain(db.Model):
+class EmailDomain(Model):
     """An e-mail domain used by an organization's staff; trusted only once a moderator confirms it."""
 
     __tablename__ = "email_domain"
@@ -118,7 +118,7 @@ agreement_member = Table(
 )
 
 
-class Agreement(db.Model):
+class Agreement(Model):
     """A broad-area agreement concluded with a municipal association, covering its member municipalities."""
 
     __tablename__ = "agreement"

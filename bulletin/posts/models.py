@@ -14,7 +14,7 @@ from bulletin.accounts.models import User, UserState
 from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
 from bulletin.core.uploads import StoredFile
-from bulletin.extensions import db
+from bulletin.extensions import Model, db
 from bulletin.organizations.models import Membership, Organization
 from bulletin.posts.categories import CATEGORIES, category_label
 
@@ -92,7 +92,7 @@ CONTENT_FIELDS: dict[str, LazyString] = {
 }
 
 
-class Post(db.Model):
+class Post(Model):
     """A proposal or a call. It belongs to its organization, not to the officer who wrote it."""
 
     __tablename__ = "post"
@@ -225,7 +225,7 @@ class Post(db.Model):
     def is_owned_by(self, user: User | None) -> bool:
         """The user is active staff of the organization that wrote the post (co-proposers edit, but do not
         withdraw or close it)."""
-        return self.belongs_to(user) and user.organization_id == self.organization_id
+        return user is not None and self.belongs_to(user) and user.organization_id == self.organization_id
 
     def can_withdraw(self, user: User | None) -> bool:
         """The owning organization withdraws a post that is not yet finished."""
@@ -247,7 +247,7 @@ class Post(db.Model):
         return f"<Post {self.id} {self.state} {self.title!r}>"
 
 
-class PostRevision(db.Model):
+class PostRevision(Model):
     """An edit of a published post, held until a moderator approves it; the published text stays meanwhile."""
 
     __tablename__ = "post_revision"
@@ -278,7 +278,7 @@ class PostRevision(db.Model):
     )
 
 
-class Attachment(StoredFile, db.Model):
+class Attachment(StoredFile, Model):
     """A PDF or image of a post, stored under UPLOAD_DIR with a random name."""
 
     __tablename__ = "attachment"
@@ -289,7 +289,7 @@ class Attachment(StoredFile, db.Model):
     post: Mapped[Post] = relationship(back_populates="attachments")
 
 
-class CoProposer(db.Model):
+class CoProposer(Model):
     """Another member organization invited to a joint post; once accepted, its staff edit the post too."""
 
     __tablename__ = "co_proposer"

@@ -6,6 +6,7 @@ the request or command commits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -178,14 +179,16 @@ def refresh_search_text(post: Post) -> None:
     post.search_text = "\n".join(fold(part) for part in parts if part)
 
 
-def _add_files(actor: User, post: Post, files: list[FileStorage]) -> None:
-    files = [f for f in files if f and f.filename]
+def _add_files(actor: User, post: Post, uploaded: Sequence[FileStorage]) -> None:
+    files = [f for f in uploaded if f and f.filename]
     if not files:
         return
     if len(post.attachments) + len(files) > MAX_ATTACHMENTS:
         raise PostError(_l("添付できるファイルは%(n)d件までです。", n=MAX_ATTACHMENTS), field="attachments")
     try:
-        checked = uploads.check_files((upload.filename, upload.stream.read(uploads.MAX_BYTES + 1)) for upload in files)
+        checked = uploads.check_files(
+            (upload.filename or "", upload.stream.read(uploads.MAX_BYTES + 1)) for upload in files
+        )
     except uploads.UploadError as error:
         raise PostError(error.message, field="attachments") from error
     for item in checked:  # only after every file passed
@@ -203,9 +206,9 @@ def _add_files(actor: User, post: Post, files: list[FileStorage]) -> None:
         )
 
 
-def create_post(actor: User, values: PostInput, files: list[FileStorage] = (), submit: bool = False) -> Post:
+def create_post(actor: User, values: PostInput, files: Sequence[FileStorage] = (), submit: bool = False) -> Post:
     """Write a new post as a draft, or send it straight to review."""
-    if not can_create_post(actor):
+    if not can_create_post(actor) or actor.organization is None:
         raise PostError(_l("投稿できるのは会員団体の職員です。"))
     _check_rules(values, actor.organization)
     post = Post(
@@ -226,7 +229,11 @@ def create_post(actor: User, values: PostInput, files: list[FileStorage] = (), s
 
 
 def update_post(
-    actor: User, post: Post, values: PostInput, files: list[FileStorage] = (), remove_attachment_ids: list[int] = ()
+    actor: User,
+    post: Post,
+    values: PostInput,
+    files: Sequence[FileStorage] = (),
+    remove_attachment_ids: Sequence[int] = (),
 ) -> PostRevision | None:
     """Edit a post: directly while it is a draft, pending or returned; as a pending revision once published."""
     if not post.can_edit(actor):
@@ -403,7 +410,7 @@ def expire_posts(today: date | None = None) -> int:
     )
     for post in posts:
         transition(post, "expire")
-        log_decision(None, "expire_post", "post", post.id, post.title, deadline=post.deadline.isoformat())
+        log_decision(None, "expire_post", "post", post.id, post.title, deadline=str(post.deadline))
     db.session.flush()
     return len(posts)
 

@@ -12,7 +12,7 @@ from bulletin.accounts.models import User, UserState
 from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
 from bulletin.core.uploads import StoredFile
-from bulletin.extensions import db
+from bulletin.extensions import Model, db
 from bulletin.organizations.models import Organization
 from bulletin.posts.models import Post
 
@@ -33,7 +33,7 @@ class ResponseState(LabelledStrEnum):
     DECLINED = "declined", _l("お断り")
 
 
-class Response(db.Model):
+class Response(Model):
     """The other side's answer to a post; one per organization and post (a database constraint)."""
 
     __tablename__ = "response"
@@ -59,7 +59,7 @@ class Response(db.Model):
     )
 
 
-class Conversation(db.Model):
+class Conversation(Model):
     """The private exchange a response opens between the post's organization and the responding one."""
 
     __tablename__ = "conversation"
@@ -96,7 +96,7 @@ class Conversation(db.Model):
         return self.can_view(user)
 
 
-class Message(db.Model):
+class Message(Model):
     """One message in a conversation."""
 
     __tablename__ = "message"
@@ -117,7 +117,7 @@ class Message(db.Model):
     __table_args__ = (Index("ix_message_conversation_id_id", "conversation_id", "id"),)
 
 
-class ConversationRead(db.Model):
+class ConversationRead(Model):
     """How far a user has read a conversation: messages after `last_read_message_id` are unread."""
 
     __tablename__ = "conversation_read"
@@ -128,7 +128,7 @@ class ConversationRead(db.Model):
     read_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Partnership(db.Model):
+class Partnership(Model):
     """A partnership recorded when a post's organization accepts a response; one per response (a constraint)."""
 
     __tablename__ = "partnership"
@@ -185,11 +185,11 @@ class Partnership(db.Model):
 
     def can_edit_outcome(self, user: User | None) -> bool:
         """Either side fills in the outcome until it is published."""
-        return self.can_view(user) and not user.is_moderator and self.published_at is None
+        return user is not None and self.can_view(user) and not user.is_moderator and self.published_at is None
 
     def can_consent(self, user: User | None) -> bool:
         """Each side consents separately to publication."""
-        return self.can_edit_outcome(user) and self.consent_of(user) is None
+        return user is not None and self.can_edit_outcome(user) and self.consent_of(user) is None
 
     def consent_of(self, user: User) -> datetime | None:
         """When the user's side consented, if it has."""
@@ -210,7 +210,7 @@ class Partnership(db.Model):
         return bool(self.summary and self.held_from)
 
 
-class PartnershipPhoto(StoredFile, db.Model):
+class PartnershipPhoto(StoredFile, Model):
     """A photo of a partnership's outcome, stored as attachments are (re-encoded, random name)."""
 
     __tablename__ = "partnership_photo"

@@ -5,7 +5,9 @@ Each page costs a fixed number of queries however many messages or conversations
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from flask import abort
 from sqlalchemy import and_, func, or_, select
@@ -114,7 +116,8 @@ def organization_conversations(user: User, limit: int = DASHBOARD_LIMIT) -> list
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
         .limit(limit)
     )
-    return [ConversationRow(conversation, count) for conversation, count in db.session.execute(statement)]
+    rows = cast(Iterable[tuple[Conversation, int]], db.session.execute(statement))
+    return [ConversationRow(conversation, count) for conversation, count in rows]
 
 
 def responses_awaiting_answer(user: User) -> list[Response]:

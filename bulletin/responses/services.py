@@ -7,6 +7,7 @@ instant end with exactly one row and a clear message for the other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -88,7 +89,7 @@ def respond(actor: User, post: Post, kind: ResponseKind, text: str) -> Response:
     if not can_respond(actor, post):
         raise ResponseError(_l("この投稿に応答できるのは、相手側の会員団体の職員です。"))
     text = _clean_message(text)
-    if existing_response(post, actor.organization_id) is not None:
+    if actor.organization_id is None or existing_response(post, actor.organization_id) is not None:
         raise ResponseError(_l("この投稿にはすでに応答しています。続きはやりとりのページに書いてください。"))
     now = utcnow()
     response = Response(post=post, organization_id=actor.organization_id, author_id=actor.id, kind=kind, created_at=now)
@@ -167,15 +168,16 @@ def mark_read(user_id: int, conversation_id: int, last_message_id: int | None) -
 def _decide(actor: User, response: Response, new_state: ResponseState) -> None:
     if not response.post.is_owned_by(actor):
         raise ResponseError(_l("応答に回答できるのは、投稿した団体の職員です。"))
-    result = db.session.execute(
-        update(Response)
-        .where(Response.id == response.id, Response.state == ResponseState.OPEN)
-        .values(state=new_state, decided_at=utcnow(), decided_by_id=actor.id)
-        .execution_options(synchronize_session=False)
+    decided = guarded_update(
+        db.session,
+        response,
+        Response.state == ResponseState.OPEN,
+        state=new_state,
+        decided_at=utcnow(),
+        decided_by_id=actor.id,
     )
-    if result.rowcount != 1:
+    if not decided:
         raise ResponseError(_l("この応答にはすでに回答しています。"))
-    db.session.expire(response, ["state", "decided_at", "decided_by_id"])
 
 
 def accept_response(actor: User, response: Response) -> Partnership:
@@ -222,8 +224,8 @@ def update_outcome(
     actor: User,
     partnership: Partnership,
     values: OutcomeInput,
-    photos: list[FileStorage] = (),
-    remove_photo_ids: list[int] = (),
+    photos: Sequence[FileStorage] = (),
+    remove_photo_ids: Sequence[int] = (),
 ) -> None:
     """Fill in or change the outcome (held on, venue, summary, up to five photos). Consents are kept only while
     nothing changes: an edit after consent asks both sides again."""
@@ -262,7 +264,9 @@ def _add_photos(actor: User, partnership: Partnership, files: list[FileStorage])
     if len(partnership.photos) + len(files) > MAX_PHOTOS:
         raise ResponseError(_l("写真は%(n)d枚までです。", n=MAX_PHOTOS), field="photos")
     try:
-        checked = uploads.check_files((upload.filename, upload.stream.read(uploads.MAX_BYTES + 1)) for upload in files)
+        checked = uploads.check_files(
+            (upload.filename or "", upload.stream.read(uploads.MAX_BYTES + 1)) for upload in files
+        )
     except uploads.UploadError as error:
         raise ResponseError(error.message, field="photos") from error
     if not all(item.content_type.startswith("image/") for item in checked):

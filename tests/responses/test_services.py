@@ -578,7 +578,7 @@ def test_each_side_consents_once(people, with_outcome):
     db.session.commit()
     assert with_outcome.post_organization_consent_at is not None
     assert with_outcome.partner_organization_consent_at is None and not with_outcome.has_both_consents
-    with refused("公開への同意はできません。"):
+    with refused("この連携の公開にはすでに同意しています。"):
         services.consent_to_publication(people.sakai_colleague, with_outcome)  # the organization has consented
     for stranger in (people.kushiro, people.moderator):
         with refused("公開への同意はできません。"):

@@ -582,7 +582,7 @@ def test_consenting_through_the_page(client, auth, people, partnership, with_out
     assert "事例としての公開に同意しました。" in flashes(response)
     assert "事例としての公開に同意する" not in text_of(response)
     again = client.post(f"/partnerships/{with_outcome.id}/consent", follow_redirects=True)
-    assert "公開への同意はできません。" in flashes(again)
+    assert "この連携の公開にはすでに同意しています。" in flashes(again)
 
 
 def test_consent_without_an_outcome_is_refused_with_a_message(client, auth, people, partnership):

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from bulletin.accounts.models import User
 from bulletin.extensions import db, limiter
-from tests.conftest import PASSWORD, SAKAI, SHINAGAWA, make_test_app
-from tests.support import isolated_client, limiter_state_preserved, page_of, sharing_test_connection
+from tests.constants import PASSWORD, SAKAI, SHINAGAWA
+from tests.factories import limiter_state_preserved, make_test_app, new_client, page_of, sharing_test_connection
 
 THROTTLED = "短時間に操作が繰り返されたため、しばらく受け付けを止めています。時間をおいてもう一度お試しください。"
 BAD_CREDENTIALS = "メールアドレスまたはパスワードが正しくありません。"
@@ -38,7 +38,7 @@ def throttled_app(app, database_url, tmp_path) -> Iterator[Flask]:
 
 def attempt(app, email, password="wrong-password-123", address="192.0.2.1"):
     """One login from a new browser at the given address."""
-    return isolated_client(app).post(
+    return new_client(app).post(
         "/login", data={"email": email, "password": password}, environ_base={"REMOTE_ADDR": address}
     )
 
@@ -96,7 +96,7 @@ def test_successful_logins_do_not_count(throttled_app, create_user):
 
 def test_showing_the_login_page_does_not_count(throttled_app, create_user):
     user = create_user(SAKAI)
-    browser = isolated_client(throttled_app)
+    browser = new_client(throttled_app)
     for _ in range(40):
         assert browser.get("/login").status_code == 200
     assert attempt(throttled_app, user.email, PASSWORD).status_code == 302
@@ -104,7 +104,7 @@ def test_showing_the_login_page_does_not_count(throttled_app, create_user):
 
 def test_password_reset_requests_are_limited_per_address(throttled_app, create_user, outbox):
     user = create_user(SAKAI)
-    browser = isolated_client(throttled_app)
+    browser = new_client(throttled_app)
     for _ in range(30):
         assert browser.post("/password/forgot", data={"email": user.email}).status_code == 200
     refused = browser.post("/password/forgot", data={"email": user.email})

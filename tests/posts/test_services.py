@@ -5,7 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bulletin.accounts.models import UserState
 from bulletin.core.text import fold
@@ -17,14 +17,20 @@ from bulletin.organizations.services import get_by_code
 from bulletin.posts import services
 from bulletin.posts.models import CoProposerState, Post, PostKind, PostRevision, PostState, RevisionState
 from bulletin.posts.services import PostError
-from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI, SHINAGAWA
-from tests.posts.conftest import PDF, SAKAI_OSAKA, STATE_LABELS, file_storage, in_days, post_input
-from tests.support import isolated_client
+from tests.constants import (
+    HIDE_REASON,
+    KUSHIRO_TOWN,
+    MODERATORS_ONLY,
+    PDF,
+    RETURN_COMMENT,
+    SAKAI,
+    SAKAI_OSAKA,
+    SHINAGAWA,
+    STATE_LABELS,
+)
+from tests.factories import count, file_storage, in_days, new_client, post_input
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
-MODERATORS_ONLY = "この操作はモデレーターだけが行えます。"
-HIDE_REASON = "利用規約に反する内容があります。"
-RETURN_COMMENT = "日程を具体的に書いてください。"
 
 # The moves DESIGN §2 describes, written out here rather than read from the code under test.
 # None as target: back to the state the post was hidden from.
@@ -58,10 +64,6 @@ def stored_state(post: Post) -> PostState:
     """The state as the database holds it (not the object in memory)."""
     db.session.expire_all()
     return db.session.scalar(select(Post.state).where(Post.id == post.id))
-
-
-def post_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Post))
 
 
 # --- the transition table ------------------------------------------------------------------------------------
@@ -210,12 +212,12 @@ def test_a_colleague_acts_for_the_organization(people, make_post):
     ],
 )
 def test_wards_post_calls_and_the_others_proposals(people, user, kind, message):
-    before = post_count()
+    before = count(Post)
     with pytest.raises(PostError) as refused:
         services.create_post(getattr(people, user), post_input(kind))
     assert refused.value.message == message and refused.value.field == "kind"
     db.session.rollback()
-    assert post_count() == before
+    assert count(Post) == before
 
 
 @pytest.mark.parametrize(("user", "kind"), [("sakai", PostKind.PROPOSAL), ("shinagawa", PostKind.CALL)])
@@ -366,7 +368,7 @@ def test_a_second_edit_replaces_the_pending_revision(people, make_post):
     revisions = pending_revisions(post)
     assert len(revisions) == 1
     assert revisions[0].content["title"] == "二度目の修正" and revisions[0].author_id == people.sakai_colleague.id
-    assert db.session.scalar(select(func.count()).select_from(PostRevision).where(PostRevision.post_id == post.id)) == 1
+    assert count(PostRevision, PostRevision.post_id == post.id) == 1
     db.session.expire_all()
     assert db.session.get(Post, post.id).title == "公開中のタイトル"
 
@@ -751,8 +753,7 @@ def test_an_accepted_co_proposer_edits_the_post_and_is_shown_with_it(app, people
     db.session.commit()
     assert post.title == "釧路町が直したタイトル"
 
-    client = isolated_client(app)
-    client.post("/login", data={"email": people.shinagawa.email, "password": PASSWORD})
+    client = new_client(app, people.shinagawa)
     page = client.get(f"/posts/{post.id}").get_data(as_text=True)
     assert "福井県 坂井市・北海道 釧路町" in page
     listing = client.get("/posts", query_string={"q": "釧路町"}).get_data(as_text=True)

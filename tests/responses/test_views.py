@@ -5,11 +5,8 @@ Japanese message with status 400 (never a 500) and changes nothing; ids that do 
 from __future__ import annotations
 
 import io
-import os
-from pathlib import Path
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from bulletin.extensions import db
@@ -18,15 +15,28 @@ from bulletin.moderation.models import ModerationDecision, Report, ReportState
 from bulletin.posts.models import PostState
 from bulletin.responses import services
 from bulletin.responses.models import Message, Partnership, PartnershipPhoto, Response, ResponseState
-from tests.conftest import PASSWORD
-from tests.posts.conftest import PDF, blank_png
-from tests.responses.conftest import FIRST_MESSAGE, count, image_upload, messages_in, outcome
-from tests.support import assert_field_error, assert_unchanged, database_state, isolated_client, page_of
+from tests.constants import BAD_DATE, CONTROL_CHARACTERS, CSRF_REFUSED, NOT_ACCEPTED, PDF, REQUIRED
+from tests.factories import (
+    FIRST_MESSAGE,
+    assert_field_error,
+    assert_unchanged,
+    blank_png,
+    count,
+    database_state,
+    flashes,
+    form_errors,
+    image_bytes,
+    image_upload,
+    log_in_with_csrf,
+    messages_in,
+    new_client,
+    outcome,
+    page_of,
+    text_of,
+    uploaded_files,
+)
 
-CSRF_REFUSED = "フォームの有効期限が切れました。ページを読み込み直してから、もう一度送信してください。"
-CONTROL_CHARACTERS = "使用できない制御文字が含まれています。"
 END_BEFORE_START = "終了日は開始日と同じか後の日付にしてください。"
-NOT_TAKEN = "は添付できない形式です。PDF、PNG、JPEG、WebP のみ添付できます。"
 OUTCOME_FORM = {
     "title": "しながわ水族館で黄金がにPR",
     "held_from": "2015-11-18",
@@ -34,32 +44,6 @@ OUTCOME_FORM = {
     "venue": "しながわ水族館",
     "summary": "坂井市の黄金がにを区民に紹介した。",
 }
-
-
-@pytest.fixture
-def client(app):
-    """Each request in its own app context (see tests/support.py)."""
-    return isolated_client(app)
-
-
-def flashes(response) -> list[str]:
-    return [e.text.strip() for e in page_of(response).elements if "flash" in e.attrs.get("class", "").split()]
-
-
-def text_of(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def form_errors(response) -> str:
-    """The text of the error summary at the top of the form."""
-    summary = next((e for e in page_of(response).elements if "error-summary" in e.attrs.get("class", "")), None)
-    assert summary is not None, "no error summary on the page"
-    return summary.text
-
-
-def uploaded_files(app: Flask) -> set[str]:
-    folder = Path(app.config["UPLOAD_DIR"])
-    return set(os.listdir(folder)) if folder.is_dir() else set()
 
 
 def multipart(fields: dict, *files: tuple[bytes, str]) -> dict:
@@ -70,7 +54,8 @@ def multipart(fields: dict, *files: tuple[bytes, str]) -> dict:
 
 
 def jpeg(name: str = "水槽.jpg") -> tuple[bytes, str]:
-    return image_upload(name).stream.read(), name
+    """A photo as `multipart` takes it."""
+    return image_bytes("JPEG", (40, 30)), name
 
 
 # --- answering a post -------------------------------------------------------------------------------------------------
@@ -448,10 +433,10 @@ def test_recording_the_outcome_with_photos(app, client, auth, people, partnershi
     ("changes", "field", "message"),
     [
         ({"held_from": "2015-11-23", "held_until": "2015-11-18"}, "held_until", END_BEFORE_START),
-        ({"held_from": "2015-13-40"}, "held_from", "日付は 2026-04-01 の形で入力してください。"),
-        ({"held_until": "平成27年11月23日"}, "held_until", "日付は 2026-04-01 の形で入力してください。"),
-        ({"title": ""}, "title", "入力してください。"),
-        ({"title": "\u3000 "}, "title", "入力してください。"),
+        ({"held_from": "2015-13-40"}, "held_from", BAD_DATE),
+        ({"held_until": "平成27年11月23日"}, "held_until", BAD_DATE),
+        ({"title": ""}, "title", REQUIRED),
+        ({"title": "\u3000 "}, "title", REQUIRED),
         ({"title": "題" * 121}, "title", "120文字以内で入力してください。"),
         ({"title": "改行\nを含む"}, "title", CONTROL_CHARACTERS),
         ({"venue": "会" * 201}, "venue", "200文字以内で入力してください。"),
@@ -487,8 +472,8 @@ def test_bad_outcomes_are_refused_on_the_form(app, client, auth, people, partner
     ("files", "message"),
     [
         ([(PDF, "報告書.pdf")], "写真は PNG、JPEG、WebP の画像にしてください。"),
-        ([(b"GIF89a" + b"\x00" * 32, "anim.gif")], "anim.gif " + NOT_TAKEN),
-        ([(b"<script>alert(1)</script>", "x.jpg")], "x.jpg " + NOT_TAKEN),
+        ([(b"GIF89a" + b"\x00" * 32, "anim.gif")], "anim.gif " + NOT_ACCEPTED),
+        ([(b"<script>alert(1)</script>", "x.jpg")], "x.jpg " + NOT_ACCEPTED),
         ([jpeg(f"{n}.jpg") for n in range(6)], "写真は5枚までです。"),
     ],
     ids=["pdf", "gif", "html-named-jpg", "six-photos"],
@@ -660,7 +645,7 @@ def test_the_dashboard(client, auth, people, proposal, answer, respond_as):
 
 
 def test_the_public_cases(app, case):
-    visitor = isolated_client(app)
+    visitor = new_client(app)
     cases = visitor.get("/cases")
     assert cases.status_code == 200 and case.title in text_of(cases)
     page = visitor.get(f"/cases/{case.id}")
@@ -679,7 +664,7 @@ def test_a_case_photo_is_public(app, client, people, consented):
     services.publish_case(people.moderator, consented)
     db.session.commit()
     photo = consented.photos[0]
-    visitor = isolated_client(app)
+    visitor = new_client(app)
     image = visitor.get(f"/partnerships/{consented.id}/photos/{photo.id}")
     assert image.status_code == 200 and image.mimetype == "image/jpeg"
     assert image.headers["X-Content-Type-Options"] == "nosniff"
@@ -691,7 +676,7 @@ def test_a_case_photo_is_public(app, client, people, consented):
 
 
 def test_an_unpublished_case_is_not_public(app, people, consented):
-    visitor = isolated_client(app)
+    visitor = new_client(app)
     assert visitor.get(f"/cases/{consented.id}").status_code == 404
     assert consented.title not in text_of(visitor.get("/cases"))
 
@@ -699,23 +684,11 @@ def test_an_unpublished_case_is_not_public(app, people, consented):
 # --- CSRF ----------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def csrf(app, monkeypatch):
-    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
-
-
-def log_in_with_token(client, user) -> None:
-    page = page_of(client.get("/login"))
-    token = next(e.attrs["value"] for e in page.all("input") if e.attrs.get("name") == "csrf_token")
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
-
-
 def test_every_response_form_needs_its_csrf_token(app, client, people, proposal, answer, partnership, csrf):
     message = db.session.scalar(select(Message).where(Message.conversation_id == answer.conversation.id))
-    ward = isolated_client(app)
-    log_in_with_token(ward, people.chiyoda)
-    log_in_with_token(client, people.sakai)
+    ward = new_client(app)
+    log_in_with_csrf(ward, people.chiyoda)
+    log_in_with_csrf(client, people.sakai)
     before = database_state()
     response = ward.post(f"/posts/{proposal.id}/respond", data={"kind": "interest", "message": "CSRFなし"})
     assert response.status_code == 400 and CSRF_REFUSED in text_of(response)

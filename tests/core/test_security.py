@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bulletin import create_app
-from bulletin.accounts.models import User, UserState
+from bulletin.accounts.models import Invitation, User, UserState
 from bulletin.config import Config, ConfigError
 from bulletin.extensions import db
 from tests.constants import CSRF_REFUSED, PASSWORD
@@ -382,11 +382,14 @@ def test_moderation_without_csrf_token_is_refused(client, csrf, world, outbox):
 
 def test_org_admin_actions_without_csrf_token_are_refused(client, csrf, world):
     token = log_in_with_csrf(client, world.org_admin)
+    invitations = count(Invitation)
     assert refused_for_csrf(client.post(f"/organization/members/{world.colleague.id}/deactivate"))
     assert refused_for_csrf(client.post("/organization/members", data={"email": "x@city.fukui-sakai.lg.jp"}))
     db.session.refresh(world.colleague)
     assert world.colleague.state == UserState.ACTIVE
-    client.post(f"/organization/members/{world.colleague.id}/deactivate", data={"csrf_token": token})
+    assert count(Invitation) == invitations
+    response = client.post(f"/organization/members/{world.colleague.id}/deactivate", data={"csrf_token": token})
+    assert response.status_code == 302
     db.session.refresh(world.colleague)
     assert world.colleague.state == UserState.DEACTIVATED
 

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bulletin.extensions import db
+from bulletin.moderation.models import ReportState
 from bulletin.moderation.reports import dismiss_report, report_post
 from bulletin.posts import services
 from bulletin.posts.models import Post, PostState
@@ -19,6 +20,7 @@ from tests.factories import (
     flashes,
     form_data,
     form_errors,
+    fresh,
     in_days,
     page_of,
     post_input,
@@ -165,8 +167,12 @@ def test_120_characters_are_accepted(client, author):
 
 def test_a_deadline_of_today_and_a_one_day_period_are_accepted(client, author):
     today = in_days(0).isoformat()
-    data = form_data(deadline=today, desired_from=in_days(5).isoformat(), desired_until=in_days(5).isoformat())
+    data = form_data(
+        title="今日が締切", deadline=today, desired_from=in_days(5).isoformat(), desired_until=in_days(5).isoformat()
+    )
     assert client.post("/posts/new", data=data).status_code == 302
+    post = db.session.scalar(select(Post).where(Post.title == "今日が締切"))
+    assert (post.deadline, post.desired_from, post.desired_until) == (in_days(0), in_days(5), in_days(5))
 
 
 def test_a_script_in_the_body_is_saved_sanitised(client, author):
@@ -404,10 +410,17 @@ def test_a_nul_in_the_keyword_is_not_a_500(client, author, q):
     assert client.get(f"/posts?q={q}").status_code == 200
 
 
-def test_a_nul_in_the_dismissal_note_is_not_a_500(client, auth, people, make_post):
+def test_a_nul_in_the_dismissal_note_is_refused(client, auth, people, make_post):
     post = make_post(people.sakai)
     report = report_post(people.kushiro, post, "宣伝です。")
     db.session.commit()
     auth.login(people.moderator)
+    client.get("/moderation")  # opening the queue reads the moderator's notification about the report
+    before = database_state()
     response = client.post(f"/moderation/reports/{report.id}/dismiss", data={"note": "確認済み\x00"})
-    assert response.status_code in (302, 400)
+    assert response.status_code == 302 and response.headers["Location"] == "/moderation"
+    assert_unchanged(before)
+    assert "メモの内容を確認してください。" in flashes(client.get("/moderation"))
+    response = client.post(f"/moderation/reports/{report.id}/dismiss", data={"note": "確認済み"})
+    assert response.status_code == 302
+    assert fresh(report).state == ReportState.DISMISSED

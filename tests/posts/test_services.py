@@ -91,8 +91,10 @@ def test_transition_allows_exactly_the_designed_moves(app, action, state):
 
 
 def test_unhide_needs_the_state_to_return_to(app):
-    with pytest.raises(ValueError):
-        services.transition(Post(state=PostState.HIDDEN, title="t", category="other"), "unhide")
+    post = Post(state=PostState.HIDDEN, title="t", category="other")
+    with pytest.raises(ValueError, match="unhide needs an explicit target state"):
+        services.transition(post, "unhide")
+    assert post.state == PostState.HIDDEN
 
 
 REFUSALS = {  # the message of each verb when the post's state (or the actor's right) does not allow it
@@ -175,7 +177,8 @@ def test_close_needs_a_known_reason(people, make_post):
     with pytest.raises(PostError) as refused:
         services.close_post(people.sakai, post, "bored")
     assert refused.value.message == "終了の理由を選んでください。" and refused.value.field == "reason"
-    assert post.state == PostState.PUBLISHED
+    db.session.rollback()
+    assert stored_state(post) == PostState.PUBLISHED
 
 
 def test_other_organizations_cannot_move_a_post(people, make_post):
@@ -241,14 +244,19 @@ def test_an_edit_cannot_change_the_kind(people, make_post):
 
 
 def test_only_member_staff_write_posts(create_user, organization):
+    before = count(Post)
     pending = create_user(SAKAI_OSAKA, state=UserState.PENDING)
     with pytest.raises(PostError) as refused:
         services.create_post(pending, post_input())
     assert refused.value.message == "投稿できるのは会員団体の職員です。"
+    db.session.rollback()
     member = create_user(KUSHIRO_TOWN)
     organization(KUSHIRO_TOWN).membership = Membership.SUSPENDED
-    with pytest.raises(PostError):
+    with pytest.raises(PostError) as refused:
         services.create_post(member, post_input())
+    assert refused.value.message == "投稿できるのは会員団体の職員です。"
+    db.session.rollback()
+    assert count(Post) == before
 
 
 def test_a_deadline_before_today_is_refused(people):
@@ -278,7 +286,8 @@ def test_a_draft_whose_deadline_has_passed_cannot_be_submitted(people, make_post
     with pytest.raises(PostError) as refused:
         services.submit_post(people.sakai, post)
     assert refused.value.message == "締切が過ぎています。締切を変更してから審査に出してください。"
-    assert post.state == PostState.DRAFT
+    db.session.rollback()
+    assert stored_state(post) == PostState.DRAFT
 
 
 def test_a_period_that_ends_before_it_starts_is_refused(people):
@@ -563,14 +572,17 @@ def test_every_moderator_decision_is_logged_in_its_own_transaction(people, make_
 def test_a_moderation_log_line_cannot_be_changed_or_deleted(people, make_post):
     post = make_post(people.sakai)
     decision = decisions(post.id)[-1]
+    logged = (decision.id, decision.action, decision.reason)
     decision.reason = "書き換え"
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="append-only"):
         db.session.flush()
     db.session.rollback()
     db.session.delete(db.session.get(ModerationDecision, decision.id))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="append-only"):
         db.session.flush()
     db.session.rollback()
+    db.session.expire_all()
+    assert [(d.id, d.action, d.reason) for d in decisions(post.id)][-1] == logged == (decision.id, "approve_post", None)
 
 
 def test_reject_stores_what_was_returned_and_approve_clears_it(people, make_post):
@@ -607,7 +619,8 @@ def test_reject_and_hide_need_a_reason(people, make_post, reason):
     with pytest.raises(PostError) as refused:
         services.hide_post(people.moderator, published, reason)
     assert refused.value.message == "非公開にする理由を入力してください。"
-    assert (pending.state, published.state) == (PostState.PENDING, PostState.PUBLISHED)
+    db.session.rollback()
+    assert (stored_state(pending), stored_state(published)) == (PostState.PENDING, PostState.PUBLISHED)
 
 
 @pytest.mark.parametrize("state", [PostState.PUBLISHED, PostState.CLOSED, PostState.EXPIRED])

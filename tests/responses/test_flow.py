@@ -72,13 +72,17 @@ def test_from_response_to_public_case(app, client, auth, create_user, moderator)
     assert client.post(f"/partnerships/{partnership.id}/consent").status_code == 302
     auth.logout()
     auth.login(sakai)
-    client.post(f"/partnerships/{partnership.id}/consent")
+    assert client.post(f"/partnerships/{partnership.id}/consent").status_code == 302
     auth.logout()
+    db.session.refresh(partnership)
+    assert partnership.has_both_consents and partnership.published_at is None
 
     auth.login(moderator)
     assert "しながわ水族館で黄金がにPR" in client.get("/moderation").get_data(as_text=True)
     assert client.post(f"/partnerships/{partnership.id}/publish").status_code == 302
     auth.logout()
+    db.session.refresh(partnership)
+    assert partnership.is_case()
 
     cases = stranger.get("/cases").get_data(as_text=True)
     assert "しながわ水族館で黄金がにPR" in cases

@@ -44,6 +44,7 @@ from tests.factories import (
     blank_png,
     count,
     database_state,
+    fresh,
     image_upload,
     messages_in,
     new_client,
@@ -476,9 +477,10 @@ def test_the_end_of_the_event_is_not_before_its_start(people, partnership):
 
 def test_the_database_refuses_an_end_before_the_start(people, partnership):
     partnership.held_from, partnership.held_until = date(2015, 11, 23), date(2015, 11, 18)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError, match="ck_partnership_held_ordered"):
         db.session.flush()
     db.session.rollback()
+    assert fresh(partnership).held_from is None
 
 
 def test_up_to_five_photos(people, partnership, app):
@@ -606,9 +608,10 @@ def test_publication_needs_both_consents(people, with_outcome):
 
 def test_the_database_refuses_a_case_without_both_consents(people, with_outcome):
     with_outcome.published_at = utcnow()
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError, match="ck_partnership_published_with_both_consents"):
         db.session.flush()
     db.session.rollback()
+    assert fresh(with_outcome).published_at is None
 
 
 @pytest.mark.parametrize("actor", ["sakai", "shinagawa", "kushiro"])

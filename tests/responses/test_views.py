@@ -14,7 +14,7 @@ from bulletin.moderation import reports
 from bulletin.moderation.models import ModerationDecision, Report, ReportState
 from bulletin.posts.models import PostState
 from bulletin.responses import services
-from bulletin.responses.models import Message, Partnership, PartnershipPhoto, Response, ResponseState
+from bulletin.responses.models import Message, Partnership, PartnershipPhoto, Response, ResponseKind, ResponseState
 from tests.constants import BAD_DATE, CONTROL_CHARACTERS, CSRF_REFUSED, NOT_ACCEPTED, PDF, REQUIRED
 from tests.factories import (
     FIRST_MESSAGE,
@@ -25,6 +25,7 @@ from tests.factories import (
     database_state,
     flashes,
     form_errors,
+    fresh,
     image_bytes,
     image_upload,
     log_in_with_csrf,
@@ -122,6 +123,9 @@ def test_bad_answers_are_refused_on_the_form(client, auth, people, proposal, dat
     response = client.post(f"/posts/{proposal.id}/respond", data=data)
     if field is None:
         assert response.status_code == 302
+        assert [(answer.kind, answer.organization_id) for answer in db.session.scalars(select(Response))] == [
+            (ResponseKind.INTEREST, people.shinagawa.organization_id)
+        ]
         return
     assert response.status_code == 400
     assert_unchanged(before)
@@ -138,7 +142,9 @@ def test_an_answer_keeps_what_was_typed_after_an_error(client, auth, people, pro
     auth.login(people.shinagawa)
     typed = "水族館での開催を提案します。"
     response = client.post(f"/posts/{proposal.id}/respond", data={"kind": "", "message": typed})
-    assert response.status_code == 400 and typed in text_of(response)
+    assert response.status_code == 400
+    assert page_of(response).by_id("message").text.strip() == typed
+    assert count(Response) == 0
 
 
 @pytest.mark.parametrize(
@@ -181,10 +187,12 @@ def test_a_post_that_is_not_published_takes_no_answer(client, auth, people, make
 
 def test_answering_a_post_that_does_not_exist(client, auth, people):
     auth.login(people.shinagawa)
+    before = database_state()
     for post_id in ("999999", "0", "99999999999999999999", "x"):
         path = f"/posts/{post_id}/respond"
         assert client.get(path).status_code == 404
         assert client.post(path, data={"kind": "interest", "message": "応答"}).status_code == 404
+    assert_unchanged(before)
 
 
 # --- the conversation -------------------------------------------------------------------------------------------------
@@ -389,7 +397,7 @@ def test_accept_and_decline_answer_post_only(client, auth, people, answer):
     auth.login(people.sakai)
     assert client.get(f"/responses/{answer.id}/accept").status_code == 405
     assert client.get(f"/responses/{answer.id}/decline").status_code == 405
-    assert answer.state == ResponseState.OPEN
+    assert fresh(answer).state == ResponseState.OPEN and count(Partnership) == 0
 
 
 # --- the partnership and its outcome --------------------------------------------------------------------------------
@@ -566,8 +574,11 @@ def test_consenting_through_the_page(client, auth, people, partnership, with_out
     response = client.post(f"/partnerships/{with_outcome.id}/consent", follow_redirects=True)
     assert "事例としての公開に同意しました。" in flashes(response)
     assert "事例としての公開に同意する" not in text_of(response)
+    consented_at = fresh(with_outcome).post_organization_consent_at
+    assert consented_at is not None and with_outcome.partner_organization_consent_at is None
     again = client.post(f"/partnerships/{with_outcome.id}/consent", follow_redirects=True)
     assert "この連携の公開にはすでに同意しています。" in flashes(again)
+    assert fresh(with_outcome).post_organization_consent_at == consented_at
 
 
 def test_consent_without_an_outcome_is_refused_with_a_message(client, auth, people, partnership):

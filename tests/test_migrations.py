@@ -6,7 +6,7 @@ set, and an app of its own on it (the shared test database is built by the same 
 
 from __future__ import annotations
 
-import os
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -18,31 +18,26 @@ from sqlalchemy import inspect
 
 from bulletin.cli import main as bulletin_cli
 from bulletin.extensions import db
-from tests.conftest import _postgres_database, make_test_app
-from tests.support import limiter_state_preserved
-
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+from tests.constants import ON_POSTGRESQL, TEST_DATABASE_URL
+from tests.factories import limiter_state_preserved, make_test_app, postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_app(request, tmp_path) -> Iterator[Flask]:
     """An app on a new, empty database."""
-    if request.param == "sqlite":
-        url, drop = f"sqlite:///{tmp_path / 'fresh.sqlite'}", None
-    elif TEST_DATABASE_URL.startswith("postgres"):
-        url, drop = _postgres_database(TEST_DATABASE_URL)
-    else:
+    if request.param == "postgresql" and not ON_POSTGRESQL:
         pytest.skip("PostgreSQL: set TEST_DATABASE_URL")
-    with limiter_state_preserved():
-        app = make_test_app(url, tmp_path)
-    try:
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+        else:
+            url = stack.enter_context(postgres_database(TEST_DATABASE_URL))
+        with limiter_state_preserved():
+            app = make_test_app(url, tmp_path)
         with app.app_context():
             yield app
             db.session.remove()
             db.engine.dispose()
-    finally:
-        if drop is not None:
-            drop()
 
 
 def schema_differences() -> list:

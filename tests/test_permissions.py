@@ -29,16 +29,14 @@ from bulletin.notifications.kinds import KINDS
 from bulletin.notifications.models import Notification, NotificationPreference, OutboxMessage
 from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
-from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI
-from tests.support import (
+from tests.constants import KUSHIRO_TOWN, NEW_PASSWORD, PASSWORD, SAKAI
+from tests.factories import (
     World,
     build_world,
-    isolated_client,
     limiter_state_preserved,
+    new_client,
     refuse_login_of_the_current_user_proxy,
 )
-
-NEW_PASSWORD = "a-new-and-long-passphrase"
 
 ANONYMOUS_LIKE = ("anonymous", "suspended", "suspended_after_login")
 STAFF = ("member_a", "member_b", "ward")
@@ -800,7 +798,7 @@ def formatted(value, w: Refs):
 
 def acting_as(app, role: str, w: Refs):
     """A browser for the role, and the user acting (None for the anonymous visitor)."""
-    browser = isolated_client(app)
+    browser = new_client(app)
     if role == "anonymous":
         return browser, None
     actor = w.member_a if role == "suspended_after_login" else getattr(w, role)
@@ -870,8 +868,7 @@ def test_route(app, create_user, moderator, route, monkeypatch):
 
 def test_suspension_takes_effect_on_the_next_request(app, create_user):
     officer = create_user(SAKAI)
-    browser = isolated_client(app)
-    browser.post("/login", data={"email": officer.email, "password": PASSWORD})
+    browser = new_client(app, officer)
     assert browser.get("/profile").status_code == 200
     officer.state = UserState.SUSPENDED
     db.session.commit()
@@ -884,7 +881,7 @@ def test_suspension_takes_effect_on_the_next_request(app, create_user):
 
 def test_a_suspended_user_cannot_log_in(app, create_user):
     officer = create_user(SAKAI, state=UserState.SUSPENDED)
-    browser = isolated_client(app)
+    browser = new_client(app)
     response = browser.post("/login", data={"email": officer.email, "password": PASSWORD})
     assert response.status_code == 200
     assert "このアカウントは停止されています。" in response.get_data(as_text=True)

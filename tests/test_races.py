@@ -8,17 +8,15 @@ the other and none may fail with "database is locked". Rows are counted afterwar
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bulletin.accounts import services as accounts
 from bulletin.accounts.models import OrgRole, User, UserState
@@ -34,43 +32,41 @@ from bulletin.posts import views as post_views
 from bulletin.posts.models import CoProposer, Post, PostState
 from bulletin.responses import services
 from bulletin.responses.models import Conversation, Message, Partnership, Response, ResponseKind, ResponseState
-from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI, SHINAGAWA, _postgres_database, make_test_app
-from tests.posts.conftest import CHIYODA, post_input
-from tests.support import isolated_client, limiter_state_preserved, page_of
-
-ON_POSTGRESQL = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
+from tests.constants import ALREADY_DECIDED, CHIYODA, KUSHIRO_TOWN, ON_POSTGRESQL, PASSWORD, SAKAI, SHINAGAWA
+from tests.factories import (
+    count,
+    flashes_after,
+    limiter_state_preserved,
+    make_test_app,
+    new_client,
+    new_database,
+    post_input,
+    published_post,
+    registration_form,
+)
 
 TIMEOUT = 20  # seconds a thread waits at a barrier before the test gives up
 ALREADY_ANSWERED = "この投稿にはすでに応答しています。"
-ALREADY_DECIDED = "この応答にはすでに回答しています。"
 
 
 @pytest.fixture(scope="module")
 def shared_app(tmp_path_factory) -> Iterator[Flask]:
     """An app on a database of this module's own (PostgreSQL, or a SQLite file), migrated and seeded, whose commits
     are real."""
-    if ON_POSTGRESQL:
-        url, drop = _postgres_database(os.environ["TEST_DATABASE_URL"])
-    else:
-        url = f"sqlite:///{Path(tmp_path_factory.mktemp('races')) / 'races.sqlite'}"
-
-        def drop() -> None:
-            return None
-
-    with limiter_state_preserved():
-        app = make_test_app(url, tmp_path_factory.mktemp("concurrency"))
-    with app.app_context():
-        upgrade()
-        seed_organizations()
-        db.session.commit()
-        db.session.remove()
-    try:
-        yield app
-    finally:
+    with new_database(tmp_path_factory.mktemp("races")) as url:
+        with limiter_state_preserved():
+            app = make_test_app(url, tmp_path_factory.mktemp("concurrency"))
         with app.app_context():
+            upgrade()
+            seed_organizations()
+            db.session.commit()
             db.session.remove()
-            db.engine.dispose()
-        drop()
+        try:
+            yield app
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
 
 
 @pytest.fixture
@@ -114,16 +110,10 @@ def officer(app) -> Callable[..., User]:
 
 
 def published_proposal(author: User, moderator: User, title: str) -> Post:
-    post = posts.create_post(author, post_input(title=title), submit=True)
-    posts.approve_post(moderator, post)
+    """The author's proposal, approved by the moderator and committed."""
+    post = published_post(author, moderator, post_input(title=title))
     db.session.commit()
     return post
-
-
-def logged_in(app: Flask, user: User):
-    browser = isolated_client(app)
-    assert browser.post("/login", data={"email": user.email, "password": PASSWORD}).status_code == 302
-    return browser
 
 
 def all_at_once(requests: list[Callable[[], object]]) -> list:
@@ -158,15 +148,9 @@ def hold_until_all_arrive(monkeypatch, module, name: str, parties: int) -> threa
 
 
 def count_of(model, *conditions) -> int:
+    """Rows as a new session sees them, the threads' commits included."""
     db.session.remove()
-    return db.session.scalar(select(func.count()).select_from(model).where(*conditions))
-
-
-def flashes_after(browser, response) -> list[str]:
-    """The messages shown on the page a redirect leads to."""
-    assert response.status_code == 302, response.get_data(as_text=True)[:500]
-    page = page_of(browser.get(response.headers["Location"]))
-    return [e.text.strip() for e in page.elements if "flash" in e.attrs.get("class", "").split()]
+    return count(model, *conditions)
 
 
 @pytest.fixture
@@ -181,7 +165,7 @@ def test_two_wards_answering_the_same_post_at_the_same_instant_both_succeed(app,
     sakai, shinagawa, chiyoda = officer(SAKAI), officer(SHINAGAWA), officer(CHIYODA)
     post = published_proposal(sakai, moderator, "二つの区が同時に応答する投稿")
     post_id, wards = post.id, sorted([shinagawa.organization_id, chiyoda.organization_id])
-    browsers = [logged_in(app, shinagawa), logged_in(app, chiyoda)]
+    browsers = [new_client(app, shinagawa), new_client(app, chiyoda)]
     respond = f"/posts/{post_id}/respond"
     # each request looks for its organization's answer twice (the page, then the service): hold both each time
     checked = hold_until_all_arrive(monkeypatch, services, "existing_response", parties=2)
@@ -207,7 +191,7 @@ def test_one_organization_answering_twice_at_the_same_instant_answers_once(app, 
     first, second = officer(SHINAGAWA), officer(SHINAGAWA)  # two officers of 品川区, or one with two tabs
     post = published_proposal(sakai, moderator, "同じ区が二重に応答する投稿")
     post_id = post.id
-    browsers = [logged_in(app, first), logged_in(app, second)]
+    browsers = [new_client(app, first), new_client(app, second)]
     respond = f"/posts/{post_id}/respond"
     checked = hold_until_all_arrive(monkeypatch, services, "existing_response", parties=2)
 
@@ -244,7 +228,7 @@ def test_parallel_accepts_of_one_response_record_one_partnership(app, officer, m
     answer = services.respond(shinagawa, post, ResponseKind.OFFER, "しながわ水族館でいかがでしょう。")
     db.session.commit()
     post_id, answer_id, conversation_id = post.id, answer.id, answer.conversation.id
-    browsers = [logged_in(app, colleague) for colleague in colleagues]  # a double click, and colleagues
+    browsers = [new_client(app, colleague) for colleague in colleagues]  # a double click, and colleagues
     decided = hold_until_all_arrive(monkeypatch, services, "_decide", parties=PARALLEL)
 
     accept = f"/responses/{answer_id}/accept"
@@ -269,7 +253,7 @@ def test_accepting_and_declining_at_the_same_instant_decides_once(app, officer, 
     answer = services.respond(shinagawa, post, ResponseKind.INTEREST, "関心があります。")
     db.session.commit()
     answer_id = answer.id
-    accepting, declining = logged_in(app, sakai), logged_in(app, colleague)
+    accepting, declining = new_client(app, sakai), new_client(app, colleague)
     path = f"/responses/{answer_id}"
     decided = hold_until_all_arrive(monkeypatch, services, "_decide", parties=2)
 
@@ -299,7 +283,7 @@ def test_parallel_messages_are_all_counted(app, officer, moderator):
     conversation_id = answer.conversation.id
     conversation = f"/conversations/{conversation_id}"
     writers = [sakai, shinagawa, *(officer(code) for code in (SAKAI, SHINAGAWA) * 3)]
-    browsers = [logged_in(app, writer) for writer in writers]
+    browsers = [new_client(app, writer) for writer in writers]
 
     results = all_at_once(
         [
@@ -347,7 +331,7 @@ def test_two_moderators_deciding_one_post_at_the_same_instant_decide_once(app, o
     title = f"二人の事務局が同時に{second}する投稿"
     sakai, first_moderator, second_moderator = officer(SAKAI), officer(None), officer(None)
     post_id, sakai_id = pending_proposal(sakai, title).id, sakai.id
-    browsers = [logged_in(app, first_moderator), logged_in(app, second_moderator)]
+    browsers = [new_client(app, first_moderator), new_client(app, second_moderator)]
     moved = hold_until_all_arrive(monkeypatch, posts, "transition", parties=2)
 
     results = all_at_once(
@@ -383,7 +367,7 @@ def test_two_officers_submitting_one_draft_at_the_same_instant_submit_it_once(ap
     post = posts.create_post(sakai, post_input(title=title))
     db.session.commit()
     post_id = post.id
-    browsers = [logged_in(app, sakai), logged_in(app, colleague)]
+    browsers = [new_client(app, sakai), new_client(app, colleague)]
     moved = hold_until_all_arrive(monkeypatch, posts, "transition", parties=2)
 
     results = all_at_once([lambda browser=browser: browser.post(f"/posts/{post_id}/submit") for browser in browsers])
@@ -404,7 +388,7 @@ def test_hiding_one_post_twice_at_the_same_instant_hides_it_once(app, officer, m
     title = "二人の事務局が同時に非公開にする投稿"
     sakai, first_moderator, second_moderator = officer(SAKAI), officer(None), officer(None)
     post_id = published_proposal(sakai, first_moderator, title).id
-    browsers = [logged_in(app, first_moderator), logged_in(app, second_moderator)]
+    browsers = [new_client(app, first_moderator), new_client(app, second_moderator)]
     moved = hold_until_all_arrive(monkeypatch, posts, "transition", parties=2)
 
     results = all_at_once(
@@ -416,17 +400,19 @@ def test_hiding_one_post_twice_at_the_same_instant_hides_it_once(app, officer, m
 
     assert not moved.broken
     assert [result.status_code for result in results] == [302, 302]
-    assert fresh(Post, post_id).state == PostState.HIDDEN
+    hidden = fresh(Post, post_id)
+    assert (hidden.state, hidden.hidden_reason, hidden.hidden_from_state) == (PostState.HIDDEN, "規約違反", "published")
     assert log_lines("hide_post", post_id) == 1
-    told = notified("post_hidden", title)
-    assert set(told.values()) <= {1}
+    shown = [flashes_after(browser, result) for browser, result in zip(browsers, results, strict=True)]
+    refusal = "この投稿は「非公開（事務局）」のため、この操作はできません。"
+    assert sorted(refusal in messages for messages in shown) == [False, True], shown
 
 
 def test_two_invitations_of_one_organization_at_the_same_instant_invite_it_once(app, officer, monkeypatch):
     sakai, colleague, moderator = officer(SAKAI), officer(SAKAI), officer(None)
     officer(KUSHIRO_TOWN)  # 釧路町 becomes a member
     post_id = published_proposal(sakai, moderator, "同時に二度招待される共同提案").id
-    browsers = [logged_in(app, sakai), logged_in(app, colleague)]
+    browsers = [new_client(app, sakai), new_client(app, colleague)]
     looked_up = hold_until_all_arrive(monkeypatch, post_views, "get_by_code", parties=2)
 
     results = all_at_once(
@@ -447,17 +433,8 @@ def test_two_invitations_of_one_organization_at_the_same_instant_invite_it_once(
 
 def test_two_registrations_of_one_new_address_at_the_same_instant_create_one_account(app, monkeypatch):
     email = "hanako.race@city.fukui-sakai.lg.jp"
-    data = {
-        "email": email,
-        "password": PASSWORD,
-        "password_confirm": PASSWORD,
-        "name": "坂井 花子",
-        "department": "観光交流課",
-        "phone": "0776-50-3152",
-        "organization_code": SAKAI,
-        "agree": "y",
-    }
-    browsers = [isolated_client(app), isolated_client(app)]
+    data = registration_form(email=email)
+    browsers = [new_client(app), new_client(app)]
     looked_up = hold_until_all_arrive(monkeypatch, accounts, "get_user_by_email", parties=2)
 
     results = all_at_once([lambda browser=browser: browser.post("/register", data=data) for browser in browsers])
@@ -489,7 +466,7 @@ def test_consenting_twice_at_the_same_instant_consents_once(app, officer, monkey
     title = "二人が同時に公開に同意する連携"
     sakai, colleague, shinagawa, moderator = officer(SAKAI), officer(SAKAI), officer(SHINAGAWA), officer(None)
     partnership_id = partnership_with_outcome(sakai, shinagawa, moderator, title).id
-    browsers = [logged_in(app, sakai), logged_in(app, colleague)]
+    browsers = [new_client(app, sakai), new_client(app, colleague)]
     consenting = hold_until_all_arrive(monkeypatch, services, "consent_to_publication", parties=2)
 
     results = all_at_once(
@@ -516,7 +493,7 @@ def test_publishing_one_case_twice_at_the_same_instant_publishes_it_once(app, of
     services.consent_to_publication(shinagawa, partnership)
     db.session.commit()
     partnership_id = partnership.id
-    browsers = [logged_in(app, first_moderator), logged_in(app, second_moderator)]
+    browsers = [new_client(app, first_moderator), new_client(app, second_moderator)]
     publishing = hold_until_all_arrive(monkeypatch, services, "publish_case", parties=2)
 
     results = all_at_once(
@@ -547,7 +524,7 @@ def test_officers_signing_in_reading_and_writing_at_once_beside_the_worker_never
     rounds = 6
 
     def officer_at_work(email: str) -> list[tuple[str, int]]:
-        browser = isolated_client(app)
+        browser = new_client(app)
         statuses = [("login", browser.post("/login", data={"email": email, "password": PASSWORD}).status_code)]
         for number in range(rounds):
             statuses.append(("read", browser.get(conversation).status_code))

@@ -4,41 +4,28 @@ admin's colleagues page, password hashing and the create-moderator command."""
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bulletin.accounts.models import Invitation, OrgRole, User, UserState
 from bulletin.accounts.passwords import verify_password
 from bulletin.extensions import db
-from tests.conftest import PASSWORD, SAKAI, SHINAGAWA, AuthActions, link_in
-from tests.support import assert_field_error, isolated_client, page_of, refuse_login_of_the_current_user_proxy
-
-NEW_PASSWORD = "a-new-and-long-passphrase"
-
-
-@pytest.fixture
-def client(app):
-    """Each request in its own app context (see tests/support.py), so that two clients are two browsers."""
-    return isolated_client(app)
-
-
-@pytest.fixture
-def browser(app):
-    """Factory: another browser, with its own cookies, and a login helper for it."""
-
-    def open_browser():
-        other = isolated_client(app)
-        return other, AuthActions(other)
-
-    return open_browser
+from tests.constants import NEW_PASSWORD, PASSWORD, SAKAI, SHINAGAWA
+from tests.factories import (
+    AuthActions,
+    assert_field_error,
+    count,
+    fresh,
+    link_in,
+    new_client,
+    page_of,
+    refuse_login_of_the_current_user_proxy,
+    registration_form,
+)
 
 
 def logged_in(client) -> bool:
+    """Whether the client's session is logged in: the profile page opens."""
     return client.get("/profile").status_code == 200
-
-
-def fresh(instance):
-    db.session.expire_all()
-    return db.session.get(type(instance), instance.id)
 
 
 # --- login -------------------------------------------------------------------------------------------------------
@@ -101,18 +88,8 @@ def test_login_upgrades_a_hash_made_with_weaker_parameters(client, auth, app, cr
 
 
 def test_passwords_are_hashed_with_argon2id(client, outbox):
-    client.post(
-        "/register",
-        data={
-            "email": "hanako@city.fukui-sakai.lg.jp",
-            "password": PASSWORD,
-            "password_confirm": PASSWORD,
-            "name": "坂井 花子",
-            "department": "観光交流課",
-            "organization_code": SAKAI,
-            "agree": "y",
-        },
-    )
+    response = client.post("/register", data=registration_form(email="hanako@city.fukui-sakai.lg.jp"))
+    assert response.status_code == 302
     stored = db.session.scalar(select(User.password_hash).where(User.email == "hanako@city.fukui-sakai.lg.jp"))
     assert re.fullmatch(r"\$argon2id\$v=19\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+", stored)
     assert PASSWORD not in stored
@@ -145,10 +122,9 @@ def test_no_reset_mail_for_accounts_that_cannot_log_in(client, create_user, outb
     assert outbox(user.email) == []
 
 
-def test_reset_by_mail_link_works_once_and_logs_out_other_sessions(client, auth, browser, create_user, outbox):
+def test_reset_by_mail_link_works_once_and_logs_out_other_sessions(app, client, auth, create_user, outbox):
     user = create_user(SAKAI, email="forgetful@city.fukui-sakai.lg.jp")
-    office, office_auth = browser()
-    office_auth.login(user)
+    office = new_client(app, user)
     assert logged_in(office)
 
     client.post("/password/forgot", data={"email": user.email})
@@ -182,7 +158,14 @@ def test_a_newer_reset_link_does_not_revive_an_older_one(client, create_user, ou
     first, second = (link_in(m.body, "/password/reset/") for m in outbox(user.email))
     data = {"password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
     assert client.post(second, data=data).status_code == 302
-    assert client.post(first, data=data).status_code == 400  # every link dies when the password changes
+    assert verify_password(fresh(user).password_hash, NEW_PASSWORD)
+    other = "yet-another-passphrase"
+    refused = client.post(first, data={"password": other, "password_confirm": other})
+    assert refused.status_code == 400  # every link dies when the password changes
+    assert "このリンクはすでに使われています。" in refused.get_data(as_text=True)
+    user = fresh(user)
+    assert verify_password(user.password_hash, NEW_PASSWORD) and not verify_password(user.password_hash, other)
+    assert user.session_version == 2  # changed once
 
 
 # --- password change and profile ----------------------------------------------------------------------------------
@@ -199,13 +182,10 @@ def test_change_password_needs_the_current_one(client, auth, create_user):
     assert fresh(user).session_version == 1
 
 
-def test_change_password_keeps_this_session_and_ends_the_others(
-    client, auth, browser, create_user, outbox, monkeypatch
-):
+def test_change_password_keeps_this_session_and_ends_the_others(app, client, auth, create_user, outbox, monkeypatch):
     refuse_login_of_the_current_user_proxy(monkeypatch)
     user = create_user(SAKAI)
-    home, home_auth = browser()
-    home_auth.login(user)
+    home = new_client(app, user)
     auth.login(user)
     data = {"current_password": PASSWORD, "password": NEW_PASSWORD, "password_confirm": NEW_PASSWORD}
     response = client.post("/profile/password", data=data)
@@ -234,15 +214,16 @@ def test_profile_edit(client, auth, create_user):
 
 
 def test_profile_cannot_change_the_address_or_role(client, auth, create_user):
-    user = create_user(SAKAI)
+    user = create_user(SAKAI, email="taro@city.fukui-sakai.lg.jp")
     auth.login(user)
-    client.post(
+    response = client.post(
         "/profile",
         data={"name": "x", "department": "y", "email": "evil@example.com", "role": "admin", "is_moderator": "y"},
     )
+    assert response.status_code == 302
     user = fresh(user)
-    assert (user.email, user.role, user.is_moderator) == (user.email, OrgRole.STAFF, False)
-    assert user.email.endswith(".lg.jp")
+    assert (user.name, user.department) == ("x", "y")  # the form was taken, and only its own fields
+    assert (user.email, user.role, user.is_moderator) == ("taro@city.fukui-sakai.lg.jp", OrgRole.STAFF, False)
 
 
 # --- invitations and the organization's staff ------------------------------------------------------------------------
@@ -316,7 +297,7 @@ def test_staff_cannot_invite(client, auth, create_user, outbox):
     assert members.by_id("invite-heading") is None  # no form offered
     response = client.post("/organization/members", data={"email": "friend@city.fukui-sakai.lg.jp"})
     assert response.status_code == 403
-    assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
+    assert count(Invitation) == 0
     assert outbox("friend@city.fukui-sakai.lg.jp") == []
 
 
@@ -333,7 +314,8 @@ def test_admin_hands_on_the_admin_role(client, auth, sakai_admin, create_user):
 def test_admin_can_keep_the_role_while_adding_another_admin(client, auth, sakai_admin, create_user):
     colleague = create_user(SAKAI)
     auth.login(sakai_admin)
-    client.post(f"/organization/members/{colleague.id}/admin", data={"keep": "1"})
+    response = client.post(f"/organization/members/{colleague.id}/admin", data={"keep": "1"})
+    assert response.status_code == 302
     assert fresh(colleague).role == fresh(sakai_admin).role == OrgRole.ADMIN
 
 
@@ -348,10 +330,9 @@ def test_admin_role_only_goes_to_active_colleagues_of_the_same_organization(clie
     assert fresh(sakai_admin).role == OrgRole.ADMIN
 
 
-def test_deactivated_colleague_cannot_log_in_and_their_account_stays(client, auth, browser, sakai_admin, create_user):
+def test_deactivated_colleague_cannot_log_in_and_their_account_stays(app, client, auth, sakai_admin, create_user):
     leaver = create_user(SAKAI, email="leaver@city.fukui-sakai.lg.jp", name="坂井 異動者")
-    their_browser, their_auth = browser()
-    their_auth.login(leaver)
+    their_browser = new_client(app, leaver)
     assert logged_in(their_browser)
 
     auth.login(sakai_admin)
@@ -367,7 +348,7 @@ def test_deactivated_colleague_cannot_log_in_and_their_account_stays(client, aut
     assert "坂井 異動者" in client.get("/organization/members").get_data(as_text=True)  # still listed
 
     assert not logged_in(their_browser)  # their open session ended
-    refused = their_auth.login(leaver)
+    refused = AuthActions(their_browser).login(leaver)
     assert "このアカウントは無効になっています。" in refused.get_data(as_text=True)
     assert not logged_in(their_browser)
 

@@ -1,65 +1,41 @@
 """Bad input on the account and moderation pages: a clear Japanese message tied to its field, never a 500, and
 nothing changed in the database."""
 
-import os
 import time
 from datetime import timedelta
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 from itsdangerous import TimestampSigner
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bulletin.accounts import tokens
 from bulletin.accounts.models import Invitation, OrgRole, User, UserState
-from bulletin.core.audit import ModerationDecision
 from bulletin.core.db import utcnow
 from bulletin.extensions import db
 from bulletin.organizations.codes import check_digit
-from tests.conftest import PASSWORD, SAKAI, link_in
-from tests.support import assert_field_error, assert_unchanged, database_state, isolated_client, page_of
+from tests.constants import CONTROL_CHARACTERS, NEW_PASSWORD, PASSWORD, REQUIRED, SAKAI
+from tests.factories import (
+    assert_field_error,
+    assert_unchanged,
+    database_state,
+    link_in,
+    page_of,
+    registration_form,
+)
 
-POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
 UNKNOWN_CODE = "47999" + check_digit("47999")  # a well-formed code that no organization has
 INVALID_LINK = "リンクが正しくありません。メールのリンクをそのまま開いてください。"
 EXPIRED_LINK = "リンクの有効期限が切れています。"
 USED_LINK = "このリンクはすでに使われています。"
 BAD_INVITATION = "招待リンクの有効期限が切れているか、すでに使われています。"
-CONTROL_CHARACTERS = "使用できない制御文字が含まれています。"
-REQUIRED = "入力してください。"
-NEW_PASSWORD = "a-new-and-long-passphrase"
 LONG_EMAIL = "a" * 64 + "@" + ".".join(["b" * 60, "c" * 60, "d" * 60, "e" * 10]) + ".lg.jp"  # 264 characters
-
-
-@pytest.fixture
-def client(app):
-    """Each request in its own app context (see tests/support.py)."""
-    return isolated_client(app)
-
-
-def registration(**overrides):
-    data = {
-        "email": "hanako.sakai@city.fukui-sakai.lg.jp",
-        "password": PASSWORD,
-        "password_confirm": PASSWORD,
-        "name": "坂井 花子",
-        "department": "観光交流課",
-        "phone": "0776-50-3152",
-        "organization_code": SAKAI,
-        "agree": "y",
-    }
-    data.update(overrides)
-    return {key: value for key, value in data.items() if value is not None}
-
-
-def user_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(User))
 
 
 def refused_registration(client, field, message, **overrides):
     """Post the registration form; it must come back with the message on the field and nothing written."""
     before = database_state()
-    response = client.post("/register", data=registration(**overrides))
+    response = client.post("/register", data=registration_form(**overrides))
     assert response.status_code == 200
     assert_field_error(response, field, message)
     assert_unchanged(before)
@@ -89,7 +65,7 @@ def test_bad_organization_code(client, organization, code, message):
 
 @pytest.mark.parametrize("code", ["１８２１０９", "１８２-１０９", " 182109 ", "182 109"])
 def test_organization_code_in_full_width_or_with_separators_is_normalised(client, code):
-    response = client.post("/register", data=registration(organization_code=code))
+    response = client.post("/register", data=registration_form(organization_code=code))
     assert response.status_code == 302 and response.headers["Location"] == "/register/sent"
     user = db.session.scalar(select(User).where(User.email == "hanako.sakai@city.fukui-sakai.lg.jp"))
     assert user.organization.code == SAKAI
@@ -217,22 +193,34 @@ def test_phone_with_letters_is_refused(client, phone):
     refused_registration(client, "phone", "電話番号は数字とハイフンで入力してください。", phone=phone)
 
 
-@pytest.mark.parametrize("phone", ["", "0776-50-3152", "０７７６ー５０ー３１５２", "(0776) 50-3152", "+81-776-50-3152"])
-def test_phone_in_usual_forms_is_accepted(client, phone):
-    response = client.post("/register", data=registration(phone=phone))
-    assert response.status_code == 302
+def registered_phone() -> str | None:
+    """The phone number stored for the address registration_form() uses."""
+    return db.session.scalar(select(User.phone).where(User.email == "hanako.sakai@city.fukui-sakai.lg.jp"))
+
+
+@pytest.mark.parametrize(
+    ("phone", "stored"),
+    [("", ""), ("0776-50-3152", "0776-50-3152"), ("０７７６ー５０ー３１５２", "0776-50-3152"),
+     ("(0776) 50-3152", "(0776) 50-3152"), ("+81-776-50-3152", "+81-776-50-3152")],
+    ids=["none", "hyphens", "full-width-with-long-vowel-marks", "brackets", "international"],
+)  # fmt: skip
+def test_phone_in_usual_forms_is_accepted(client, phone, stored):
+    response = client.post("/register", data=registration_form(phone=phone))
+    assert response.status_code == 302 and response.headers["Location"] == "/register/sent"
+    assert registered_phone() == stored
 
 
 def test_phone_typed_with_a_japanese_ime_is_accepted(client):
-    response = client.post("/register", data=registration(phone="０７７６－５０－３１５２"))
+    response = client.post("/register", data=registration_form(phone="０７７６－５０－３１５２"))
     assert response.status_code == 302
+    assert registered_phone() == "0776-50-3152"
 
 
 def test_an_address_already_registered_is_told_by_mail_and_nothing_else_changes(client, create_user, outbox):
     owner = create_user(SAKAI, email="owner@city.fukui-sakai.lg.jp")
-    new = client.post("/register", data=registration(email="someone.new@city.fukui-sakai.lg.jp"))
+    new = client.post("/register", data=registration_form(email="someone.new@city.fukui-sakai.lg.jp"))
     before = database_state()
-    again = client.post("/register", data=registration(email=" Owner@City.Fukui-Sakai.LG.JP ", name="なりすまし"))
+    again = client.post("/register", data=registration_form(email=" Owner@City.Fukui-Sakai.LG.JP ", name="なりすまし"))
     assert again.status_code == new.status_code == 302
     assert again.headers["Location"] == new.headers["Location"] == "/register/sent"  # the form reveals nothing
     assert "確認メールを送りました" in client.get("/register/sent").get_data(as_text=True)
@@ -244,7 +232,7 @@ def test_an_address_already_registered_is_told_by_mail_and_nothing_else_changes(
 
 def test_registering_with_a_garbage_invitation_is_refused(client):
     before = database_state()
-    response = client.post("/register", data=registration(invitation="garbage"))
+    response = client.post("/register", data=registration_form(invitation="garbage"))
     assert response.status_code == 200
     assert BAD_INVITATION in response.get_data(as_text=True)
     assert_unchanged(before)
@@ -328,7 +316,7 @@ def test_language_switch_ignores_a_next_hidden_behind_a_tab(client):
 @pytest.fixture
 def unconfirmed(client, outbox):
     """A freshly registered (unconfirmed) user and the confirmation path from their mail."""
-    client.post("/register", data=registration())
+    client.post("/register", data=registration_form())
     user = db.session.scalar(select(User).where(User.email == "hanako.sakai@city.fukui-sakai.lg.jp"))
     return user, link_in(outbox(user.email)[0].body, "/confirm/")
 
@@ -500,7 +488,9 @@ def test_expired_or_used_invitation_links(client, create_user):
     for token in (expired, used):
         response = client.get(f"/invitations/{token}")
         assert response.status_code == 400 and BAD_INVITATION in response.get_data(as_text=True)
-        response = client.post("/register", data=registration(email="invitee@city.fukui-sakai.lg.jp", invitation=token))
+        response = client.post(
+            "/register", data=registration_form(email="invitee@city.fukui-sakai.lg.jp", invitation=token)
+        )
         assert response.status_code == 200 and BAD_INVITATION in response.get_data(as_text=True)
     assert_unchanged(before)
 
@@ -510,7 +500,7 @@ def test_invitation_for_another_address(client, create_user):
     token = invitation_for(admin)
     before = database_state()
     response = client.post(
-        "/register", data=registration(email="someone.else@city.fukui-sakai.lg.jp", invitation=token)
+        "/register", data=registration_form(email="someone.else@city.fukui-sakai.lg.jp", invitation=token)
     )
     assert response.status_code == 200
     assert_field_error(response, "email", "招待されたメールアドレスと団体で登録してください。")
@@ -572,10 +562,6 @@ def applicant(create_user):
     return create_user(SAKAI, state=UserState.PENDING, email="applicant@example.com")
 
 
-def decisions() -> int:
-    return db.session.scalar(select(func.count()).select_from(ModerationDecision))
-
-
 @pytest.mark.parametrize(
     ("reason", "message"),
     [("", "却下の理由を入力してください。"), (" \n\u3000 ", "却下の理由を入力してください。"),
@@ -621,16 +607,26 @@ HUGE_ID = "99999999999999999999"
 def test_absurd_ids_in_urls_are_404(client, auth, moderator, create_user):
     admin = create_user(SAKAI, role=OrgRole.ADMIN)
     auth.login(moderator)
+    before = database_state()
     assert client.post(f"/moderation/users/{HUGE_ID}/approve").status_code == 404
     assert client.get(f"/moderation/users/{HUGE_ID}/reject").status_code == 404
+    assert_unchanged(before)
     auth.logout()
     auth.login(admin)
+    before = database_state()
     assert client.post(f"/organization/members/{HUGE_ID}/deactivate").status_code == 404
+    assert_unchanged(before)
+
+
+def moderation_log_heading(response) -> str:
+    """The h1 of a moderation log page that opened."""
+    assert response.status_code == 200
+    return page_of(response).all("h1")[0].text.strip()
 
 
 def test_absurd_page_number_is_not_a_500(client, auth, moderator):
     auth.login(moderator)
-    assert client.get(f"/moderation/log?page={HUGE_ID}").status_code in (200, 404)
+    assert moderation_log_heading(client.get(f"/moderation/log?page={HUGE_ID}")) == "モデレーション記録"
 
 
 # --- query strings that reach the database ----------------------------------------------------------------------------
@@ -642,8 +638,12 @@ def test_absurd_page_number_is_not_a_500(client, auth, moderator):
 def test_nul_in_query_strings_is_not_a_500(client, auth, create_user, path):
     if path.startswith("/posts"):
         auth.login(create_user(SAKAI))
+    before = database_state()
     response = client.get(path)
-    assert response.status_code in (200, 400)
+    assert response.status_code == 200  # the NUL is dropped or matches nothing: an ordinary answer
+    if response.is_json:
+        assert response.get_json() == []
+    assert_unchanged(before)
 
 
 @pytest.mark.parametrize(
@@ -661,4 +661,4 @@ def test_odd_query_strings(client, path):
 @pytest.mark.parametrize("page", ["abc", "-3", "0", "99999"])
 def test_odd_page_numbers(client, auth, moderator, page):
     auth.login(moderator)
-    assert client.get(f"/moderation/log?page={page}").status_code == 200
+    assert moderation_log_heading(client.get(f"/moderation/log?page={page}")) == "モデレーション記録"

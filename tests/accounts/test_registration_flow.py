@@ -6,26 +6,12 @@ from bulletin.accounts.models import OrgRole, User, UserState
 from bulletin.core.audit import ModerationDecision
 from bulletin.extensions import db
 from bulletin.organizations.models import Membership
-from tests.conftest import PASSWORD, SAKAI, SHINAGAWA, link_in
-
-
-def registration(**overrides):
-    data = {
-        "email": "hanako.sakai@city.fukui-sakai.lg.jp",
-        "password": PASSWORD,
-        "password_confirm": PASSWORD,
-        "name": "坂井 花子",
-        "department": "観光交流課",
-        "phone": "0776-50-3152",
-        "organization_code": SAKAI,
-        "agree": "y",
-    }
-    data.update(overrides)
-    return data
+from tests.constants import SAKAI, SHINAGAWA
+from tests.factories import count, link_in, registration_form
 
 
 def test_municipality_officer_registers_confirms_is_approved_and_logs_in(client, moderator, auth, outbox, organization):
-    response = client.post("/register", data=registration())
+    response = client.post("/register", data=registration_form())
     assert response.status_code == 302 and response.headers["Location"].endswith("/register/sent")
     user = db.session.scalar(select(User).where(User.email == "hanako.sakai@city.fukui-sakai.lg.jp"))
     assert user.state == UserState.UNCONFIRMED
@@ -76,7 +62,7 @@ def test_ward_officer_from_a_confirmed_domain_needs_no_moderator(client, create_
     create_user(SHINAGAWA, email="first@city.shinagawa.tokyo.jp", confirm_org_domain=True)
     client.post(
         "/register",
-        data=registration(email="taro@city.shinagawa.tokyo.jp", organization_code=SHINAGAWA, name="品川 太郎"),
+        data=registration_form(email="taro@city.shinagawa.tokyo.jp", organization_code=SHINAGAWA, name="品川 太郎"),
     )
     mail = outbox("taro@city.shinagawa.tokyo.jp")[0]
     client.post(link_in(mail.body, "/confirm/"))
@@ -87,7 +73,7 @@ def test_ward_officer_from_a_confirmed_domain_needs_no_moderator(client, create_
 
 def test_lg_jp_alone_is_not_trusted(client, create_user, outbox):
     create_user(SHINAGAWA, email="first@city.shinagawa.tokyo.jp", confirm_org_domain=True)
-    client.post("/register", data=registration(email="x@city.shinagawa.lg.jp", organization_code=SHINAGAWA))
+    client.post("/register", data=registration_form(email="x@city.shinagawa.lg.jp", organization_code=SHINAGAWA))
     client.post(link_in(outbox("x@city.shinagawa.lg.jp")[0].body, "/confirm/"))
     assert db.session.scalar(select(User.state).where(User.email == "x@city.shinagawa.lg.jp")) == UserState.PENDING
 
@@ -110,8 +96,8 @@ def test_rejection_with_reason_is_told_to_the_applicant(client, create_user, mod
 
 def test_registering_an_existing_address_tells_its_owner_and_changes_nothing(client, create_user, outbox):
     owner = create_user(SAKAI, email="owner@city.fukui-sakai.lg.jp")
-    count = db.session.scalar(select(db.func.count()).select_from(User))
-    response = client.post("/register", data=registration(email="OWNER@city.fukui-sakai.lg.jp"))
+    users = count(User)
+    response = client.post("/register", data=registration_form(email="OWNER@city.fukui-sakai.lg.jp"))
     assert response.status_code == 302 and response.headers["Location"].endswith("/register/sent")
-    assert db.session.scalar(select(db.func.count()).select_from(User)) == count
+    assert count(User) == users
     assert [m.kind for m in outbox(owner.email)] == ["already_registered"]

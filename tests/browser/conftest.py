@@ -8,18 +8,12 @@ organizations and addresses, so that the tests stay independent although they sh
 
 from __future__ import annotations
 
-import email
-import email.policy
 import os
-import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask, got_request_exception
 from flask_migrate import upgrade
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -32,7 +26,9 @@ from bulletin.core.db import utcnow
 from bulletin.extensions import db
 from bulletin.notifications.delivery import deliver_due
 from bulletin.organizations.services import get_by_code, make_member, seed_organizations
-from tests.conftest import PASSWORD, make_test_app
+from tests.browser.pages import Account, LiveServer
+from tests.constants import PASSWORD
+from tests.factories import RecordingHandler, SMTPServer, make_test_app, start_smtp_server
 
 CHROMIUM = os.environ.get("BULLETIN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,61 +42,12 @@ CHROMIUM_ARGS = [
 TIMEOUT_MS = 10_000
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class CapturedMail:
-    """One message as the SMTP server received it."""
-
-    recipients: list[str]
-    message: EmailMessage
-
-    @property
-    def subject(self) -> str:
-        return str(self.message["Subject"])
-
-    @property
-    def body(self) -> str:
-        """The plain-text body, decoded from its transfer encoding and charset."""
-        return self.message.get_body(preferencelist=("plain",)).get_content()
-
-
-class MailSink:
-    """An aiosmtpd handler that keeps every message it is sent."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._messages: list[CapturedMail] = []
-        self.port = 0
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        with self._lock:
-            self._messages.append(CapturedMail(recipients=list(envelope.rcpt_tos), message=message))
-        return "250 Message accepted for delivery"
-
-    def received(self, recipient: str | None = None) -> list[CapturedMail]:
-        """Messages received so far, oldest first, optionally only those to one address."""
-        with self._lock:
-            messages = list(self._messages)
-        if recipient is None:
-            return messages
-        return [mail for mail in messages if recipient.lower() in (r.lower() for r in mail.recipients)]
-
-
 @pytest.fixture(scope="session")
-def mail_sink() -> Iterator[MailSink]:
+def mail_sink() -> Iterator[SMTPServer]:
     """A real SMTP server on loopback, in its own thread, for the app to deliver to."""
-    sink = MailSink()
-    sink.port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=sink.port)
-    controller.start()
-    yield sink
+    handler = RecordingHandler()
+    controller = start_smtp_server(handler)
+    yield SMTPServer(controller.hostname, controller.port, handler)
     controller.stop()
 
 
@@ -131,17 +78,8 @@ def buffered(app: Flask):
     return serve
 
 
-@dataclass
-class LiveServer:
-    """The app being served, its address, and the exceptions it raised while handling requests."""
-
-    app: Flask
-    url: str
-    errors: list[BaseException] = field(default_factory=list)
-
-
 @pytest.fixture(scope="session")
-def live_server(mail_sink: MailSink, tmp_path_factory) -> Iterator[LiveServer]:
+def live_server(mail_sink: SMTPServer, tmp_path_factory) -> Iterator[LiveServer]:
     """The app on its own migrated and seeded SQLite file, with CSRF on, served over HTTP from a daemon thread."""
     folder = tmp_path_factory.mktemp("browser")
     app = make_test_app(
@@ -224,15 +162,6 @@ def page(new_page: Callable[..., Page]) -> Page:
     return new_page()
 
 
-@dataclass(frozen=True)
-class Account:
-    """What a person types to log in, and the name the header shows."""
-
-    email: str
-    password: str
-    name: str
-
-
 @pytest.fixture(scope="session")
 def moderator(live_server: LiveServer) -> Account:
     """The secretariat's moderator, created as `bulletin create-moderator` does."""
@@ -274,14 +203,14 @@ def add_user(live_server: LiveServer) -> Callable[..., Account]:
 
 
 @pytest.fixture
-def deliver_mail_and_find_link(live_server: LiveServer, mail_sink: MailSink) -> Callable[[str, str], str]:
+def deliver_mail_and_find_link(live_server: LiveServer, mail_sink: SMTPServer) -> Callable[[str, str], str]:
     """Deliver the outbox over SMTP, then return the first link containing `path_fragment` in the newest
     message to `to_address` that has one; the link is absolute, built from BASE_URL."""
 
     def deliver_and_find(to_address: str, path_fragment: str) -> str:
         with live_server.app.app_context():
             report = deliver_due()
-        received = mail_sink.received(to_address)
+        received = mail_sink.received_by(to_address)
         for mail in reversed(received):
             for line in mail.body.splitlines():
                 line = line.strip()

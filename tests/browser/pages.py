@@ -1,10 +1,13 @@
-"""What the browser tests share: finding things on a page, logging in, and axe-core checks."""
+"""What the browser tests share: the live server and accounts they use, finding things on a page, logging in,
+and axe-core checks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from axe_playwright_python.sync_playwright import Axe
+from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
@@ -12,7 +15,24 @@ from bulletin.accounts.models import User
 from bulletin.extensions import db
 from bulletin.posts.models import PostKind
 from bulletin.posts.services import PostInput, approve_post, create_post
-from tests.browser.conftest import Account, LiveServer
+
+
+@dataclass
+class LiveServer:
+    """The app being served, its address, and the exceptions it raised while handling requests."""
+
+    app: Flask
+    url: str
+    errors: list[BaseException] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a person types to log in, and the name the header shows."""
+
+    email: str
+    password: str
+    name: str
 
 
 def heading(page: Page):

@@ -20,13 +20,12 @@ from bulletin.notifications.models import DeliveryMode, NotificationPreference
 from bulletin.posts.models import Post
 from bulletin.responses.models import ResponseKind
 from bulletin.responses.services import respond
-from tests.browser.conftest import MailSink
 from tests.browser.pages import assert_accessible, heading, logged_in, published_proposal, user_by_email
-from tests.conftest import SAKAI, SHINAGAWA
+from tests.constants import CHIYODA, SAKAI, SHINAGAWA
+from tests.factories import SMTPServer
 
 pytestmark = pytest.mark.browser
 
-CHIYODA = "131016"
 CHIYODA_NAME = "東京都 千代田区"
 RESPONSE_MESSAGE = "千代田区の区民まつりで、坂井市の物産ブースをご用意できます。日程をご相談させてください。"
 
@@ -122,7 +121,7 @@ def test_ward_officer_chooses_notifications_and_follows(new_page, add_user):
 
 
 def test_response_shows_in_notification_centre_and_mail(
-    new_page, add_user, moderator, live_server, mail_sink: MailSink, deliver_mail_and_find_link
+    new_page, add_user, moderator, live_server, mail_sink: SMTPServer, deliver_mail_and_find_link
 ):
     title = "坂井市の物産を区民まつりで紹介したい（お知らせの確認）"
     sakai = add_user("notify.response@city.fukui-sakai.lg.jp", code=SAKAI, name="丸岡 春香")
@@ -180,12 +179,12 @@ def test_response_shows_in_notification_centre_and_mail(
     # The e-mail went to the 坂井市 officer with the conversation's link and a one-click List-Unsubscribe.
     link = deliver_mail_and_find_link(sakai.email, "/conversations/")
     assert link == live_server.url + conversation_path
-    mail = next(m for m in reversed(mail_sink.received(sakai.email)) if link in m.body)
+    mail = next(m for m in reversed(mail_sink.received_by(sakai.email)) if link in m.body)
     assert text in mail.subject
     assert mail.body.startswith(f"{sakai.name} 様")
-    assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    found = re.fullmatch(r"<([^>]+)>", re.sub(r"\s+", "", str(mail.message["List-Unsubscribe"])))
-    assert found, mail.message["List-Unsubscribe"]
+    assert mail.email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    found = re.fullmatch(r"<([^>]+)>", re.sub(r"\s+", "", str(mail.email["List-Unsubscribe"])))
+    assert found, mail.email["List-Unsubscribe"]
     unsubscribe_url = found.group(1)
     assert unsubscribe_url.startswith(live_server.url + "/unsubscribe/")
 

@@ -14,7 +14,7 @@ from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.pages import assert_accessible, heading, logged_in, published_proposal
-from tests.conftest import SAKAI, SHINAGAWA
+from tests.constants import SAKAI, SHINAGAWA
 
 pytestmark = pytest.mark.browser
 

@@ -11,11 +11,10 @@ from playwright.sync_api import expect
 
 from bulletin.core.text import today_in_japan
 from tests.browser.pages import assert_accessible, heading, logged_in
-from tests.conftest import SAKAI, SHINAGAWA
+from tests.constants import PDF, SAKAI, SHINAGAWA
 
 pytestmark = pytest.mark.browser
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 TITLE = "三国港の黄金がにを区民に紹介するPRイベント"
 
 

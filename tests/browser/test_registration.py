@@ -13,13 +13,11 @@ from bulletin.accounts.models import UserState
 from bulletin.extensions import db
 from bulletin.organizations.models import Membership
 from bulletin.organizations.services import get_by_code
-from tests.browser.conftest import Account, LiveServer, MailSink
-from tests.browser.pages import assert_accessible, header_user, heading, log_in
-from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI, SHINAGAWA
+from tests.browser.pages import Account, LiveServer, assert_accessible, header_user, heading, log_in
+from tests.constants import KANAZAWA, KUSHIRO_TOWN, PASSWORD, SAKAI, SHINAGAWA
+from tests.factories import SMTPServer
 
 pytestmark = pytest.mark.browser
-
-KANAZAWA = "172014"  # 石川県金沢市
 
 
 def fill_registration(page: Page, account: Account, *, department: str, phone: str) -> None:
@@ -66,7 +64,7 @@ def test_sakai_officer_registers_confirms_is_approved_and_logs_in(
     new_page: Callable[..., Page],
     moderator: Account,
     deliver_mail_and_find_link: Callable[[str, str], str],
-    mail_sink: MailSink,
+    mail_sink: SMTPServer,
     live_server: LiveServer,
 ):
     _not_yet_a_member(live_server, SAKAI)  # other browser tests may have made 坂井市 a member already
@@ -97,7 +95,7 @@ def test_sakai_officer_registers_confirms_is_approved_and_logs_in(
 
     # The moderator follows the link in their notice, logs in, and lands on the queue.
     queue_link = deliver_mail_and_find_link(moderator.email, "/moderation")
-    [notice] = [mail for mail in mail_sink.received(moderator.email) if officer.email in mail.body]
+    [notice] = [mail for mail in mail_sink.received_by(moderator.email) if officer.email in mail.body]
     assert "福井県 坂井市" in notice.body and "承認待ち" in notice.subject
     secretariat = new_page()
     secretariat.goto(queue_link)
@@ -132,7 +130,7 @@ def test_ward_officer_flow(
     new_page: Callable[..., Page],
     moderator: Account,
     deliver_mail_and_find_link: Callable[[str, str], str],
-    mail_sink: MailSink,
+    mail_sink: SMTPServer,
 ):
     first = Account(email="taro.shinagawa@city.shinagawa.lg.jp", password=PASSWORD, name="品川 太郎")
     second = Account(email="jiro.shinagawa@city.shinagawa.lg.jp", password=PASSWORD, name="品川 次郎")
@@ -182,7 +180,7 @@ def test_ward_officer_flow(
     name, organization = header_user(colleague)
     expect(name).to_have_text(second.name)
     expect(organization).to_have_text("東京都 品川区")
-    assert not [mail for mail in mail_sink.received(moderator.email) if second.email in mail.body]
+    assert not [mail for mail in mail_sink.received_by(moderator.email) if second.email in mail.body]
 
 
 def test_registration_pages_pass_axe(page: Page):

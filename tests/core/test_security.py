@@ -5,23 +5,27 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import func, select
 
 from bulletin import create_app
-from bulletin.accounts.models import User, UserState
+from bulletin.accounts.models import Invitation, User, UserState
 from bulletin.config import Config, ConfigError
 from bulletin.extensions import db
-from tests.conftest import PASSWORD, SAKAI, make_test_app
-from tests.support import Page, World, build_world, isolated_client, limiter_state_preserved, page_of
+from tests.constants import CSRF_REFUSED, PASSWORD
+from tests.factories import (
+    Page,
+    World,
+    build_world,
+    count,
+    csrf_token_of,
+    limiter_state_preserved,
+    log_in_with_csrf,
+    make_test_app,
+    new_client,
+    page_of,
+    registration_form,
+)
 
-CSRF_REFUSED = "フォームの有効期限が切れました。ページを読み込み直してから、もう一度送信してください。"
 URL_ATTRIBUTES = ("src", "href", "action", "formaction", "poster", "data", "srcset", "background", "cite")
-
-
-@pytest.fixture
-def client(app):
-    """Each request in its own app context (see tests/support.py)."""
-    return isolated_client(app)
 
 
 @pytest.fixture
@@ -207,19 +211,12 @@ POSTED = [
 ]
 
 
-def browse(app, auth_as: User | None):
-    browser = isolated_client(app)
-    if auth_as is not None:
-        assert browser.post("/login", data={"email": auth_as.email, "password": PASSWORD}).status_code == 302
-    return browser
-
-
 def rendered_pages(app, world: World) -> list[tuple[str, object]]:
     browsers = {}
 
     def browser_of(role):
         if role not in browsers:
-            browsers[role] = browse(app, getattr(world, role) if role else None)
+            browsers[role] = new_client(app, getattr(world, role) if role else None)
         return browsers[role]
 
     pages = []
@@ -295,7 +292,7 @@ def test_pages_have_no_inline_script_or_style_and_only_local_references(app, wor
                 assets.add(element.attrs["href"])
     assert not problems, "\n".join(problems)
     assert assets
-    member = browse(app, world.member_a)
+    member = new_client(app, world.member_a)
     for asset in assets:
         response = member.get(asset)
         response.close()
@@ -330,24 +327,8 @@ def test_print_stylesheet_is_linked_for_print_only(client, auth, world):
 # --- CSRF ------------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def csrf(app, monkeypatch):
-    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
-
-
-def csrf_token_of(response) -> str:
-    page = page_of(response)
-    token = next(e.attrs["value"] for e in page.all("input") if e.attrs.get("name") == "csrf_token")
-    assert token
-    return token
-
-
 def refused_for_csrf(response) -> bool:
     return response.status_code == 400 and CSRF_REFUSED in response.get_data(as_text=True)
-
-
-def users() -> int:
-    return db.session.scalar(select(func.count()).select_from(User))
 
 
 def test_login_without_csrf_token_is_refused(client, csrf, world):
@@ -362,40 +343,24 @@ def test_login_without_csrf_token_is_refused(client, csrf, world):
 
 
 def test_register_without_csrf_token_is_refused(client, csrf):
-    count = users()
-    data = {
-        "email": "hanako@city.fukui-sakai.lg.jp",
-        "password": PASSWORD,
-        "password_confirm": PASSWORD,
-        "name": "坂井 花子",
-        "department": "観光交流課",
-        "organization_code": SAKAI,
-        "agree": "y",
-    }
+    users = count(User)
+    data = registration_form()
     assert refused_for_csrf(client.post("/register", data=data))
-    assert users() == count
+    assert count(User) == users
     token = csrf_token_of(client.get("/register"))
     assert client.post("/register", data={**data, "csrf_token": token}).status_code == 302
-    assert users() == count + 1
+    assert count(User) == users + 1
 
 
 def test_token_of_another_session_is_refused(app, client, csrf, world):
-    stranger = isolated_client(app)
+    stranger = new_client(app)
     token = csrf_token_of(stranger.get("/login"))
     data = {"email": world.member_a.email, "password": PASSWORD, "csrf_token": token}
     assert refused_for_csrf(client.post("/login", data=data))
 
 
-def signed_in_with_csrf(client, user):
-    token = csrf_token_of(client.get("/login"))
-    assert (
-        client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}).status_code == 302
-    )
-    return csrf_token_of(client.get("/profile"))
-
-
 def test_logout_without_csrf_token_is_refused(client, csrf, world):
-    token = signed_in_with_csrf(client, world.member_a)
+    token = log_in_with_csrf(client, world.member_a)
     assert refused_for_csrf(client.post("/logout"))
     assert client.get("/profile").status_code == 200  # still logged in
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
@@ -403,7 +368,7 @@ def test_logout_without_csrf_token_is_refused(client, csrf, world):
 
 
 def test_moderation_without_csrf_token_is_refused(client, csrf, world, outbox):
-    token = signed_in_with_csrf(client, world.moderator)
+    token = log_in_with_csrf(client, world.moderator)
     assert refused_for_csrf(client.post(f"/moderation/users/{world.applicant.id}/approve"))
     assert refused_for_csrf(client.post(f"/moderation/users/{world.applicant.id}/reject", data={"reason": "x"}))
     db.session.refresh(world.applicant)
@@ -416,12 +381,15 @@ def test_moderation_without_csrf_token_is_refused(client, csrf, world, outbox):
 
 
 def test_org_admin_actions_without_csrf_token_are_refused(client, csrf, world):
-    token = signed_in_with_csrf(client, world.org_admin)
+    token = log_in_with_csrf(client, world.org_admin)
+    invitations = count(Invitation)
     assert refused_for_csrf(client.post(f"/organization/members/{world.colleague.id}/deactivate"))
     assert refused_for_csrf(client.post("/organization/members", data={"email": "x@city.fukui-sakai.lg.jp"}))
     db.session.refresh(world.colleague)
     assert world.colleague.state == UserState.ACTIVE
-    client.post(f"/organization/members/{world.colleague.id}/deactivate", data={"csrf_token": token})
+    assert count(Invitation) == invitations
+    response = client.post(f"/organization/members/{world.colleague.id}/deactivate", data={"csrf_token": token})
+    assert response.status_code == 302
     db.session.refresh(world.colleague)
     assert world.colleague.state == UserState.DEACTIVATED
 
@@ -515,7 +483,7 @@ def test_private_pages_are_never_stored_and_public_ones_only_by_the_browser(app,
     for endpoint, visits in PAGES.items():
         for role, path in visits:
             if role not in browsers:
-                browsers[role] = browse(app, getattr(world, role) if role else None)
+                browsers[role] = new_client(app, getattr(world, role) if role else None)
             response = browsers[role].get(path.format(w=world))
             if response.status_code >= 300:
                 continue
@@ -532,7 +500,7 @@ def test_private_pages_are_never_stored_and_public_ones_only_by_the_browser(app,
 
 def test_a_download_keeps_the_caching_its_view_chose(app, world):
     attachment = world.attachment
-    response = browse(app, world.member_a).get(f"/posts/{attachment.post_id}/attachments/{attachment.id}")
+    response = new_client(app, world.member_a).get(f"/posts/{attachment.post_id}/attachments/{attachment.id}")
     response.close()
     assert response.status_code == 200 and response.headers["Cache-Control"] == "private, no-store"
 
@@ -543,7 +511,7 @@ def test_a_download_keeps_the_caching_its_view_chose(app, world):
 def test_a_nul_in_any_path_is_a_400_even_for_a_user_with_unread_notifications(app, world):
     """PostgreSQL can neither store nor compare a NUL: the page-read hook compared the path with the notifications'
     addresses and failed with a 500."""
-    browser = browse(app, world.ward)
+    browser = new_client(app, world.ward)
     user = db.session.get(User, world.ward.id)
     assert user.unread_notifications > 0
     paths = {"/%00", "/posts/%00", "/posts/1%00", "/conversations/%00", "/confirm/%00", "/notifications%00"}

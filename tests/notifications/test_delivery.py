@@ -36,10 +36,18 @@ from bulletin.extensions import db
 from bulletin.notifications.delivery import LEASE, DeliveryReport, claim_next, deliver_due
 from bulletin.notifications.mail import queue_email
 from bulletin.notifications.models import OutboxMessage, OutboxState
-from tests.conftest import PASSWORD, SAKAI, AuthActions, _postgres_database, make_test_app
-from tests.notifications.conftest import HOST, RecordingHandler, free_port, start_smtp_server
+from tests.constants import ON_POSTGRESQL
+from tests.factories import (
+    LOOPBACK,
+    AuthActions,
+    RecordingHandler,
+    free_port,
+    make_test_app,
+    new_database,
+    registration_form,
+    start_smtp_server,
+)
 
-ON_POSTGRESQL = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
 BULLETIN = Path(sys.executable).with_name("bulletin")
 URL_LINE = re.compile(r"https?://[^\s<>\"']+")
 
@@ -88,19 +96,7 @@ def test_a_registration_mail_arrives_as_plain_japanese_text_with_every_link_on_a
     app, client, smtp, outbox
 ):
     email_address = "hanako.sakai@city.fukui-sakai.lg.jp"
-    response = client.post(
-        "/register",
-        data={
-            "email": email_address,
-            "password": PASSWORD,
-            "password_confirm": PASSWORD,
-            "name": "坂井 花子",
-            "department": "観光交流課",
-            "phone": "0776-50-3152",
-            "organization_code": SAKAI,
-            "agree": "y",
-        },
-    )
+    response = client.post("/register", data=registration_form(email=email_address))
     assert response.status_code == 302
     [queued] = outbox(email_address)
 
@@ -171,7 +167,7 @@ def test_a_temporary_refusal_is_retried_after_a_backoff_and_delivered_once(app, 
 
 
 def test_nothing_is_lost_while_the_smtp_server_is_down(app, create_user, closed_port, smtp_server, monkeypatch):
-    monkeypatch.setitem(app.config, "SMTP_HOST", HOST)
+    monkeypatch.setitem(app.config, "SMTP_HOST", LOOPBACK)
     monkeypatch.setitem(app.config, "SMTP_PORT", closed_port)
     user = create_user()
     messages = [queue(user) for _ in range(3)]
@@ -194,7 +190,7 @@ def test_nothing_is_lost_while_the_smtp_server_is_down(app, create_user, closed_
 def test_after_the_last_try_a_message_is_marked_failed_with_exponential_backoff_between_tries(
     app, create_user, closed_port, monkeypatch
 ):
-    monkeypatch.setitem(app.config, "SMTP_HOST", HOST)
+    monkeypatch.setitem(app.config, "SMTP_HOST", LOOPBACK)
     monkeypatch.setitem(app.config, "SMTP_PORT", closed_port)
     monkeypatch.setitem(app.config, "MAIL_MAX_ATTEMPTS", 4)
     base = app.config["MAIL_RETRY_BASE_SECONDS"]
@@ -220,7 +216,7 @@ def test_after_the_last_try_a_message_is_marked_failed_with_exponential_backoff_
 def test_worker_now_while_the_server_is_still_down_tries_each_message_once_and_fails_none(
     app, create_user, closed_port, monkeypatch, keep_sigterm_handler
 ):
-    monkeypatch.setitem(app.config, "SMTP_HOST", HOST)
+    monkeypatch.setitem(app.config, "SMTP_HOST", LOOPBACK)
     monkeypatch.setitem(app.config, "SMTP_PORT", closed_port)
     user = create_user()
     for _ in range(2):
@@ -472,11 +468,15 @@ def test_a_connection_that_cannot_be_set_up_fails_no_message_for_good(app, creat
     """smtplib cannot encode a non-ASCII password (UnicodeEncodeError): the fault is the setting, not the messages,
     which wait for their retry."""
     controller = Controller(
-        RecordingHandler(), hostname=HOST, port=free_port(), authenticator=lambda *args: None, auth_require_tls=False
+        RecordingHandler(),
+        hostname=LOOPBACK,
+        port=free_port(),
+        authenticator=lambda *args: None,
+        auth_require_tls=False,
     )
     controller.start()
     try:
-        monkeypatch.setitem(app.config, "SMTP_HOST", HOST)
+        monkeypatch.setitem(app.config, "SMTP_HOST", LOOPBACK)
         monkeypatch.setitem(app.config, "SMTP_PORT", controller.port)
         monkeypatch.setitem(app.config, "SMTP_USERNAME", "bulletin")
         monkeypatch.setitem(app.config, "SMTP_PASSWORD", "パスワード")
@@ -516,15 +516,12 @@ def test_a_claim_whose_message_cannot_be_built_commits_it_as_failed(app, create_
 def own_database(tmp_path) -> Iterator[str]:
     """A new database on the run's backend: a PostgreSQL database dropped afterwards, or a SQLite file (in
     memory-backed /dev/shm when there is one: the workers commit twice per message, and fsync is not under test)."""
-    url = os.environ.get("TEST_DATABASE_URL", "")
-    if url.startswith("postgres"):
-        url, drop = _postgres_database(url)
-        yield url
-        drop()
-        return
     shm = Path("/dev/shm")
-    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else tmp_path) as folder:
-        yield f"sqlite:///{Path(folder) / 'outbox.sqlite'}"
+    with (
+        tempfile.TemporaryDirectory(dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else tmp_path) as folder,
+        new_database(Path(folder)) as url,
+    ):
+        yield url
 
 
 @pytest.fixture
@@ -597,7 +594,7 @@ class Workers:
             "BULLETIN_ENV": "development",
             "DATABASE_URL": self.database_url,
             "SECRET_KEY": "worker-test-secret",
-            "SMTP_HOST": HOST,
+            "SMTP_HOST": LOOPBACK,
             "SMTP_PORT": str(self.smtp_port),
             "SMTP_TIMEOUT": "5",
         }

@@ -15,7 +15,7 @@ from bulletin.accounts.models import Invitation, UserState
 from bulletin.core import signals
 from bulletin.core.db import utcnow
 from bulletin.extensions import db
-from tests.conftest import SAKAI
+from tests.constants import SAKAI
 
 EXPECTED = Path(__file__).parent / "expected"
 

@@ -4,7 +4,6 @@ fan-out to many recipients in a fixed number of statements; and the text of the 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,16 +29,12 @@ from bulletin.posts import services as posts
 from bulletin.posts.models import PostState
 from bulletin.responses import services as responses
 from bulletin.responses.models import Message, Response, ResponseKind
-from tests.conftest import PASSWORD, SAKAI, SHINAGAWA
-from tests.posts.conftest import CHIYODA, KUSHIRO_TOWN, SAKAI_OSAKA, People, in_days
-from tests.responses.conftest import outcome
-from tests.support import page_of
+from tests.constants import CHIYODA, KANAZAWA, KUSHIRO_TOWN, PASSWORD, SAKAI, SAKAI_OSAKA, SHINAGAWA
+from tests.factories import People, count, in_days, outcome, page_of
 
-KANAZAWA = "172014"  # 金沢市, a third organization of the proposing side
 SETTINGS_PATH = "/settings/notifications"
 BASE_URL = "https://renkei.example.jp"
 LINK_LINE = re.compile(re.escape(BASE_URL) + r"/[^\s<>\"']*")
-ON_SQLITE = not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")  # as tests/conftest.py decides
 
 
 # --- the people -------------------------------------------------------------------------------------------------
@@ -433,7 +428,7 @@ def test_the_digest_sends_each_user_one_mail_of_all_their_items_grouped_by_kind_
     assert conversation_link in to_colleague.body.splitlines()
     assert_links_alone_and_absolute(to_officer.body)
     assert BASE_URL + SETTINGS_PATH in to_officer.body.splitlines()
-    still_pending = db.session.scalar(select(func.count()).where(Notification.digest_pending.is_(True)))
+    still_pending = count(Notification, Notification.digest_pending.is_(True))
     assert still_pending == 0  # the suspended officer's items are dropped with the rest, without mail
 
     assert run_digest(app) == "queued 0 digest(s)\n"
@@ -703,7 +698,7 @@ def test_notifying_a_thousand_officers_takes_as_many_statements_as_notifying_ten
 
     print(f"\nfan-out, e-mail off: 10 recipients {len(ten)} statements, 1,000 recipients {len(thousand)} statements")
     assert len(ten) == len(thousand) == 3  # the preferences, the notifications, the unread counts
-    assert db.session.scalar(select(func.count()).select_from(Notification)) >= 1010
+    assert count(Notification) >= 1010
     assert unread_of(officers[0]) == 2 and unread_of(officers[-1]) == 1
 
 
@@ -723,7 +718,7 @@ def immediate_fan_out(app, cast, count_queries) -> tuple[list[str], list[str]]:
         f"\nfan-out, immediate e-mail: 10 recipients {len(ten)} statements ({outbox_inserts(ten)} outbox inserts), "
         f"1,000 recipients {len(thousand)} statements ({outbox_inserts(thousand)} outbox inserts)"
     )
-    assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) >= 1010
+    assert count(OutboxMessage) >= 1010
     return ten, thousand
 
 

@@ -8,6 +8,7 @@ from bulletin.extensions import db
 from bulletin.organizations.codes import is_valid_code
 from bulletin.organizations.models import Agreement, Membership, Organization, OrganizationKind
 from bulletin.organizations.services import search_organizations, seed_organizations
+from tests.factories import count
 
 
 def test_seed_loads_every_prefecture_and_municipality(app):
@@ -44,7 +45,7 @@ def test_known_organizations_and_leading_zero_codes(app, organization):
 
 
 def test_designated_city_wards_are_not_organizations(app):
-    assert db.session.scalar(select(func.count()).where(Organization.name.contains(" "))) == 0
+    assert count(Organization, Organization.name.contains(" ")) == 0
     names = set(db.session.scalars(select(Organization.name).where(Organization.prefecture_code == "01")))
     assert "中央区" not in names
 
@@ -64,10 +65,10 @@ def test_agreements_cover_372_municipalities(app):
 
 
 def test_seed_is_idempotent(app):
-    before = db.session.scalar(select(func.count()).select_from(Organization))
+    before = count(Organization)
     report = seed_organizations()
     assert (report.created, report.updated, report.agreements_created) == (0, 0, 0)
-    assert db.session.scalar(select(func.count()).select_from(Organization)) == before
+    assert count(Organization) == before
 
 
 def test_seed_repairs_a_changed_name(app, organization):

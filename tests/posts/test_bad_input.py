@@ -2,23 +2,30 @@
 button), never a 500, and nothing changed in the database."""
 
 import io
-import os
 
 import pytest
 from sqlalchemy import select
 
 from bulletin.extensions import db
+from bulletin.moderation.models import ReportState
 from bulletin.moderation.reports import dismiss_report, report_post
 from bulletin.posts import services
 from bulletin.posts.models import Post, PostState
-from tests.conftest import SAKAI, SHINAGAWA
-from tests.posts.conftest import PDF, STATE_LABELS, file_storage, form_data, in_days, post_input
-from tests.support import assert_field_error, assert_unchanged, database_state, isolated_client, page_of
+from tests.constants import BAD_DATE, CONTROL_CHARACTERS, PDF, REQUIRED, SAKAI, SHINAGAWA, STATE_LABELS
+from tests.factories import (
+    assert_field_error,
+    assert_unchanged,
+    database_state,
+    file_storage,
+    flashes,
+    form_data,
+    form_errors,
+    fresh,
+    in_days,
+    page_of,
+    post_input,
+)
 
-POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgres")
-REQUIRED = "入力してください。"
-CONTROL_CHARACTERS = "使用できない制御文字が含まれています。"
-BAD_DATE = "日付は 2026-04-01 の形で入力してください。"
 OTHER_SIDE = "共同提案者は同じ側の団体から選んでください。"
 NO_SUCH_ORG = "この団体コードの団体は見つかりません。"
 
@@ -26,25 +33,6 @@ NO_SUCH_ORG = "この団体コードの団体は見つかりません。"
 def not_now(state: PostState) -> str:
     """The refusal of a move the post's state does not allow."""
     return f"この投稿は「{STATE_LABELS[state]}」のため、この操作はできません。"
-
-
-@pytest.fixture
-def client(app):
-    """Each request in its own app context; every response is checked for a 500."""
-    client = isolated_client(app)
-    original = client.open
-
-    def open_and_check(*args, **kwargs):
-        response = original(*args, **kwargs)
-        assert response.status_code != 500, response.get_data(as_text=True)
-        return response
-
-    client.open = open_and_check
-    return client
-
-
-def flashes(response) -> list[str]:
-    return [e.text.strip() for e in page_of(response).elements if "flash" in e.attrs.get("class", "").split()]
 
 
 def refused_new_post(client, field, message, **overrides):
@@ -115,12 +103,6 @@ def test_bad_fields_of_a_new_post(client, author, field, message, overrides):
     refused_new_post(client, field, message, **overrides)
 
 
-def error_summary(response) -> str:
-    summary = next((e for e in page_of(response).elements if e.attrs.get("class") == "error-summary"), None)
-    assert summary is not None, response.get_data(as_text=True)
-    return summary.text
-
-
 @pytest.mark.parametrize(
     ("kind", "messages"),
     [
@@ -133,7 +115,7 @@ def test_a_tampered_kind_is_refused(client, author, kind, messages):
     before = database_state()
     response = client.post("/posts/new", data=form_data(kind=kind))
     assert response.status_code == 400
-    assert any(message in error_summary(response) for message in messages)
+    assert any(message in form_errors(response) for message in messages)
     assert_unchanged(before)
 
 
@@ -185,8 +167,12 @@ def test_120_characters_are_accepted(client, author):
 
 def test_a_deadline_of_today_and_a_one_day_period_are_accepted(client, author):
     today = in_days(0).isoformat()
-    data = form_data(deadline=today, desired_from=in_days(5).isoformat(), desired_until=in_days(5).isoformat())
+    data = form_data(
+        title="今日が締切", deadline=today, desired_from=in_days(5).isoformat(), desired_until=in_days(5).isoformat()
+    )
     assert client.post("/posts/new", data=data).status_code == 302
+    post = db.session.scalar(select(Post).where(Post.title == "今日が締切"))
+    assert (post.deadline, post.desired_from, post.desired_until) == (in_days(0), in_days(5), in_days(5))
 
 
 def test_a_script_in_the_body_is_saved_sanitised(client, author):
@@ -227,7 +213,7 @@ def test_files_cannot_be_added_to_a_published_post(client, author, people, make_
     data["attachments"] = [(io.BytesIO(PDF), "追加.pdf")]
     response = client.post(f"/posts/{post.id}/edit", data=data, content_type="multipart/form-data")
     assert response.status_code == 400
-    assert "公開中の投稿の添付ファイルは変更できません。" in error_summary(response)  # the form has no file field
+    assert "公開中の投稿の添付ファイルは変更できません。" in form_errors(response)  # the form has no file field
     assert_unchanged(before)
 
 
@@ -424,10 +410,17 @@ def test_a_nul_in_the_keyword_is_not_a_500(client, author, q):
     assert client.get(f"/posts?q={q}").status_code == 200
 
 
-def test_a_nul_in_the_dismissal_note_is_not_a_500(client, auth, people, make_post):
+def test_a_nul_in_the_dismissal_note_is_refused(client, auth, people, make_post):
     post = make_post(people.sakai)
     report = report_post(people.kushiro, post, "宣伝です。")
     db.session.commit()
     auth.login(people.moderator)
+    client.get("/moderation")  # opening the queue reads the moderator's notification about the report
+    before = database_state()
     response = client.post(f"/moderation/reports/{report.id}/dismiss", data={"note": "確認済み\x00"})
-    assert response.status_code in (302, 400)
+    assert response.status_code == 302 and response.headers["Location"] == "/moderation"
+    assert_unchanged(before)
+    assert "メモの内容を確認してください。" in flashes(client.get("/moderation"))
+    response = client.post(f"/moderation/reports/{report.id}/dismiss", data={"note": "確認済み"})
+    assert response.status_code == 302
+    assert fresh(report).state == ReportState.DISMISSED

@@ -2,41 +2,23 @@
 found by a ward officer."""
 
 import io
-from datetime import timedelta
 
 from sqlalchemy import select
 
 from bulletin.core.audit import ModerationDecision
-from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
 from bulletin.posts.models import Post, PostState
-from tests.conftest import SAKAI, SHINAGAWA
+from tests.constants import PDF, SAKAI, SHINAGAWA
+from tests.factories import form_data
 
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-
-
-def proposal(**overrides):
-    data = {
-        "kind": "proposal",
-        "title": "黄金がにのPRイベントを開きませんか",
-        "summary": "坂井市三国港の黄金がにを区民の皆さまに紹介したい。",
-        "body": "## 内容\n\n- 試食\n- 漁師のトーク\n\n[坂井市](https://www.city.fukui-sakai.lg.jp/)",
-        "category": "products",
-        "tags": "黄金がに, 物産展",
-        "desired_from": (today_in_japan() + timedelta(days=30)).isoformat(),
-        "desired_until": (today_in_japan() + timedelta(days=40)).isoformat(),
-        "deadline": (today_in_japan() + timedelta(days=20)).isoformat(),
-        "action": "draft",
-    }
-    data.update(overrides)
-    return data
+BODY = "## 内容\n\n- 試食\n- 漁師のトーク\n\n[坂井市](https://www.city.fukui-sakai.lg.jp/)"
 
 
 def test_proposal_from_draft_to_publication(client, auth, create_user, moderator):
     officer = create_user(SAKAI)
     ward_officer = create_user(SHINAGAWA)
     auth.login(officer)
-    data = proposal()
+    data = form_data(body=BODY)
     data["attachments"] = (io.BytesIO(PDF), "企画書.pdf")
     response = client.post("/posts/new", data=data, content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)
@@ -64,7 +46,8 @@ def test_proposal_from_draft_to_publication(client, auth, create_user, moderator
     page = client.get(f"/posts/{post.id}/edit").get_data(as_text=True)
     assert "日程を具体的に書いてください。" in page
     response = client.post(
-        f"/posts/{post.id}/edit", data=proposal(summary="11月18日から23日、しながわ水族館で。", action="submit")
+        f"/posts/{post.id}/edit",
+        data=form_data(body=BODY, summary="11月18日から23日、しながわ水族館で。", action="submit"),
     )
     assert response.status_code == 302
     db.session.refresh(post)

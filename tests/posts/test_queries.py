@@ -14,19 +14,12 @@ from bulletin.posts import services
 from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.models import Attachment, CoProposer, CoProposerState, Post, PostKind, PostState
 from bulletin.posts.rendering import render_markdown
-from tests.conftest import SAKAI, SHINAGAWA
-from tests.posts.conftest import in_days, post_input
-from tests.support import isolated_client
+from tests.constants import SAKAI, SHINAGAWA
+from tests.factories import in_days, post_input
 
 MAX_QUERIES = 8
 OWNER_CODES = [SAKAI, "012041"]  # 坂井市 (福井県), 旭川市 (北海道)
 CO_PROPOSER_CODES = ["182079", "012068"]  # 鯖江市, 釧路市
-
-
-@pytest.fixture
-def client(app):
-    """Each request in its own app context, as in production: nothing is cached between requests."""
-    return isolated_client(app)
 
 
 def add_posts(count: int, author, start: int = 0) -> list[Post]:

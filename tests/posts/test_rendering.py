@@ -6,7 +6,7 @@ import re
 import pytest
 
 from bulletin.posts.rendering import ALLOWED_TAGS, render_markdown
-from tests.support import Page
+from tests.factories import Page
 
 REL = "noopener noreferrer nofollow"
 SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):")

@@ -5,7 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bulletin.accounts.models import UserState
 from bulletin.core.audit import ModerationDecision
@@ -18,14 +18,20 @@ from bulletin.organizations.services import get_by_code
 from bulletin.posts import services
 from bulletin.posts.models import CoProposerState, Post, PostKind, PostRevision, PostState, RevisionState
 from bulletin.posts.services import PostError
-from tests.conftest import KUSHIRO_TOWN, PASSWORD, SAKAI, SHINAGAWA
-from tests.posts.conftest import PDF, SAKAI_OSAKA, STATE_LABELS, file_storage, in_days, post_input
-from tests.support import isolated_client
+from tests.constants import (
+    HIDE_REASON,
+    KUSHIRO_TOWN,
+    MODERATORS_ONLY,
+    PDF,
+    RETURN_COMMENT,
+    SAKAI,
+    SAKAI_OSAKA,
+    SHINAGAWA,
+    STATE_LABELS,
+)
+from tests.factories import count, file_storage, in_days, new_client, post_input
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
-MODERATORS_ONLY = "この操作はモデレーターだけが行えます。"
-HIDE_REASON = "利用規約に反する内容があります。"
-RETURN_COMMENT = "日程を具体的に書いてください。"
 
 # The moves DESIGN §2 describes, written out here rather than read from the code under test.
 # None as target: back to the state the post was hidden from.
@@ -61,10 +67,6 @@ def stored_state(post: Post) -> PostState:
     return db.session.scalar(select(Post.state).where(Post.id == post.id))
 
 
-def post_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Post))
-
-
 # --- the transition table ------------------------------------------------------------------------------------
 
 
@@ -90,8 +92,10 @@ def test_transition_allows_exactly_the_designed_moves(app, action, state):
 
 
 def test_unhide_needs_the_state_to_return_to(app):
-    with pytest.raises(ValueError):
-        services.transition(Post(state=PostState.HIDDEN, title="t", category="other"), "unhide")
+    post = Post(state=PostState.HIDDEN, title="t", category="other")
+    with pytest.raises(ValueError, match="unhide needs an explicit target state"):
+        services.transition(post, "unhide")
+    assert post.state == PostState.HIDDEN
 
 
 REFUSALS = {  # the message of each verb when the post's state (or the actor's right) does not allow it
@@ -174,7 +178,8 @@ def test_close_needs_a_known_reason(people, make_post):
     with pytest.raises(PostError) as refused:
         services.close_post(people.sakai, post, "bored")
     assert refused.value.message == "終了の理由を選んでください。" and refused.value.field == "reason"
-    assert post.state == PostState.PUBLISHED
+    db.session.rollback()
+    assert stored_state(post) == PostState.PUBLISHED
 
 
 def test_other_organizations_cannot_move_a_post(people, make_post):
@@ -211,12 +216,12 @@ def test_a_colleague_acts_for_the_organization(people, make_post):
     ],
 )
 def test_wards_post_calls_and_the_others_proposals(people, user, kind, message):
-    before = post_count()
+    before = count(Post)
     with pytest.raises(PostError) as refused:
         services.create_post(getattr(people, user), post_input(kind))
     assert refused.value.message == message and refused.value.field == "kind"
     db.session.rollback()
-    assert post_count() == before
+    assert count(Post) == before
 
 
 @pytest.mark.parametrize(("user", "kind"), [("sakai", PostKind.PROPOSAL), ("shinagawa", PostKind.CALL)])
@@ -240,14 +245,19 @@ def test_an_edit_cannot_change_the_kind(people, make_post):
 
 
 def test_only_member_staff_write_posts(create_user, organization):
+    before = count(Post)
     pending = create_user(SAKAI_OSAKA, state=UserState.PENDING)
     with pytest.raises(PostError) as refused:
         services.create_post(pending, post_input())
     assert refused.value.message == "投稿できるのは会員団体の職員です。"
+    db.session.rollback()
     member = create_user(KUSHIRO_TOWN)
     organization(KUSHIRO_TOWN).membership = Membership.SUSPENDED
-    with pytest.raises(PostError):
+    with pytest.raises(PostError) as refused:
         services.create_post(member, post_input())
+    assert refused.value.message == "投稿できるのは会員団体の職員です。"
+    db.session.rollback()
+    assert count(Post) == before
 
 
 def test_a_deadline_before_today_is_refused(people):
@@ -277,7 +287,8 @@ def test_a_draft_whose_deadline_has_passed_cannot_be_submitted(people, make_post
     with pytest.raises(PostError) as refused:
         services.submit_post(people.sakai, post)
     assert refused.value.message == "締切が過ぎています。締切を変更してから審査に出してください。"
-    assert post.state == PostState.DRAFT
+    db.session.rollback()
+    assert stored_state(post) == PostState.DRAFT
 
 
 def test_a_period_that_ends_before_it_starts_is_refused(people):
@@ -367,7 +378,7 @@ def test_a_second_edit_replaces_the_pending_revision(people, make_post):
     revisions = pending_revisions(post)
     assert len(revisions) == 1
     assert revisions[0].content["title"] == "二度目の修正" and revisions[0].author_id == people.sakai_colleague.id
-    assert db.session.scalar(select(func.count()).select_from(PostRevision).where(PostRevision.post_id == post.id)) == 1
+    assert count(PostRevision, PostRevision.post_id == post.id) == 1
     db.session.expire_all()
     assert db.session.get(Post, post.id).title == "公開中のタイトル"
 
@@ -562,14 +573,17 @@ def test_every_moderator_decision_is_logged_in_its_own_transaction(people, make_
 def test_a_moderation_log_line_cannot_be_changed_or_deleted(people, make_post):
     post = make_post(people.sakai)
     decision = decisions(post.id)[-1]
+    logged = (decision.id, decision.action, decision.reason)
     decision.reason = "書き換え"
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="append-only"):
         db.session.flush()
     db.session.rollback()
     db.session.delete(db.session.get(ModerationDecision, decision.id))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="append-only"):
         db.session.flush()
     db.session.rollback()
+    db.session.expire_all()
+    assert [(d.id, d.action, d.reason) for d in decisions(post.id)][-1] == logged == (decision.id, "approve_post", None)
 
 
 def test_reject_stores_what_was_returned_and_approve_clears_it(people, make_post):
@@ -606,7 +620,8 @@ def test_reject_and_hide_need_a_reason(people, make_post, reason):
     with pytest.raises(PostError) as refused:
         services.hide_post(people.moderator, published, reason)
     assert refused.value.message == "非公開にする理由を入力してください。"
-    assert (pending.state, published.state) == (PostState.PENDING, PostState.PUBLISHED)
+    db.session.rollback()
+    assert (stored_state(pending), stored_state(published)) == (PostState.PENDING, PostState.PUBLISHED)
 
 
 @pytest.mark.parametrize("state", [PostState.PUBLISHED, PostState.CLOSED, PostState.EXPIRED])
@@ -752,8 +767,7 @@ def test_an_accepted_co_proposer_edits_the_post_and_is_shown_with_it(app, people
     db.session.commit()
     assert post.title == "釧路町が直したタイトル"
 
-    client = isolated_client(app)
-    client.post("/login", data={"email": people.shinagawa.email, "password": PASSWORD})
+    client = new_client(app, people.shinagawa)
     page = client.get(f"/posts/{post.id}").get_data(as_text=True)
     assert "福井県 坂井市・北海道 釧路町" in page
     listing = client.get("/posts", query_string={"q": "釧路町"}).get_data(as_text=True)

@@ -2,7 +2,6 @@
 file after a failed upload, and served only to those who may see the post."""
 
 import io
-import os
 import struct
 import time
 import warnings
@@ -21,11 +20,19 @@ from bulletin.organizations.models import Membership
 from bulletin.posts import services
 from bulletin.posts.models import Attachment, Post, PostState
 from bulletin.posts.services import PostError
-from tests.conftest import KUSHIRO_TOWN
-from tests.posts.conftest import PDF, blank_png, file_storage, form_data, image_bytes, post_input
-from tests.support import assert_field_error, assert_unchanged, database_state, isolated_client
+from tests.constants import KUSHIRO_TOWN, NOT_ACCEPTED, PDF
+from tests.factories import (
+    assert_field_error,
+    assert_unchanged,
+    blank_png,
+    database_state,
+    file_storage,
+    form_data,
+    image_bytes,
+    post_input,
+    uploaded_files,
+)
 
-NOT_ALLOWED = "は添付できない形式です。PDF、PNG、JPEG、WebP のみ添付できます。"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200 + b"This program cannot be run"
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 200
 EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
@@ -33,17 +40,6 @@ BOMB = (10_900, 10_900)  # 119 million pixels in a 15 KB PNG: accepted before, 4
 TOO_MANY_IN_TOTAL = (
     "画像が合わせて大きすぎます（一度に合計100,000,000画素まで）。枚数を減らすか、画像を縮小してください。"
 )
-
-
-@pytest.fixture
-def client(app):
-    """Each request in its own app context (see tests/support.py)."""
-    return isolated_client(app)
-
-
-def stored_files(app) -> set[str]:
-    path = Path(app.config["UPLOAD_DIR"])
-    return set(os.listdir(path)) if path.exists() else set()
 
 
 def jpeg_with_gps() -> bytes:
@@ -168,12 +164,12 @@ def test_exif_orientation_is_applied_before_it_is_dropped(app):
 @pytest.mark.parametrize(
     ("name", "data", "message"),
     [
-        ("企画書.pdf", EXE, NOT_ALLOWED),
-        ("企画書.pdf", ELF, NOT_ALLOWED),
-        ("写真.png", "これは画像ではありません。\n".encode() * 20, NOT_ALLOWED),
-        ("写真.png", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'></svg>", NOT_ALLOWED),
-        ("資料.pdf", b"<html><script>alert(1)</script></html>", NOT_ALLOWED),
-        ("資料.pdf", b"PK\x03\x04" + b"\x00" * 100, NOT_ALLOWED),  # a zip (or docx)
+        ("企画書.pdf", EXE, NOT_ACCEPTED),
+        ("企画書.pdf", ELF, NOT_ACCEPTED),
+        ("写真.png", "これは画像ではありません。\n".encode() * 20, NOT_ACCEPTED),
+        ("写真.png", b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'></svg>", NOT_ACCEPTED),
+        ("資料.pdf", b"<html><script>alert(1)</script></html>", NOT_ACCEPTED),
+        ("資料.pdf", b"PK\x03\x04" + b"\x00" * 100, NOT_ACCEPTED),  # a zip (or docx)
         ("資料.pdf", b"%PDF-1.4\n" + b"0" * 100, "はPDFとして読み取れません。"),  # no %%EOF: cut off
         ("写真.png", image_bytes("PNG")[:60], "は画像として読み取れません。"),  # truncated
         ("空.pdf", b"", "は空のファイルです。"),
@@ -275,7 +271,7 @@ def test_the_images_of_one_request_have_a_pixel_budget(app, decoded, monkeypatch
 def test_a_bad_file_is_refused_before_any_image_is_decoded(app, decoded):
     with pytest.raises(uploads.UploadError) as refused:
         uploads.check_files([("会場図.png", image_bytes("PNG")), ("企画書.pdf", EXE)])
-    assert refused.value.message == f"企画書.pdf {NOT_ALLOWED}"
+    assert refused.value.message == f"企画書.pdf {NOT_ACCEPTED}"
     assert decoded == []
 
 
@@ -299,7 +295,7 @@ def new_post(client, files, **overrides):
 
 
 def test_four_kinds_of_files_are_attached(app, client, auth, people):
-    before = stored_files(app)
+    before = uploaded_files(app)
     auth.login(people.sakai)
     files = [
         ("企画書.pdf", PDF),
@@ -318,7 +314,7 @@ def test_four_kinds_of_files_are_attached(app, client, auth, people):
         ("写真.webp", "image/webp"),
     ]
     assert all(a.uploaded_by_id == people.sakai.id for a in attachments)
-    new_files = stored_files(app) - before
+    new_files = uploaded_files(app) - before
     assert new_files == {a.stored_name for a in attachments}
     assert all(not name.startswith(("企画", "会場")) for name in new_files)  # random names, never the user's
     for attachment in attachments:
@@ -335,13 +331,13 @@ def test_four_kinds_of_files_are_attached(app, client, auth, people):
 
 
 def refused_upload(app, client, files, field_message):
-    before_files = stored_files(app)
+    before_files = uploaded_files(app)
     before = database_state()
     response = new_post(client, files, title="拒否される添付")
     assert response.status_code == 400
     assert_field_error(response, "attachments", field_message)
     assert_unchanged(before)
-    assert stored_files(app) == before_files
+    assert uploaded_files(app) == before_files
     return response
 
 
@@ -352,7 +348,7 @@ def refused_upload(app, client, files, field_message):
 )
 def test_disguised_files_are_refused_on_the_form(app, client, auth, people, name, content):
     auth.login(people.sakai)
-    refused_upload(app, client, [(name, content)], f"{name} {NOT_ALLOWED}")
+    refused_upload(app, client, [(name, content)], f"{name} {NOT_ACCEPTED}")
 
 
 def test_an_11_mb_file_is_refused_on_the_form(app, client, auth, people):
@@ -399,19 +395,19 @@ def test_six_files_are_refused(app, client, auth, people):
 def test_five_files_are_the_limit_across_edits(app, client, auth, people, make_post):
     post = make_post(people.sakai, PostState.DRAFT, files=[file_storage(PDF, f"既存{n}.pdf") for n in range(3)])
     auth.login(people.sakai)
-    before_files = stored_files(app)
+    before_files = uploaded_files(app)
     before = database_state()
     files = [(f"追加{n}.pdf", PDF) for n in range(3)]
     response = client.post(f"/posts/{post.id}/edit", **multipart(form_data(title=post.title), files))
     assert response.status_code == 400
     assert_field_error(response, "attachments", "添付できるファイルは5件までです。")
     assert_unchanged(before)
-    assert stored_files(app) == before_files
+    assert uploaded_files(app) == before_files
 
 
 def test_a_bad_second_file_leaves_no_file_behind(app, client, auth, people):
     auth.login(people.sakai)
-    refused_upload(app, client, [("良い.pdf", PDF), ("悪い.pdf", EXE), ("良い.png", image_bytes("PNG"))], NOT_ALLOWED)
+    refused_upload(app, client, [("良い.pdf", PDF), ("悪い.pdf", EXE), ("良い.png", image_bytes("PNG"))], NOT_ACCEPTED)
 
 
 def test_a_failure_after_the_first_file_was_written_removes_it(app, client, auth, people, monkeypatch):
@@ -436,20 +432,20 @@ def test_a_failure_after_the_first_file_was_written_removes_it(app, client, auth
 
 
 def test_a_rolled_back_transaction_removes_the_files_it_wrote(app, people):
-    before = stored_files(app)
+    before = uploaded_files(app)
     post = services.create_post(
         people.sakai, post_input(), [file_storage(PDF, "a.pdf"), file_storage(image_bytes("JPEG"), "b.jpg")]
     )
-    assert len(stored_files(app) - before) == 2 and len(post.attachments) == 2
+    assert len(uploaded_files(app) - before) == 2 and len(post.attachments) == 2
     db.session.rollback()
-    assert stored_files(app) == before
+    assert uploaded_files(app) == before
 
 
 def test_committed_files_stay(app, people):
-    before = stored_files(app)
+    before = uploaded_files(app)
     services.create_post(people.sakai, post_input(), [file_storage(PDF, "a.pdf")])
     db.session.commit()
-    assert len(stored_files(app) - before) == 1
+    assert len(uploaded_files(app) - before) == 1
 
 
 # --- serving the files ----------------------------------------------------------------------------------------

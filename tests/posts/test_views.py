@@ -12,18 +12,10 @@ from bulletin.moderation.models import Report, ReportState
 from bulletin.organizations.services import get_by_code
 from bulletin.posts import services
 from bulletin.posts.models import Post, PostRevision, PostState, RevisionState
-from tests.conftest import KUSHIRO_TOWN, SHINAGAWA
-from tests.posts.conftest import CHIYODA, STATE_LABELS, form_data, in_days, post_input
-from tests.support import assert_unchanged, database_state, isolated_client, page_of
+from tests.constants import CHIYODA, KUSHIRO_TOWN, RETURN_COMMENT, SHINAGAWA, STATE_LABELS
+from tests.factories import assert_unchanged, database_state, flashes, form_data, in_days, page_of, post_input
 
 CARD_ID = re.compile(r"^post-(\d+)-title$")
-RETURN_COMMENT = "日程を具体的に書いてください。"
-
-
-@pytest.fixture
-def client(app):
-    """Each request in its own app context (see tests/support.py)."""
-    return isolated_client(app)
 
 
 def listed(response) -> list[int]:
@@ -39,10 +31,6 @@ def listed(response) -> list[int]:
 
 def ids(*posts) -> list[int]:
     return [post.id for post in posts]
-
-
-def flashes(response) -> list[str]:
-    return [e.text.strip() for e in page_of(response).elements if "flash" in e.attrs.get("class", "").split()]
 
 
 # --- the list ---------------------------------------------------------------------------------------------------

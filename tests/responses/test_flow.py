@@ -3,21 +3,14 @@ accepts, 品川区 records the outcome, both consent, the moderator publishes, a
 
 import io
 
-from PIL import Image
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bulletin.extensions import db
 from bulletin.posts.models import PostState
 from bulletin.posts.services import PostInput, approve_post, create_post
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
-from tests.conftest import SAKAI, SHINAGAWA, isolated_client
-
-
-def photo() -> io.BytesIO:
-    buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), (200, 120, 30)).save(buffer, format="JPEG")
-    buffer.seek(0)
-    return buffer
+from tests.constants import SAKAI, SHINAGAWA
+from tests.factories import count, image_bytes, new_client
 
 
 def test_from_response_to_public_case(app, client, auth, create_user, moderator):
@@ -40,7 +33,7 @@ def test_from_response_to_public_case(app, client, auth, create_user, moderator)
     assert response.headers["Location"].endswith(f"/conversations/{conversation.id}")
     again = client.post(f"/posts/{post.id}/respond", data={"kind": "question", "message": "もう一度"})
     assert again.status_code == 302  # sent to the existing conversation, nothing new
-    assert db.session.scalar(select(func.count()).select_from(Response)) == 1
+    assert count(Response) == 1
     auth.logout()
 
     auth.login(sakai)
@@ -51,16 +44,16 @@ def test_from_response_to_public_case(app, client, auth, create_user, moderator)
     assert "ここから未読" not in client.get(f"/conversations/{conversation.id}").get_data(as_text=True)
     client.post(f"/conversations/{conversation.id}", data={"message": "ぜひお願いします。"})
     assert client.post(f"/conversations/{conversation.id}", data={"message": "   "}).status_code == 400
-    assert db.session.scalar(select(func.count()).select_from(Message)) == 2
+    assert count(Message) == 2
     assert client.post(f"/responses/{answer.id}/accept").status_code == 302
     assert client.post(f"/responses/{answer.id}/accept").status_code == 302  # a double click
-    assert db.session.scalar(select(func.count()).select_from(Partnership)) == 1
+    assert count(Partnership) == 1
     partnership = db.session.scalar(select(Partnership))
     db.session.refresh(answer)
     assert answer.state == ResponseState.ACCEPTED
     auth.logout()
 
-    stranger = isolated_client(app)
+    stranger = new_client(app)
     assert stranger.get(f"/conversations/{conversation.id}").status_code == 302  # to login
     assert stranger.get(f"/partnerships/{partnership.id}").status_code == 302
     assert stranger.get(f"/cases/{partnership.id}").status_code == 404
@@ -72,20 +65,24 @@ def test_from_response_to_public_case(app, client, auth, create_user, moderator)
         "held_until": "2015-11-23",
         "venue": "しながわ水族館",
         "summary": "坂井市の黄金がにを紹介した。",
-        "photos": (photo(), "水槽.jpg"),
+        "photos": (io.BytesIO(image_bytes("JPEG")), "水槽.jpg"),
     }
     response = client.post(f"/partnerships/{partnership.id}", data=outcome, content_type="multipart/form-data")
     assert response.status_code == 302, response.get_data(as_text=True)
     assert client.post(f"/partnerships/{partnership.id}/consent").status_code == 302
     auth.logout()
     auth.login(sakai)
-    client.post(f"/partnerships/{partnership.id}/consent")
+    assert client.post(f"/partnerships/{partnership.id}/consent").status_code == 302
     auth.logout()
+    db.session.refresh(partnership)
+    assert partnership.has_both_consents and partnership.published_at is None
 
     auth.login(moderator)
     assert "しながわ水族館で黄金がにPR" in client.get("/moderation").get_data(as_text=True)
     assert client.post(f"/partnerships/{partnership.id}/publish").status_code == 302
     auth.logout()
+    db.session.refresh(partnership)
+    assert partnership.is_case()
 
     cases = stranger.get("/cases").get_data(as_text=True)
     assert "しながわ水族館で黄金がにPR" in cases

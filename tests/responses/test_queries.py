@@ -26,17 +26,11 @@ from bulletin.responses.models import (
     ResponseKind,
     ResponseState,
 )
-from tests.conftest import SAKAI, SHINAGAWA
-from tests.support import Page, isolated_client
+from tests.constants import SAKAI, SHINAGAWA
+from tests.factories import Page, new_client
 
 MAX_QUERIES = 8
 WRITES = ("INSERT", "UPDATE", "DELETE")
-
-
-@pytest.fixture
-def client(app):
-    """Each request in its own app context, as in production: nothing is cached between requests."""
-    return isolated_client(app)
 
 
 @dataclass
@@ -321,7 +315,7 @@ def test_the_dashboard_of_a_ward_costs_the_same_with_few_or_many(client, auth, p
 
 
 def test_the_public_cases_cost_the_same_with_few_or_many(app, people, count_queries):
-    visitor = isolated_client(app)
+    visitor = new_client(app)
     add_conversations(people.sakai, 8)  # one published case
     visitor.get("/")
     small = cost(visitor, count_queries, "/cases")

@@ -38,17 +38,25 @@ from bulletin.responses.models import (
     ResponseKind,
     ResponseState,
 )
-from tests.conftest import PASSWORD, SHINAGAWA
-from tests.posts.conftest import CHIYODA, KUSHIRO_TOWN, blank_png
-from tests.responses.conftest import FIRST_MESSAGE, count, image_upload, messages_in, outcome, pdf_upload
-from tests.support import assert_unchanged, database_state, isolated_client
+from tests.constants import ALREADY_DECIDED, CHIYODA, KUSHIRO_TOWN, MODERATORS_ONLY, SHINAGAWA
+from tests.factories import (
+    FIRST_MESSAGE,
+    assert_unchanged,
+    blank_png,
+    count,
+    database_state,
+    fresh,
+    image_upload,
+    messages_in,
+    new_client,
+    outcome,
+    pdf_upload,
+)
 
 OTHER_SIDE_ONLY = "この投稿に応答できるのは、相手側の会員団体の職員です。"
 NOT_OPEN = "この投稿は現在、応答を受け付けていません。"
 ALREADY_ANSWERED = "この投稿にはすでに応答しています。続きはやりとりのページに書いてください。"
-ALREADY_DECIDED = "この応答にはすでに回答しています。"
 OWNERS_DECIDE = "応答に回答できるのは、投稿した団体の職員です。"
-MODERATORS_ONLY = "この操作はモデレーターだけが行えます。"
 NO_EDIT = "この連携の結果は編集できません。"
 HIDE_REASON = "個人の連絡先が書かれているため"
 
@@ -470,9 +478,10 @@ def test_the_end_of_the_event_is_not_before_its_start(people, partnership):
 
 def test_the_database_refuses_an_end_before_the_start(people, partnership):
     partnership.held_from, partnership.held_until = date(2015, 11, 23), date(2015, 11, 18)
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError, match="ck_partnership_held_ordered"):
         db.session.flush()
     db.session.rollback()
+    assert fresh(partnership).held_from is None
 
 
 def test_up_to_five_photos(people, partnership, app):
@@ -600,9 +609,10 @@ def test_publication_needs_both_consents(people, with_outcome):
 
 def test_the_database_refuses_a_case_without_both_consents(people, with_outcome):
     with_outcome.published_at = utcnow()
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError, match="ck_partnership_published_with_both_consents"):
         db.session.flush()
     db.session.rollback()
+    assert fresh(with_outcome).published_at is None
 
 
 @pytest.mark.parametrize("actor", ["sakai", "shinagawa", "kushiro"])
@@ -745,8 +755,7 @@ def test_hiding_a_reported_message(app, auth, people, answer, reported):
         reports.dismiss_report(people.moderator, reported)
 
     for reader in (people.sakai, people.shinagawa, people.moderator):
-        browser = isolated_client(app)
-        browser.post("/login", data={"email": reader.email, "password": PASSWORD})
+        browser = new_client(app, reader)
         page = browser.get(f"/conversations/{answer.conversation.id}").get_data(as_text=True)
         assert "このメッセージは事務局により非表示になりました。" in page
         assert FIRST_MESSAGE not in page

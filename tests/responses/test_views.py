@@ -5,11 +5,8 @@ Japanese message with status 400 (never a 500) and changes nothing; ids that do 
 from __future__ import annotations
 
 import io
-import os
-from pathlib import Path
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from bulletin.core.audit import ModerationDecision
@@ -18,16 +15,30 @@ from bulletin.moderation import reports
 from bulletin.moderation.models import Report, ReportState
 from bulletin.posts.models import PostState
 from bulletin.responses import services
-from bulletin.responses.models import Message, Partnership, PartnershipPhoto, Response, ResponseState
-from tests.conftest import PASSWORD
-from tests.posts.conftest import PDF, blank_png
-from tests.responses.conftest import FIRST_MESSAGE, count, image_upload, messages_in, outcome
-from tests.support import assert_field_error, assert_unchanged, database_state, isolated_client, page_of
+from bulletin.responses.models import Message, Partnership, PartnershipPhoto, Response, ResponseKind, ResponseState
+from tests.constants import BAD_DATE, CONTROL_CHARACTERS, CSRF_REFUSED, NOT_ACCEPTED, PDF, REQUIRED
+from tests.factories import (
+    FIRST_MESSAGE,
+    assert_field_error,
+    assert_unchanged,
+    blank_png,
+    count,
+    database_state,
+    flashes,
+    form_errors,
+    fresh,
+    image_bytes,
+    image_upload,
+    log_in_with_csrf,
+    messages_in,
+    new_client,
+    outcome,
+    page_of,
+    text_of,
+    uploaded_files,
+)
 
-CSRF_REFUSED = "フォームの有効期限が切れました。ページを読み込み直してから、もう一度送信してください。"
-CONTROL_CHARACTERS = "使用できない制御文字が含まれています。"
 END_BEFORE_START = "終了日は開始日と同じか後の日付にしてください。"
-NOT_TAKEN = "は添付できない形式です。PDF、PNG、JPEG、WebP のみ添付できます。"
 OUTCOME_FORM = {
     "title": "しながわ水族館で黄金がにPR",
     "held_from": "2015-11-18",
@@ -35,32 +46,6 @@ OUTCOME_FORM = {
     "venue": "しながわ水族館",
     "summary": "坂井市の黄金がにを区民に紹介した。",
 }
-
-
-@pytest.fixture
-def client(app):
-    """Each request in its own app context (see tests/support.py)."""
-    return isolated_client(app)
-
-
-def flashes(response) -> list[str]:
-    return [e.text.strip() for e in page_of(response).elements if "flash" in e.attrs.get("class", "").split()]
-
-
-def text_of(response) -> str:
-    return response.get_data(as_text=True)
-
-
-def form_errors(response) -> str:
-    """The text of the error summary at the top of the form."""
-    summary = next((e for e in page_of(response).elements if "error-summary" in e.attrs.get("class", "")), None)
-    assert summary is not None, "no error summary on the page"
-    return summary.text
-
-
-def uploaded_files(app: Flask) -> set[str]:
-    folder = Path(app.config["UPLOAD_DIR"])
-    return set(os.listdir(folder)) if folder.is_dir() else set()
 
 
 def multipart(fields: dict, *files: tuple[bytes, str]) -> dict:
@@ -71,7 +56,8 @@ def multipart(fields: dict, *files: tuple[bytes, str]) -> dict:
 
 
 def jpeg(name: str = "水槽.jpg") -> tuple[bytes, str]:
-    return image_upload(name).stream.read(), name
+    """A photo as `multipart` takes it."""
+    return image_bytes("JPEG", (40, 30)), name
 
 
 # --- answering a post -------------------------------------------------------------------------------------------------
@@ -138,6 +124,9 @@ def test_bad_answers_are_refused_on_the_form(client, auth, people, proposal, dat
     response = client.post(f"/posts/{proposal.id}/respond", data=data)
     if field is None:
         assert response.status_code == 302
+        assert [(answer.kind, answer.organization_id) for answer in db.session.scalars(select(Response))] == [
+            (ResponseKind.INTEREST, people.shinagawa.organization_id)
+        ]
         return
     assert response.status_code == 400
     assert_unchanged(before)
@@ -154,7 +143,9 @@ def test_an_answer_keeps_what_was_typed_after_an_error(client, auth, people, pro
     auth.login(people.shinagawa)
     typed = "水族館での開催を提案します。"
     response = client.post(f"/posts/{proposal.id}/respond", data={"kind": "", "message": typed})
-    assert response.status_code == 400 and typed in text_of(response)
+    assert response.status_code == 400
+    assert page_of(response).by_id("message").text.strip() == typed
+    assert count(Response) == 0
 
 
 @pytest.mark.parametrize(
@@ -197,10 +188,12 @@ def test_a_post_that_is_not_published_takes_no_answer(client, auth, people, make
 
 def test_answering_a_post_that_does_not_exist(client, auth, people):
     auth.login(people.shinagawa)
+    before = database_state()
     for post_id in ("999999", "0", "99999999999999999999", "x"):
         path = f"/posts/{post_id}/respond"
         assert client.get(path).status_code == 404
         assert client.post(path, data={"kind": "interest", "message": "応答"}).status_code == 404
+    assert_unchanged(before)
 
 
 # --- the conversation -------------------------------------------------------------------------------------------------
@@ -405,7 +398,7 @@ def test_accept_and_decline_answer_post_only(client, auth, people, answer):
     auth.login(people.sakai)
     assert client.get(f"/responses/{answer.id}/accept").status_code == 405
     assert client.get(f"/responses/{answer.id}/decline").status_code == 405
-    assert answer.state == ResponseState.OPEN
+    assert fresh(answer).state == ResponseState.OPEN and count(Partnership) == 0
 
 
 # --- the partnership and its outcome --------------------------------------------------------------------------------
@@ -449,10 +442,10 @@ def test_recording_the_outcome_with_photos(app, client, auth, people, partnershi
     ("changes", "field", "message"),
     [
         ({"held_from": "2015-11-23", "held_until": "2015-11-18"}, "held_until", END_BEFORE_START),
-        ({"held_from": "2015-13-40"}, "held_from", "日付は 2026-04-01 の形で入力してください。"),
-        ({"held_until": "平成27年11月23日"}, "held_until", "日付は 2026-04-01 の形で入力してください。"),
-        ({"title": ""}, "title", "入力してください。"),
-        ({"title": "\u3000 "}, "title", "入力してください。"),
+        ({"held_from": "2015-13-40"}, "held_from", BAD_DATE),
+        ({"held_until": "平成27年11月23日"}, "held_until", BAD_DATE),
+        ({"title": ""}, "title", REQUIRED),
+        ({"title": "\u3000 "}, "title", REQUIRED),
         ({"title": "題" * 121}, "title", "120文字以内で入力してください。"),
         ({"title": "改行\nを含む"}, "title", CONTROL_CHARACTERS),
         ({"venue": "会" * 201}, "venue", "200文字以内で入力してください。"),
@@ -488,8 +481,8 @@ def test_bad_outcomes_are_refused_on_the_form(app, client, auth, people, partner
     ("files", "message"),
     [
         ([(PDF, "報告書.pdf")], "写真は PNG、JPEG、WebP の画像にしてください。"),
-        ([(b"GIF89a" + b"\x00" * 32, "anim.gif")], "anim.gif " + NOT_TAKEN),
-        ([(b"<script>alert(1)</script>", "x.jpg")], "x.jpg " + NOT_TAKEN),
+        ([(b"GIF89a" + b"\x00" * 32, "anim.gif")], "anim.gif " + NOT_ACCEPTED),
+        ([(b"<script>alert(1)</script>", "x.jpg")], "x.jpg " + NOT_ACCEPTED),
         ([jpeg(f"{n}.jpg") for n in range(6)], "写真は5枚までです。"),
     ],
     ids=["pdf", "gif", "html-named-jpg", "six-photos"],
@@ -582,8 +575,11 @@ def test_consenting_through_the_page(client, auth, people, partnership, with_out
     response = client.post(f"/partnerships/{with_outcome.id}/consent", follow_redirects=True)
     assert "事例としての公開に同意しました。" in flashes(response)
     assert "事例としての公開に同意する" not in text_of(response)
+    consented_at = fresh(with_outcome).post_organization_consent_at
+    assert consented_at is not None and with_outcome.partner_organization_consent_at is None
     again = client.post(f"/partnerships/{with_outcome.id}/consent", follow_redirects=True)
     assert "この連携の公開にはすでに同意しています。" in flashes(again)
+    assert fresh(with_outcome).post_organization_consent_at == consented_at
 
 
 def test_consent_without_an_outcome_is_refused_with_a_message(client, auth, people, partnership):
@@ -661,7 +657,7 @@ def test_the_dashboard(client, auth, people, proposal, answer, respond_as):
 
 
 def test_the_public_cases(app, case):
-    visitor = isolated_client(app)
+    visitor = new_client(app)
     cases = visitor.get("/cases")
     assert cases.status_code == 200 and case.title in text_of(cases)
     page = visitor.get(f"/cases/{case.id}")
@@ -680,7 +676,7 @@ def test_a_case_photo_is_public(app, client, people, consented):
     services.publish_case(people.moderator, consented)
     db.session.commit()
     photo = consented.photos[0]
-    visitor = isolated_client(app)
+    visitor = new_client(app)
     image = visitor.get(f"/partnerships/{consented.id}/photos/{photo.id}")
     assert image.status_code == 200 and image.mimetype == "image/jpeg"
     assert image.headers["X-Content-Type-Options"] == "nosniff"
@@ -692,7 +688,7 @@ def test_a_case_photo_is_public(app, client, people, consented):
 
 
 def test_an_unpublished_case_is_not_public(app, people, consented):
-    visitor = isolated_client(app)
+    visitor = new_client(app)
     assert visitor.get(f"/cases/{consented.id}").status_code == 404
     assert consented.title not in text_of(visitor.get("/cases"))
 
@@ -700,23 +696,11 @@ def test_an_unpublished_case_is_not_public(app, people, consented):
 # --- CSRF ----------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def csrf(app, monkeypatch):
-    monkeypatch.setitem(app.config, "WTF_CSRF_ENABLED", True)
-
-
-def log_in_with_token(client, user) -> None:
-    page = page_of(client.get("/login"))
-    token = next(e.attrs["value"] for e in page.all("input") if e.attrs.get("name") == "csrf_token")
-    response = client.post("/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token})
-    assert response.status_code == 302
-
-
 def test_every_response_form_needs_its_csrf_token(app, client, people, proposal, answer, partnership, csrf):
     message = db.session.scalar(select(Message).where(Message.conversation_id == answer.conversation.id))
-    ward = isolated_client(app)
-    log_in_with_token(ward, people.chiyoda)
-    log_in_with_token(client, people.sakai)
+    ward = new_client(app)
+    log_in_with_csrf(ward, people.chiyoda)
+    log_in_with_csrf(client, people.sakai)
     before = database_state()
     response = ward.post(f"/posts/{proposal.id}/respond", data={"kind": "interest", "message": "CSRFなし"})
     assert response.status_code == 400 and CSRF_REFUSED in text_of(response)

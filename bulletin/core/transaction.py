@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from flask import Flask, flash, g, redirect, request
 from flask.typing import ResponseReturnValue
@@ -119,9 +120,15 @@ def refused_location() -> str | None:
     return g.get("refused_location")
 
 
-def carry_out(action: Callable[[], object], success: str, then: str) -> BaseResponse:
+def carry_out(
+    action: Callable[[], object], success: str, then: str, *, form: Any = None, incomplete: str = ""
+) -> BaseResponse:
     """Carry out a decision and go to `then` with the success message; when the rules refuse it, the boundary rolls
-    the request back and the user lands on `then` with the refusal's message instead."""
+    the request back and the user lands on `then` with the refusal's message instead. With a `form`, an invalid one
+    changes nothing and goes back to `then` saying `incomplete`."""
+    if form is not None and not form.validate_on_submit():
+        flash(incomplete, "error")
+        return redirect(then)
     refused_go_to(then)
     action()
     flash(success, "success")

@@ -259,13 +259,12 @@ def report_post(post_id: int):
     """A member reports a post to the moderators."""
     post = post_queries.visible_post_or_404(post_id, current_user)
     form = ReasonForm()
-    if not form.validate_on_submit():
-        flash(_("通報の理由を入力してください。"), "error")
-        return redirect(url_for("posts.show", post_id=post.id))
     return carry_out(
         lambda: reports.report_post(current_user, post, form.reason.data),
         _("通報しました。事務局が確認します。"),
         url_for("posts.show", post_id=post.id),
+        form=form,
+        incomplete=_("通報の理由を入力してください。"),
     )
 
 
@@ -278,11 +277,10 @@ def report_message(conversation_id: int, message_id: int):
     if message is None or message.conversation_id != conversation.id:
         abort(404)
     form = ReasonForm()
-    if not form.validate_on_submit():
-        flash(_("通報の理由を入力してください。"), "error")
-        return redirect(url_for("responses.conversation", conversation_id=conversation.id))
     return carry_out(
         lambda: reports.report_message(current_user, message, form.reason.data),
         _("通報しました。事務局が確認します。"),
         url_for("responses.conversation", conversation_id=conversation.id),
+        form=form,
+        incomplete=_("通報の理由を入力してください。"),
     )

@@ -183,13 +183,12 @@ def close(post_id: int):
     """Close a published post (partnered or no longer seeking)."""
     post = queries.visible_post_or_404(post_id, current_user)
     form = CloseForm()
-    if not form.validate_on_submit():
-        flash(_("終了の理由を選んでください。"), "error")
-        return redirect(url_for("posts.show", post_id=post.id))
     return carry_out(
         lambda: services.close_post(current_user, post, form.reason.data),
         _("投稿の募集を終了しました。"),
         url_for("posts.show", post_id=post.id),
+        form=form,
+        incomplete=_("終了の理由を選んでください。"),
     )
 
 
@@ -198,13 +197,12 @@ def invite_co_proposer(post_id: int):
     """Invite another member organization to join the post."""
     post = queries.visible_post_or_404(post_id, current_user)
     form = CoProposerForm()
-    if not form.validate_on_submit():
-        flash(_("団体コードを入力してください。"), "error")
-        return redirect(url_for("posts.show", post_id=post.id))
     return carry_out(
         lambda: services.invite_co_proposer(current_user, post, get_by_code(form.organization_code.data)),
         _("共同提案者として招待しました。"),
         url_for("posts.show", post_id=post.id),
+        form=form,
+        incomplete=_("団体コードを入力してください。"),
     )
 
 

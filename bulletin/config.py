@@ -65,6 +65,10 @@ class Config:
     INVITATION_MAX_AGE_DAYS = 14
     LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
     LOGIN_LIMIT_PER_ADDRESS = "30 per 15 minutes"
+    # Forms that send mail to an address anyone can type (registration, password reset, invitations): per sender
+    # address by the limiter, and at most ACCOUNT_MAILS_PER_HOUR such mails to one address, whoever asks.
+    MAIL_FORM_LIMIT_PER_ADDRESS = "10 per hour"
+    ACCOUNT_MAILS_PER_HOUR = 3
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = False
     # argon2id parameters (RFC 9106 second recommended option, scaled for a shared server)

@@ -546,3 +546,20 @@ def test_officers_signing_in_reading_and_writing_at_once_beside_the_worker_never
     assert not failures
     assert {status for statuses in results[:-1] for kind, status in statuses if kind == "write"} == {302}
     assert count_of(Message, Message.conversation_id == conversation_id) == 1 + len(emails) * rounds
+
+
+def test_twenty_registrations_of_an_officers_address_at_the_same_instant_mail_it_at_most_three_times(app, officer):
+    victim = officer(SAKAI).email
+    browsers = [new_client(app) for _ in range(20)]
+
+    results = all_at_once(
+        [
+            lambda browser=browser, n=n: browser.post(
+                "/register", data=registration_form(email=victim), environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}
+            )
+            for n, browser in enumerate(browsers)
+        ]
+    )
+
+    assert {(result.status_code, result.headers.get("Location")) for result in results} == {(302, "/register/sent")}
+    assert count_of(OutboxMessage, OutboxMessage.recipient == victim, OutboxMessage.kind == "already_registered") == 3

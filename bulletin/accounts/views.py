@@ -67,6 +67,7 @@ def _wrong_password(response) -> bool:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["MAIL_FORM_LIMIT_PER_ADDRESS"], methods=["POST"], scope="register")
 def register():
     """The registration form, with an organization search that works without JavaScript."""
     if current_user.is_authenticated:
@@ -190,7 +191,7 @@ def logout():
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], scope="password-forgot")
+@limiter.limit(lambda: current_app.config["MAIL_FORM_LIMIT_PER_ADDRESS"], methods=["POST"], scope="password-forgot")
 def forgot_password():
     """Ask for a reset link; the answer never reveals whether the address is registered."""
     form = ForgotPasswordForm()
@@ -246,6 +247,7 @@ def change_password():
 
 @bp.route("/organization/members", methods=["GET", "POST"])
 @login_required
+@limiter.limit(lambda: current_app.config["MAIL_FORM_LIMIT_PER_ADDRESS"], methods=["POST"], scope="invite")
 def members():
     """The organization's staff: everyone sees who is on it; the admin invites, promotes and deactivates."""
     if current_user.organization_id is None:

@@ -7,7 +7,7 @@ from email.utils import parseaddr
 
 from flask import current_app, render_template
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from bulletin.accounts.models import User
 from bulletin.accounts.tokens import make_unsubscribe_token
@@ -15,6 +15,28 @@ from bulletin.core.db import utcnow
 from bulletin.core.urls import absolute_url
 from bulletin.extensions import db
 from bulletin.notifications.models import OutboxMessage, OutboxState, new_message_id
+
+# Account mail that anyone can have sent to an address by typing it into a form.
+MAIL_ANYONE_CAN_ASK_FOR = ("confirm_email", "already_registered", "password_reset", "invitation")
+
+
+def asked_too_often(address: str) -> bool:
+    """Whether the address has had as many mails of the kinds anyone can ask for in the last hour as it may
+    (ACCOUNT_MAILS_PER_HOUR): more would be a stranger filling the officer's mailbox. Requests for one address
+    are taken one at a time (on PostgreSQL a lock on the address for the transaction; SQLite writes one at a
+    time anyway), so that twenty at once still send no more than the limit."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:address))"), {"address": address})
+    sent = db.session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.recipient == address,  # addresses are stored as the accounts normalise them
+            OutboxMessage.kind.in_(MAIL_ANYONE_CAN_ASK_FOR),
+            OutboxMessage.created_at > utcnow() - timedelta(hours=1),
+        )
+    )
+    return (sent or 0) >= current_app.config["ACCOUNT_MAILS_PER_HOUR"]
 
 
 def queue_email(

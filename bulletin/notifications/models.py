@@ -55,6 +55,7 @@ class OutboxMessage(Model):
     __table_args__ = (
         db.Index("ix_outbox_message_due", "state", "next_attempt_at"),
         db.Index("ix_outbox_message_coalesce", "coalesce_key", "state"),
+        db.Index("ix_outbox_message_recipient_created_at", "recipient", "created_at"),
         db.CheckConstraint("state <> 'sent' OR sent_at IS NOT NULL", name="sent_has_time"),
         db.CheckConstraint("state <> 'sending' OR lease_until IS NOT NULL", name="sending_has_lease"),
         db.CheckConstraint("attempts >= 0", name="attempts_not_negative"),

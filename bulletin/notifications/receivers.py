@@ -7,11 +7,13 @@ from flask_babel import lazy_gettext as _l
 from bulletin.accounts.models import User
 from bulletin.core import signals
 from bulletin.core.urls import absolute_url
-from bulletin.notifications.mail import queue_email
+from bulletin.notifications.mail import asked_too_often, queue_email
 from bulletin.notifications.services import moderators, notify, post_audience, staff_of
 
 
 def on_user_registered(sender, user: User, token: str, **_):
+    if asked_too_often(user.email):
+        return
     queue_email(
         user,
         "confirm_email",
@@ -22,6 +24,8 @@ def on_user_registered(sender, user: User, token: str, **_):
 
 
 def on_registration_attempt_on_existing(sender, user: User, **_):
+    if asked_too_often(user.email):
+        return
     queue_email(
         user,
         "already_registered",
@@ -43,6 +47,8 @@ def on_user_rejected(sender, user: User, reason: str, **_):
 
 
 def on_password_reset_requested(sender, user: User, token: str, **_):
+    if asked_too_often(user.email):
+        return
     queue_email(
         user,
         "password_reset",
@@ -63,6 +69,8 @@ def on_password_changed(sender, user: User, **_):
 
 
 def on_user_invited(sender, invitation, token: str, **_):
+    if asked_too_often(invitation.email):
+        return
     queue_email(
         invitation.email,
         "invitation",

@@ -1,4 +1,5 @@
-"""The migrations build exactly the models' schema on an empty database, and take it all down again.
+"""The migrations build exactly the models' schema on an empty database, plus the moderation log's triggers that the
+models cannot describe, and take it all down again.
 
 Each test gets a database of its own: a new SQLite file, or a new PostgreSQL database when TEST_DATABASE_URL is
 set, and an app of its own on it (the shared test database is built by the same migrations in conftest.py).
@@ -14,9 +15,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect
+from sqlalchemy.exc import IntegrityError
 
 from bulletin.cli import main as bulletin_cli
+from bulletin.core.audit import ModerationDecision
 from bulletin.extensions import db
 from tests.constants import ON_POSTGRESQL, TEST_DATABASE_URL
 from tests.factories import limiter_state_preserved, make_test_app, postgres_database
@@ -66,6 +69,52 @@ def test_downgrade_to_base_leaves_only_the_version_table(fresh_app):
         assert MigrationContext.configure(connection).get_current_revision() is None
     upgrade()  # and back up again, from where the downgrade left it
     assert schema_differences() == []
+
+
+APPEND_ONLY_REVISION = "5c9266ae8c3a"  # the migration that adds the moderation log's triggers
+LOG_TRIGGERS = {
+    "sqlite": {"moderation_decision_no_update", "moderation_decision_no_delete"},
+    "postgresql": {"moderation_decision_no_update_or_delete", "moderation_decision_no_truncate"},
+}
+
+
+def log_triggers() -> set[str]:
+    """The names of the triggers on the moderation log (autogenerate does not compare triggers)."""
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            statement = (
+                "SELECT tgname FROM pg_trigger JOIN pg_class ON pg_class.oid = tgrelid"
+                " WHERE relname = 'moderation_decision' AND NOT tgisinternal"
+            )
+        else:
+            statement = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'moderation_decision'"
+        return set(connection.exec_driver_sql(statement).scalars())
+
+
+def change_the_log() -> None:
+    """Change every line of the moderation log behind the ORM's back."""
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE moderation_decision SET reason = 'changed'")
+
+
+def test_the_moderation_log_triggers_come_and_go_with_their_revision(fresh_app):
+    upgrade()
+    assert log_triggers() == LOG_TRIGGERS[db.engine.dialect.name]  # at head: a later migration did not drop them
+    with db.engine.begin() as connection:
+        connection.execute(
+            insert(ModerationDecision.__table__).values(action="approve_post", subject_type="post", subject_id=1)
+        )
+    with pytest.raises(IntegrityError, match="the moderation log is append-only"):
+        change_the_log()
+    downgrade(revision=f"{APPEND_ONLY_REVISION}-1")
+    assert log_triggers() == set()
+    change_the_log()
+    upgrade()  # on PostgreSQL this also shows the downgrade dropped the function: CREATE FUNCTION would fail
+    assert log_triggers() == LOG_TRIGGERS[db.engine.dialect.name]
+    with pytest.raises(IntegrityError, match="the moderation log is append-only"):
+        change_the_log()
+    with db.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT reason FROM moderation_decision").scalars().all() == ["changed"]
 
 
 def test_bulletin_db_check_finds_nothing_to_generate(fresh_app, monkeypatch):

@@ -1,7 +1,8 @@
 """The moderation log: every decision, who, what, when, why, written in the transaction of the change it records.
 
 It sits in core, below the domains whose decisions it records (posts, responses, moderation), so that each of them
-writes its own lines without importing another. Rows are never updated or deleted.
+writes its own lines without importing another. Rows are never updated or deleted: the ORM refuses it below, and the
+database refuses it to every other client too (triggers added by migration 5c9266ae8c3a, on SQLite and PostgreSQL).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Row, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from bulletin.accounts.models import UserState
 from bulletin.core.audit import ModerationDecision
@@ -22,6 +23,7 @@ from tests.constants import (
     HIDE_REASON,
     KUSHIRO_TOWN,
     MODERATORS_ONLY,
+    ON_POSTGRESQL,
     PDF,
     RETURN_COMMENT,
     SAKAI,
@@ -584,6 +586,52 @@ def test_a_moderation_log_line_cannot_be_changed_or_deleted(people, make_post):
     db.session.rollback()
     db.session.expire_all()
     assert [(d.id, d.action, d.reason) for d in decisions(post.id)][-1] == logged == (decision.id, "approve_post", None)
+
+
+def log_rows() -> list[Row]:
+    """Every column of every line of the moderation log, as the database holds it."""
+    table = ModerationDecision.__table__
+    return list(db.session.execute(select(table).order_by(table.c.id)))
+
+
+BYPASSING_THE_ORM = [
+    pytest.param("UPDATE moderation_decision SET reason = 'x'", id="update"),
+    pytest.param("DELETE FROM moderation_decision", id="delete"),
+    pytest.param(
+        "TRUNCATE moderation_decision",
+        id="truncate",
+        marks=pytest.mark.skipif(not ON_POSTGRESQL, reason="SQLite has no TRUNCATE"),
+    ),
+]
+
+
+@pytest.mark.parametrize("statement", BYPASSING_THE_ORM)
+def test_the_database_refuses_to_change_or_delete_the_moderation_log(people, make_post, statement):
+    """SQL that never meets the ORM's guard meets the database's triggers (added by migration 5c9266ae8c3a)."""
+    make_post(people.sakai)
+    logged = log_rows()
+    assert logged
+    connection = db.session.connection()
+    # On PostgreSQL a failed statement aborts the transaction it ran in: run it in a savepoint and roll that back.
+    with pytest.raises(IntegrityError, match="the moderation log is append-only"), connection.begin_nested():
+        connection.exec_driver_sql(statement)
+    assert log_rows() == logged
+
+
+def test_the_database_still_takes_new_lines_of_the_moderation_log(people, make_post):
+    """The triggers refuse changes and deletions only: a line written without the ORM is still taken."""
+    post = make_post(people.sakai)
+    logged = log_rows()
+    db.session.connection().execute(
+        insert(ModerationDecision.__table__).values(
+            actor_id=people.moderator.id, action="hide_post", subject_type="post", subject_id=post.id, reason="x"
+        )
+    )
+    now = log_rows()
+    assert now[: len(logged)] == logged
+    assert [(row.actor_id, row.action, row.subject_id, row.reason) for row in now[len(logged) :]] == [
+        (people.moderator.id, "hide_post", post.id, "x")
+    ]
 
 
 def test_reject_stores_what_was_returned_and_approve_clears_it(people, make_post):

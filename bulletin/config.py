@@ -97,10 +97,11 @@ class Config:
             "REDIS_URL",
             "UPLOAD_DIR",
             "MAIL_FOLDER",
+            "MAIL_FORM_LIMIT_PER_ADDRESS",
         ):
             if env.get(name):
                 overrides[name] = env[name]
-        for name in ("SMTP_PORT", "SMTP_TIMEOUT", "MAIL_MAX_ATTEMPTS", "TRUSTED_PROXIES"):
+        for name in ("SMTP_PORT", "SMTP_TIMEOUT", "MAIL_MAX_ATTEMPTS", "TRUSTED_PROXIES", "ACCOUNT_MAILS_PER_HOUR"):
             value = _env_int(name, None)
             if value is not None:
                 overrides[name] = value

@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from bulletin import models  # noqa: F401  every model registered on the metadata
+from bulletin.accounts.sessions import init_sessions
 from bulletin.accounts.views import bp as accounts_bp
 from bulletin.cli import register_commands
 from bulletin.config import load_config
@@ -82,6 +83,7 @@ def create_app(config: dict | str | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.session_protection = "strong"
+    login_manager.id_attribute = "session_id_for_cookie"  # the cookie holds a session row's random id
     login_manager.login_view = "accounts.login"
     login_manager.login_message = _l("このページを見るにはログインしてください。")
     login_manager.login_message_category = "info"
@@ -100,6 +102,7 @@ def create_app(config: dict | str | None = None) -> Flask:
     init_templating(app)
     register_error_handlers(app)
     init_transactions(app)
+    init_sessions(app)
     register_commands(app)
     connect_receivers()
     return app

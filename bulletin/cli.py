@@ -10,13 +10,15 @@ import time
 from collections.abc import Callable
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 import bulletin
 from bulletin.accounts import services as accounts
 from bulletin.accounts.passwords import password_problems
+from bulletin.accounts.sessions import purge_expired as purge_expired_sessions
 from bulletin.core.db import write_intent
+from bulletin.core.security_events import purge_old_security_events
 from bulletin.demo import OFFICERS, create_demo_world
 from bulletin.extensions import db
 from bulletin.notifications.delivery import deliver_due
@@ -149,12 +151,17 @@ def digest_command():
 @with_appcontext
 @writes
 def expire_command():
-    """Move published posts past their deadline to `expired`, and remind those due in seven days (idempotent;
-    run daily)."""
+    """Move published posts past their deadline to `expired`, remind those due in seven days, and delete ended
+    sessions and security-log lines past their retention (idempotent; run daily)."""
     count = expire_posts()
     reminded = remind_deadlines()
+    sessions_gone = purge_expired_sessions()
+    events_gone = purge_old_security_events(current_app.config["SECURITY_LOG_RETENTION_DAYS"])
     db.session.commit()
-    click.echo(f"expired {count} post(s), reminded {reminded}")
+    click.echo(
+        f"expired {count} post(s), reminded {reminded}, "
+        f"deleted {sessions_gone} ended session(s) and {events_gone} old security-log line(s)"
+    )
 
 
 def register_commands(app: Flask) -> None:

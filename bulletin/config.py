@@ -59,7 +59,10 @@ class Config:
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = False
-    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    # A signed-in session ends after this long without a request, and this long after sign-in whatever happens.
+    SESSION_IDLE_MINUTES = 120
+    SESSION_MAX_HOURS = 12
+    SECURITY_LOG_RETENTION_DAYS = 400  # a year and its April review, then the lines go
     CONFIRM_TOKEN_MAX_AGE = 3 * 24 * 3600
     RESET_TOKEN_MAX_AGE = 2 * 3600
     INVITATION_MAX_AGE_DAYS = 14
@@ -101,7 +104,15 @@ class Config:
         ):
             if env.get(name):
                 overrides[name] = env[name]
-        for name in ("SMTP_PORT", "SMTP_TIMEOUT", "MAIL_MAX_ATTEMPTS", "TRUSTED_PROXIES", "ACCOUNT_MAILS_PER_HOUR"):
+        for name in (
+            "SMTP_PORT",
+            "SMTP_TIMEOUT",
+            "MAIL_MAX_ATTEMPTS",
+            "TRUSTED_PROXIES",
+            "ACCOUNT_MAILS_PER_HOUR",
+            "SESSION_IDLE_MINUTES",
+            "SESSION_MAX_HOURS",
+        ):
             value = _env_int(name, None)
             if value is not None:
                 overrides[name] = value
@@ -174,6 +185,8 @@ def load_config(app, config: dict | str | None) -> None:
         app.config["UPLOAD_DIR"] = str(instance / "uploads")
     if not app.config.get("MAIL_FOLDER"):
         app.config["MAIL_FOLDER"] = str(instance / "mail")
+    # The cookie lives as long as a session may; the session's row decides whether it still opens anything.
+    app.config["PERMANENT_SESSION_LIFETIME"] = app.config["SESSION_MAX_HOURS"] * 3600
     app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A local file needs no liveness ping before each checkout.

@@ -1,7 +1,8 @@
 """Every model, imported in one place so the metadata (and Alembic) sees the whole schema."""
 
-from bulletin.accounts.models import Invitation, User
+from bulletin.accounts.models import Invitation, User, UserSession
 from bulletin.core.audit import ModerationDecision
+from bulletin.core.security_events import SecurityEvent
 from bulletin.moderation.models import Report
 from bulletin.notifications.models import Notification, NotificationPreference, OutboxMessage
 from bulletin.organizations.models import Agreement, EmailDomain, Organization
@@ -35,5 +36,7 @@ __all__ = [
     "PostRevision",
     "Report",
     "Response",
+    "SecurityEvent",
     "User",
+    "UserSession",
 ]

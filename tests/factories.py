@@ -48,8 +48,8 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.local import LocalProxy
 
 from bulletin import create_app
-from bulletin.accounts import tokens, views
-from bulletin.accounts.models import Invitation, OrgRole, User, UserState
+from bulletin.accounts import sessions, tokens
+from bulletin.accounts.models import Invitation, OrgRole, User, UserSession, UserState
 from bulletin.accounts.passwords import hash_password
 from bulletin.core.db import utcnow
 from bulletin.core.text import today_in_japan
@@ -175,6 +175,11 @@ class IsolatedClient(FlaskClient):
         return response
 
 
+def open_sessions(user: User) -> int:
+    """How many signed-in sessions of the user have a row."""
+    return db.session.scalar(select(func.count()).select_from(UserSession).where(UserSession.user_id == user.id)) or 0
+
+
 def new_client(app: Flask, user: User | None = None, password: str = PASSWORD) -> IsolatedClient:
     """Another browser (its own cookies) on the app; logged in through the login form when a user is given."""
     browser = IsolatedClient(app, app.response_class, use_cookies=True)
@@ -235,7 +240,7 @@ def log_in_with_csrf(client: FlaskClient, user: User) -> str:
 
 
 def refuse_login_of_the_current_user_proxy(monkeypatch) -> None:
-    """Make accounts.views.login_user fail loudly when given Flask-Login's `current_user` proxy itself.
+    """Make accounts.sessions.login_user fail loudly when given Flask-Login's `current_user` proxy itself.
 
     Stored as the request's user, the proxy resolves to itself: the next look-up of current_user recurses
     until the interpreter's C stack overflows, and the whole test run dies of a segmentation fault. With this
@@ -246,7 +251,7 @@ def refuse_login_of_the_current_user_proxy(monkeypatch) -> None:
         assert not isinstance(user, LocalProxy), "login_user() was given the current_user proxy, not the user"
         return login_user(user, *args, **kwargs)
 
-    monkeypatch.setattr(views, "login_user", guarded)
+    monkeypatch.setattr(sessions, "login_user", guarded)
 
 
 # --- reading pages -------------------------------------------------------------------------------------------------

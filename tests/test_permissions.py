@@ -382,6 +382,13 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             actors_password_changed,
         )
     ],
+    ("accounts.sessions_page", "GET"): [Case("/settings/sessions", expect(anonymous=LOGIN, signed_in=OK))],
+    ("accounts.end_session", "POST"): [
+        Case("/settings/sessions/999999/end", expect(anonymous=LOGIN, signed_in=to("/settings/sessions")))
+    ],
+    ("accounts.end_other_sessions", "POST"): [
+        Case("/settings/sessions/end-others", expect(anonymous=LOGIN, signed_in=to("/settings/sessions")))
+    ],
     # the organization's staff, managed by its admin
     ("accounts.members", "GET"): [
         Case(MEMBERS, expect(anonymous=LOGIN, org_users=OK, moderator=NOT_FOUND)),

@@ -53,7 +53,6 @@ class User(UserMixin, Model):
     locale: Mapped[str] = mapped_column(String(5), default="ja", server_default="ja")
     rejection_reason: Mapped[str | None] = mapped_column(db.Text)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
-    session_version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
     # Kept up to date by the notification services, so the header never counts rows.
     unread_notifications: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     # False until the user saves their follows: ward officers then follow every new proposal (the default).
@@ -71,9 +70,23 @@ class User(UserMixin, Model):
         db.CheckConstraint("state <> 'rejected' OR rejection_reason IS NOT NULL", name="rejected_has_reason"),
     )
 
-    def get_id(self) -> str:
-        """Session identity: changes when the password changes, which logs out every other session."""
-        return f"{self.id}:{self.session_version}"
+    @property
+    def current_session(self) -> UserSession | None:
+        """The signed-in session this request runs in (set by the session loader; not a column)."""
+        return self.__dict__.get("_current_session")
+
+    @current_session.setter
+    def current_session(self, row: UserSession | None) -> None:
+        self.__dict__["_current_session"] = row
+
+    def session_id_for_cookie(self) -> str | None:
+        """What Flask-Login puts in the cookie (its `id_attribute`): the random id of the session being started,
+        never the user's id."""
+        return self.__dict__.get("_new_session_id")
+
+    def set_session_id_for_cookie(self, raw: str) -> None:
+        """Hand the random id of a new session to Flask-Login's login_user."""
+        self.__dict__["_new_session_id"] = raw
 
     @property
     def is_active(self) -> bool:  # Flask-Login: only active users stay logged in
@@ -126,3 +139,26 @@ class Invitation(Model):
     def is_usable(self, now: datetime) -> bool:
         """An invitation works once, before it expires."""
         return self.accepted_at is None and self.expires_at > now
+
+
+class UserSession(Model):
+    """One signed-in browser: the cookie holds a random id whose hash is this row's key.
+
+    Deleting the row ends the session wherever its cookie is (logout, suspension, password change); a session also
+    ends after an idle time and at an absolute lifetime (SESSION_IDLE_MINUTES, SESSION_MAX_HOURS).
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip_address: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<UserSession {self.id} of user {self.user_id}>"

@@ -11,11 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bulletin.accounts import tokens
-from bulletin.accounts.models import Invitation, OrgRole, User, UserState
+from bulletin.accounts.models import Invitation, OrgRole, User, UserSession, UserState
 from bulletin.accounts.passwords import hash_password, needs_rehash, spend_verification_time, verify_password
+from bulletin.accounts.sessions import end_sessions
 from bulletin.core import signals
 from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError
+from bulletin.core.security_events import SecurityEvent, SecurityEventKind, record_security_event
 from bulletin.extensions import db
 from bulletin.organizations.models import Membership, Organization
 
@@ -156,10 +158,13 @@ def authenticate(email: str, password: str) -> User:
     user = get_user_by_email(email)
     if user is None:
         spend_verification_time(password)
+        record_security_event(SecurityEventKind.LOGIN_FAILED, email=normalise_email(email)[:254], detail="unknown")
         raise LoginRefused("bad_credentials")
     if not verify_password(user.password_hash, password):
+        record_security_event(SecurityEventKind.LOGIN_FAILED, user=user, detail="password")
         raise LoginRefused("bad_credentials")
     if user.state != UserState.ACTIVE:
+        record_security_event(SecurityEventKind.LOGIN_FAILED, user=user, detail=user.state.value)
         raise LoginRefused(user.state.value)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -186,11 +191,12 @@ def user_for_reset_token(token: str) -> User:
     return user
 
 
-def set_password(user: User, new_password: str) -> None:
-    """Change the password and end every other session of the user."""
+def set_password(user: User, new_password: str, keep: UserSession | None = None) -> None:
+    """Change the password and end every session of the user but `keep` (the one that changed it)."""
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
     db.session.flush()
+    record_security_event(SecurityEventKind.PASSWORD_CHANGED, user=user)
+    end_sessions(user, keep=keep, why="password")
     signals.password_changed.send(None, user=user)
 
 
@@ -198,7 +204,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     """A logged-in user changes their password, proving they know the current one."""
     if not verify_password(user.password_hash, current_password):
         raise AccountError(_l("現在のパスワードが正しくありません。"), field="current_password")
-    set_password(user, new_password)
+    set_password(user, new_password, keep=user.current_session)
 
 
 def update_profile(user: User, name: str, department: str, phone: str) -> None:
@@ -247,9 +253,10 @@ def deactivate_colleague(actor: User, colleague: User) -> None:
         User.state != UserState.DEACTIVATED,
         state=UserState.DEACTIVATED,
         role=OrgRole.STAFF,
-        session_version=colleague.session_version + 1,
     ):
         raise refused
+    record_security_event(SecurityEventKind.DEACTIVATED, user=colleague, actor=actor)
+    end_sessions(colleague, actor=actor, why="deactivated")
 
 
 def create_moderator(email: str, password: str, name: str = "事務局") -> User:
@@ -277,5 +284,20 @@ def organization_colleagues(user: User) -> list[User]:
             select(User)
             .where(User.organization_id == user.organization_id)
             .order_by(User.role, func.lower(User.name))  # 'admin' sorts before 'staff'
+        )
+    )
+
+
+SIGN_IN_KINDS = (SecurityEventKind.LOGIN, SecurityEventKind.LOGIN_FAILED, SecurityEventKind.LOGIN_THROTTLED)
+
+
+def recent_sign_ins(user: User, limit: int = 20) -> list[SecurityEvent]:
+    """The user's own latest sign-ins and failed sign-ins, newest first, so they notice one that was not theirs."""
+    return list(
+        db.session.scalars(
+            select(SecurityEvent)
+            .where(SecurityEvent.user_id == user.id, SecurityEvent.kind.in_(SIGN_IN_KINDS))
+            .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
+            .limit(limit)
         )
     )

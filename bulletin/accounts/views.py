@@ -6,10 +6,9 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
-from sqlalchemy.orm import joinedload
+from flask_login import current_user, login_required
 
-from bulletin.accounts import services, tokens
+from bulletin.accounts import services, sessions, tokens
 from bulletin.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -30,15 +29,9 @@ bp = Blueprint("accounts", __name__)
 
 
 @login_manager.user_loader
-def load_user(identity: str) -> User | None:
-    """Session identity is "id:session_version"; an older version (password changed) logs the session out."""
-    user_id, _sep, version = identity.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
-        return None
-    user = db.session.get(User, int(user_id), options=[joinedload(User.organization)])
-    if user is None or user.session_version != int(version):
-        return None
-    return user
+def load_user(session_id: str) -> User | None:
+    """The cookie holds the random id of a session row; an ended session signs nobody in."""
+    return sessions.load_session_user(session_id)
 
 
 LOGIN_MESSAGES = {
@@ -173,9 +166,7 @@ def login():
             form.form_errors.append(str(LOGIN_MESSAGES[refused.reason]))
             g.wrong_password = refused.reason == "bad_credentials"
         else:
-            session.clear()
-            login_user(user)
-            session.permanent = True
+            sessions.start_session(user)
             flash(_("ログインしました。"), "success")
             return redirect(safe_next_path(form.next.data) or url_for("main.index"))
     return render_template("accounts/login.html", form=form)
@@ -183,9 +174,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Log out (POST only, with CSRF)."""
-    logout_user()
-    session.clear()
+    """Log out (POST only, with CSRF): the session ends on the server, so a copy of its cookie opens nothing."""
+    sessions.end_current_session()
     flash(_("ログアウトしました。"), "success")
     return redirect(url_for("main.index"))
 
@@ -239,7 +229,6 @@ def change_password():
         with refusal_shown_on(form) as outcome:
             services.change_password(current_user, form.current_password.data, form.password.data)
         if outcome.ok:
-            login_user(current_user._get_current_object())  # the session identity follows the new version
             flash(_("パスワードを変更しました。"), "success")
             return redirect(url_for("accounts.profile"))
     return render_template("accounts/profile.html", form=ProfileForm(obj=current_user), password_form=form), 400
@@ -311,3 +300,44 @@ def accept_invitation(token: str):
             "accounts/reset_invalid.html", message=_("招待リンクの有効期限が切れているか、すでに使われています。")
         ), 400
     return redirect(url_for("accounts.register", invitation=token))
+
+
+@bp.get("/settings/sessions")
+@login_required
+def sessions_page():
+    """The user's signed-in sessions (this one marked), with buttons to end the others, and recent sign-ins."""
+    return render_template(
+        "accounts/sessions.html",
+        open_sessions=sessions.sessions_of(current_user),
+        current=current_user.current_session,
+        sign_ins=services.recent_sign_ins(current_user),
+        form=ConfirmActionForm(),
+        describe_browser=sessions.describe_browser,
+    )
+
+
+@bp.post("/settings/sessions/<int:session_id>/end")
+@login_required
+def end_session(session_id: int):
+    """End one of the user's other sessions (a browser left signed in elsewhere)."""
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    current = current_user.current_session
+    if current is not None and current.id == session_id:
+        flash(_("この画面のセッションを終えるには、ログアウトしてください。"), "error")
+    elif sessions.end_session_of(current_user, session_id):
+        flash(_("セッションを終了しました。"), "success")
+    else:
+        flash(_("このセッションはすでに終了しています。"), "info")
+    return redirect(url_for("accounts.sessions_page"))
+
+
+@bp.post("/settings/sessions/end-others")
+@login_required
+def end_other_sessions():
+    """End every session of the user but this one."""
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    ended = sessions.end_sessions(current_user, keep=current_user.current_session, why="settings")
+    flash(_("ほかのセッションを %(count)d 件終了しました。", count=ended), "success")
+    return redirect(url_for("accounts.sessions_page"))

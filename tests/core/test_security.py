@@ -131,6 +131,7 @@ PAGES = {
     "accounts.reset_password": [(None, "/password/reset/{w.reset_token}"), (None, "/password/reset/garbage")],
     "accounts.accept_invitation": [(None, "/invitations/{w.invitation_token}"), (None, "/invitations/garbage")],
     "accounts.profile": [("member_a", "/profile"), ("moderator", "/profile")],
+    "accounts.sessions_page": [("member_a", "/settings/sessions"), ("moderator", "/settings/sessions")],
     "accounts.members": [("org_admin", "/organization/members"), ("member_a", "/organization/members")],
     "moderation.queue": [("moderator", "/moderation")],
     "notifications.unsubscribe": [(None, "/unsubscribe/{w.unsubscribe_token}"), (None, "/unsubscribe/forged")],

@@ -66,8 +66,16 @@ class Config:
     CONFIRM_TOKEN_MAX_AGE = 3 * 24 * 3600
     RESET_TOKEN_MAX_AGE = 2 * 3600
     INVITATION_MAX_AGE_DAYS = 14
-    LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
+    # Wrong passwords per sender address, whatever the account (Flask-Limiter; Redis with several processes).
     LOGIN_LIMIT_PER_ADDRESS = "30 per 15 minutes"
+    # Per account and address together (bulletin/accounts/throttle.py): free tries, then a doubling wait.
+    LOGIN_FREE_TRIES = 3
+    LOGIN_DELAY_BASE_SECONDS = 2
+    LOGIN_DELAY_MAX_SECONDS = 15 * 60
+    LOGIN_FAILURE_WINDOW_MINUTES = 60
+    # This many failures on one account from all addresses within the window: a new address needs the mailed link.
+    LOGIN_ACCOUNT_GUARD = 20
+    UNLOCK_TOKEN_MAX_AGE = 3600
     # Forms that send mail to an address anyone can type (registration, password reset, invitations): per sender
     # address by the limiter, and at most ACCOUNT_MAILS_PER_HOUR such mails to one address, whoever asks.
     MAIL_FORM_LIMIT_PER_ADDRESS = "10 per hour"
@@ -101,6 +109,7 @@ class Config:
             "UPLOAD_DIR",
             "MAIL_FOLDER",
             "MAIL_FORM_LIMIT_PER_ADDRESS",
+            "LOGIN_LIMIT_PER_ADDRESS",
         ):
             if env.get(name):
                 overrides[name] = env[name]
@@ -112,6 +121,11 @@ class Config:
             "ACCOUNT_MAILS_PER_HOUR",
             "SESSION_IDLE_MINUTES",
             "SESSION_MAX_HOURS",
+            "LOGIN_FREE_TRIES",
+            "LOGIN_DELAY_BASE_SECONDS",
+            "LOGIN_DELAY_MAX_SECONDS",
+            "LOGIN_ACCOUNT_GUARD",
+            "SECURITY_LOG_RETENTION_DAYS",
         ):
             value = _env_int(name, None)
             if value is not None:
@@ -155,6 +169,17 @@ class ProductionConfig(Config):
 CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
 
 
+def shared_state_warning(workers: int, redis_url: str | None) -> str | None:
+    """What to warn about at start-up when several worker processes would each keep their own rate-limit counts."""
+    if workers <= 1 or redis_url:
+        return None
+    return (
+        f"REDIS_URL is not set and {workers} worker processes will run: the limits per sender address (sign-in, "
+        f"registration, password reset, invitations) are counted in each process's memory, so an address gets "
+        f"{workers} times the tries. Set REDIS_URL (e.g. redis://127.0.0.1:6379/0)."
+    )
+
+
 def normalise_database_url(url: str) -> str:
     """Accept postgres:// and postgresql:// URLs and use the psycopg 3 driver for them."""
     for prefix in ("postgres://", "postgresql://"):
@@ -191,6 +216,10 @@ def load_config(app, config: dict | str | None) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # A local file needs no liveness ping before each checkout.
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
+
+    warning = shared_state_warning(_env_int("WEB_CONCURRENCY", 1) or 1, app.config.get("REDIS_URL"))
+    if warning and name != "testing":
+        app.logger.warning(warning)
 
     if not app.config.get("SECRET_KEY"):
         raise ConfigError("SECRET_KEY must be set in production (export SECRET_KEY=...)")

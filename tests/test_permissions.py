@@ -139,6 +139,17 @@ def reset_mail_sent(w, actor) -> bool:
     return db.session.scalar(select(OutboxMessage.id).where(OutboxMessage.recipient == w.forgetful.email)) is not None
 
 
+def unlock_mail_sent(w, actor) -> bool:
+    return (
+        db.session.scalar(
+            select(OutboxMessage.id).where(
+                OutboxMessage.recipient == w.forgetful.email, OutboxMessage.kind == "account_unlock"
+            )
+        )
+        is not None
+    )
+
+
 def invited(w, actor) -> bool:
     return (
         db.session.scalar(select(Invitation.id).where(Invitation.email == "another@city.fukui-sakai.lg.jp")) is not None
@@ -296,6 +307,10 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             member_a_unsubscribed,
         ),
     ],
+    ("moderation.security_log", "GET"): [
+        Case("/moderation/security", MODERATORS_ONLY),
+        Case("/moderation/security?kind=login&q=lg.jp&date_from=2026-01-01&user=1", MODERATORS_ONLY, label="filtered"),
+    ],
     ("moderation.mail", "GET"): [Case("/moderation/mail", expect(anonymous=LOGIN, org_users=NOT_FOUND, moderator=OK))],
     ("moderation.retry_mail", "POST"): [
         Case(
@@ -361,6 +376,11 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             lambda w, actor: verify_password(user(w.forgetful.id).password_hash, NEW_PASSWORD),
         )
     ],
+    ("accounts.request_unlock", "POST"): [
+        Case("/login/unlock", expect(everyone=done("/login")), {"email": "{w.forgetful.email}"}, unlock_mail_sent)
+    ],
+    ("accounts.unlock", "GET"): [Case("/login/unlock/forged", expect(everyone=OK))],
+    ("accounts.unlock_post", "POST"): [Case("/login/unlock/forged", expect(everyone=Outcome(400)))],
     ("accounts.accept_invitation", "GET"): [
         Case("/invitations/{w.invitation_token}", expect(everyone=to(r"/register\?invitation=.+")))
     ],

@@ -135,6 +135,12 @@ class ForgotPasswordForm(FlaskForm):
     email = EmailField(_l("メールアドレス"), **EMAIL_FIELD)
 
 
+class UnlockRequestForm(FlaskForm):
+    """/login/unlock: the address whose owner gets the unlock link."""
+
+    email = EmailField(_l("メールアドレス"), **EMAIL_FIELD)
+
+
 class ResetPasswordForm(FlaskForm):
     """/password/reset/<token>"""
 

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bulletin.accounts import tokens
+from bulletin.accounts import throttle, tokens
 from bulletin.accounts.models import Invitation, OrgRole, User, UserSession, UserState
 from bulletin.accounts.passwords import hash_password, needs_rehash, spend_verification_time, verify_password
 from bulletin.accounts.sessions import end_sessions
@@ -146,29 +146,74 @@ def confirm_email(token: str) -> User:
 
 
 class LoginRefused(Exception):
-    """Login did not succeed; `reason` is one of bad_credentials, unconfirmed, pending, rejected, suspended."""
+    """Login did not succeed; `reason` is one of bad_credentials, throttled (`wait_seconds` says how long),
+    unlock_sent, unconfirmed, pending, rejected, suspended, deactivated."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, wait_seconds: int = 0):
         super().__init__(reason)
         self.reason = reason
+        self.wait_seconds = wait_seconds
 
 
-def authenticate(email: str, password: str) -> User:
-    """The user whose address and password these are, if they may log in; raises LoginRefused otherwise."""
+def _wrong_password(email: str, user: User | None, address: str) -> None:
+    """Record a wrong password; note in the log when it is the one after which this address starts to wait."""
+    detail = throttle.WRONG_PASSWORD[0] if user else throttle.WRONG_PASSWORD[1]
+    record_security_event(SecurityEventKind.LOGIN_FAILED, user=user, email=email, detail=detail)
+    db.session.flush()
+    counted = throttle.throttle_for(email, address).failures
+    if counted == current_app.config["LOGIN_FREE_TRIES"]:
+        record_security_event(SecurityEventKind.LOGIN_THROTTLED, user=user, email=email, detail=f"{counted}")
+
+
+def authenticate(email: str, password: str, address: str = "") -> User:
+    """The user whose address and password these are, if they may sign in from `address`; raises LoginRefused
+    otherwise. Only a wrong password counts towards throttling: a try that must wait is not even checked."""
+    email = normalise_email(email)[:254]
+    wait = throttle.throttle_for(email, address).wait_seconds
+    if wait:
+        raise LoginRefused("throttled", wait_seconds=wait)
     user = get_user_by_email(email)
     if user is None:
         spend_verification_time(password)
-        record_security_event(SecurityEventKind.LOGIN_FAILED, email=normalise_email(email)[:254], detail="unknown")
+        _wrong_password(email, None, address)
         raise LoginRefused("bad_credentials")
     if not verify_password(user.password_hash, password):
-        record_security_event(SecurityEventKind.LOGIN_FAILED, user=user, detail="password")
+        _wrong_password(email, user, address)
         raise LoginRefused("bad_credentials")
     if user.state != UserState.ACTIVE:
         record_security_event(SecurityEventKind.LOGIN_FAILED, user=user, detail=user.state.value)
         raise LoginRefused(user.state.value)
+    if throttle.needs_unlock(user, address):
+        send_unlock_link(user)
+        raise LoginRefused("unlock_sent")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
+    return user
+
+
+def send_unlock_link(user: User) -> None:
+    """Mail the owner a link that ends the throttling of their account (at most a few such mails an hour)."""
+    token = tokens.make_unlock_token(user, throttle.last_unlock_id(user))
+    record_security_event(SecurityEventKind.UNLOCK_SENT, user=user)
+    signals.unlock_requested.send(None, user=user, token=token)
+
+
+def request_unlock(email: str) -> None:
+    """Someone asks for an unlock link: it goes to an active account's own address; nothing is said either way."""
+    user = get_user_by_email(email)
+    if user is not None and user.state == UserState.ACTIVE:
+        send_unlock_link(user)
+
+
+def unlock(token: str) -> User:
+    """Open the account to sign-ins again from every address (the owner proved they read its mail)."""
+    user_id, last_unlock_id = tokens.load_unlock_token(token)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise tokens.TokenError("invalid")
+    if throttle.last_unlock_id(user) != last_unlock_id:
+        raise tokens.TokenError("used")
+    record_security_event(SecurityEventKind.UNLOCKED, user=user)
     return user
 
 

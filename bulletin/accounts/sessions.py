@@ -77,6 +77,7 @@ def start_session(user: User) -> UserSession:
     )
     db.session.flush()
     record_security_event(SecurityEventKind.LOGIN, user=user)
+    user.last_login_at = now
     session.clear()  # a fresh session: nothing an attacker planted before sign-in survives it
     user.set_session_id_for_cookie(raw)
     user.current_session = row

@@ -37,6 +37,11 @@ def make_reset_token(user: User) -> str:
     return _serializer("reset").dumps({"u": user.id, "p": _fingerprint(user.password_hash)})
 
 
+def make_unlock_token(user: User, last_unlock_id: int) -> str:
+    """A sign-in unlock link; dead once any newer unlock of the account is recorded."""
+    return _serializer("unlock").dumps({"u": user.id, "n": last_unlock_id})
+
+
 def _load(purpose: str, token: str, max_age: int) -> dict:
     try:
         data = _serializer(purpose).loads(token, max_age=max_age)
@@ -59,6 +64,14 @@ def load_reset_token(token: str) -> tuple[int, str]:
     """(user id, password fingerprint) from a reset token."""
     data = _load("reset", token, current_app.config["RESET_TOKEN_MAX_AGE"])
     return data["u"], str(data.get("p"))
+
+
+def load_unlock_token(token: str) -> tuple[int, int]:
+    """(user id, id of the last unlock when the link was made) from an unlock token."""
+    data = _load("unlock", token, current_app.config["UNLOCK_TOKEN_MAX_AGE"])
+    if not isinstance(data.get("n"), int):
+        raise TokenError("invalid")
+    return data["u"], data["n"]
 
 
 def fingerprint_matches(value: str, fingerprint: str) -> bool:

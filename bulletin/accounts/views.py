@@ -17,6 +17,7 @@ from bulletin.accounts.forms import (
     ProfileForm,
     RegistrationForm,
     ResetPasswordForm,
+    UnlockRequestForm,
 )
 from bulletin.accounts.models import User, UserState
 from bulletin.core.forms import ConfirmActionForm
@@ -41,6 +42,10 @@ LOGIN_MESSAGES = {
     "rejected": _l("この登録は承認されませんでした。事務局にお問い合わせください。"),
     "suspended": _l("このアカウントは停止されています。事務局にお問い合わせください。"),
     "deactivated": _l("このアカウントは無効になっています。団体の管理者にお問い合わせください。"),
+    "unlock_sent": _l(
+        "このアカウントには、ほかの場所からのログインの失敗が続いています。ご本人の確認のため、登録されたメールアドレスに"
+        "リンクをお送りしました。リンクを開いて制限を解除してから、もう一度ログインしてください。"
+    ),
 }
 
 TOKEN_MESSAGES = {
@@ -48,10 +53,6 @@ TOKEN_MESSAGES = {
     "expired": _l("リンクの有効期限が切れています。"),
     "used": _l("このリンクはすでに使われています。"),
 }
-
-
-def _login_email_key() -> str:
-    return "login-account:" + (request.form.get("email") or "").strip().lower()
 
 
 def _wrong_password(response) -> bool:
@@ -145,15 +146,8 @@ def confirm_post(token: str):
     deduct_when=_wrong_password,
     scope="login-address",
 )
-@limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    methods=["POST"],
-    deduct_when=_wrong_password,
-    key_func=_login_email_key,
-    scope="login-account",
-)
 def login():
-    """Log in with address and password."""
+    """Log in with address and password; throttled per account and address (bulletin/accounts/throttle.py)."""
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
@@ -161,15 +155,59 @@ def login():
         form.next.data = safe_next_path(request.args.get("next")) or ""
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.email.data, form.password.data)
+            user = services.authenticate(form.email.data, form.password.data, request.remote_addr or "")
         except services.LoginRefused as refused:
-            form.form_errors.append(str(LOGIN_MESSAGES[refused.reason]))
             g.wrong_password = refused.reason == "bad_credentials"
-        else:
-            sessions.start_session(user)
-            flash(_("ログインしました。"), "success")
-            return redirect(safe_next_path(form.next.data) or url_for("main.index"))
+            if refused.reason == "throttled":
+                form.form_errors.append(
+                    _(
+                        "ログインの失敗が続いたため、この端末からのこのアカウントへのログインは"
+                        " %(seconds)d 秒後まで受け付けません。",
+                        seconds=refused.wait_seconds,
+                    )
+                )
+                return render_template("accounts/login.html", form=form, offer_unlock=True), 429
+            form.form_errors.append(str(LOGIN_MESSAGES[refused.reason]))
+            return render_template("accounts/login.html", form=form, offer_unlock=refused.reason == "bad_credentials")
+        sessions.start_session(user)
+        flash(_("ログインしました。"), "success")
+        return redirect(safe_next_path(form.next.data) or url_for("main.index"))
     return render_template("accounts/login.html", form=form)
+
+
+@bp.post("/login/unlock")
+@limiter.limit(lambda: current_app.config["MAIL_FORM_LIMIT_PER_ADDRESS"], scope="unlock-request")
+def request_unlock():
+    """Ask for an unlock link: it goes to the account's own address, if there is such an account."""
+    form = UnlockRequestForm()
+    if not form.validate_on_submit():
+        flash(_("メールアドレスを入力してください。"), "error")
+        return redirect(url_for("accounts.login"))
+    services.request_unlock(form.email.data)
+    flash(_("このアドレスのアカウントがあれば、制限を解除するリンクをお送りしました。"), "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.get("/login/unlock/<token>")
+def unlock(token: str):
+    """Show the unlock button; the GET changes nothing (mail scanners open links)."""
+    return render_template("accounts/unlock.html", form=ConfirmActionForm(), token=token)
+
+
+@bp.post("/login/unlock/<token>")
+def unlock_post(token: str):
+    """Open the account to sign-ins again, from every address."""
+    form = ConfirmActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        services.unlock(token)
+    except tokens.TokenError as error:
+        return render_template(
+            "accounts/unlock.html", form=form, token=token, error=str(TOKEN_MESSAGES[error.reason])
+        ), 400
+    flash(_("ログインの制限を解除しました。いつものパスワードでログインしてください。"), "success")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.post("/logout")

@@ -69,6 +69,9 @@ class SecurityEvent(Model):
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
 
+    # Sign-in throttling counts a typed address's recent failures (bulletin/accounts/throttle.py).
+    __table_args__ = (db.Index("ix_security_event_email_created_at", "email", "created_at"),)
+
 
 def record_security_event(
     kind: SecurityEventKind,

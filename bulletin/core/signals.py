@@ -21,6 +21,9 @@ user_rejected = _signals.signal("user-rejected", doc="A moderator rejected a use
 password_reset_requested = _signals.signal(
     "password-reset-requested", doc="A reset was asked for an existing account: kwargs user, token."
 )
+unlock_requested = _signals.signal(
+    "unlock-requested", doc="A sign-in unlock link is to be sent to the account's owner: kwargs user, token."
+)
 password_changed = _signals.signal("password-changed", doc="A user's password changed: kwargs user.")
 user_invited = _signals.signal("user-invited", doc="An org admin invited a colleague: kwargs invitation, token.")
 

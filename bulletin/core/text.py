@@ -68,6 +68,11 @@ def to_local(value: date | datetime) -> date | datetime:
     return value
 
 
+def start_of_japanese_day(day: date) -> datetime:
+    """Midnight of the day in Japan, as an aware datetime (to compare with stored UTC timestamps)."""
+    return datetime(day.year, day.month, day.day, tzinfo=JST)
+
+
 def today_in_japan() -> date:
     """The current date in Japan, which decides deadlines and the day a partnership is agreed."""
     return datetime.now(JST).date()

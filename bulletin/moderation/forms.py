@@ -2,10 +2,11 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
-from bulletin.core.forms import NoControlCharacters, strip_text
+from bulletin.core.forms import JapaneseDateField, NoControlCharacters, strip_line, strip_text
+from bulletin.core.security_events import SecurityEventKind
 
 
 class ApproveUserForm(FlaskForm):
@@ -26,3 +27,27 @@ class RejectUserForm(FlaskForm):
             NoControlCharacters(allow_newlines=True),
         ],
     )
+
+
+class SecurityLogFilter(FlaskForm):
+    """/moderation/security: the filters of the security log, sent in the query string."""
+
+    class Meta:
+        csrf = False  # a search changes nothing
+
+    kind = SelectField(
+        _l("種類"),
+        choices=[SelectChoice("", _l("すべて"))] + [SelectChoice(kind.value, kind.label) for kind in SecurityEventKind],
+        validators=[Optional()],
+    )
+    q = StringField(
+        _l("メールアドレスまたはIPアドレス"),
+        filters=[strip_line],
+        validators=[
+            Optional(),
+            Length(max=254, message=_l("%(max)d文字以内で入力してください。")),
+            NoControlCharacters(),
+        ],
+    )
+    date_from = JapaneseDateField(_l("期間の始め"), validators=[Optional()], format="%Y-%m-%d")
+    date_until = JapaneseDateField(_l("期間の終わり"), validators=[Optional()], format="%Y-%m-%d")

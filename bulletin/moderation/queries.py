@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from bulletin.accounts.models import User, UserState
 from bulletin.core.audit import ModerationDecision
 from bulletin.core.enums import LabelledStrEnum
+from bulletin.core.security_events import SecurityEvent
+from bulletin.core.text import start_of_japanese_day
 from bulletin.extensions import db
 from bulletin.moderation.models import Report, ReportState
 from bulletin.organizations.models import Membership, Organization
@@ -134,3 +137,36 @@ def hidden_posts() -> list[Post]:
             .limit(100)
         )
     )
+
+
+@dataclass(frozen=True)
+class SecurityLogQuery:
+    """What the moderator filters the security log by."""
+
+    kind: str = ""
+    text: str = ""  # part of an e-mail address or an IP address
+    user_id: int | None = None
+    date_from: date | None = None
+    date_until: date | None = None
+
+
+def security_log(query: SecurityLogQuery, page: int, per_page: int = 50):
+    """The security log, newest first, filtered and paginated, with the user and actor of each line."""
+    statement = select(SecurityEvent).options(joinedload(SecurityEvent.user), joinedload(SecurityEvent.actor))
+    if query.kind:
+        statement = statement.where(SecurityEvent.kind == query.kind)
+    if query.text:
+        pattern = "%" + query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(
+            or_(SecurityEvent.email.like(pattern, escape="\\"), SecurityEvent.ip_address.like(pattern, escape="\\"))
+        )
+    if query.user_id is not None:
+        by_or_about = or_(SecurityEvent.user_id == query.user_id, SecurityEvent.actor_id == query.user_id)
+        statement = statement.where(by_or_about)
+    if query.date_from is not None:
+        statement = statement.where(SecurityEvent.created_at >= start_of_japanese_day(query.date_from))
+    if query.date_until is not None:
+        day_after = start_of_japanese_day(query.date_until + timedelta(days=1))
+        statement = statement.where(SecurityEvent.created_at < day_after)
+    statement = statement.order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
+    return db.paginate(statement, page=page, per_page=per_page, error_out=False)

@@ -12,7 +12,7 @@ from bulletin.core.forms import ConfirmActionForm, NoteForm, ReasonForm
 from bulletin.core.transaction import carry_out, refused_go_to
 from bulletin.extensions import db
 from bulletin.moderation import queries, reports, services
-from bulletin.moderation.forms import ApproveUserForm, RejectUserForm
+from bulletin.moderation.forms import ApproveUserForm, RejectUserForm, SecurityLogFilter
 from bulletin.moderation.models import Report
 from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.posts import queries as post_queries
@@ -92,6 +92,27 @@ def log():
     """Every decision, newest first. Nothing here can be edited or deleted."""
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
     return render_template("moderation/log.html", pagination=queries.moderation_log(page))
+
+
+@bp.get("/security")
+def security_log():
+    """Sign-ins, failures, session ends, two-factor changes, suspensions and domain changes, filtered."""
+    form = SecurityLogFilter(request.args)
+    query = queries.SecurityLogQuery()
+    user_id = request.args.get("user", type=int)
+    if form.validate():
+        query = queries.SecurityLogQuery(
+            kind=form.kind.data or "",
+            text=form.q.data or "",
+            user_id=user_id if user_id is not None and 0 < user_id < 2**31 else None,
+            date_from=form.date_from.data,
+            date_until=form.date_until.data,
+        )
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
+    filters = {key: value for key, value in request.args.items() if key != "page" and value}
+    return render_template(
+        "moderation/security.html", form=form, pagination=queries.security_log(query, page), filters=filters
+    )
 
 
 def _post_or_404(post_id: int):

@@ -58,6 +58,19 @@ def on_password_reset_requested(sender, user: User, token: str, **_):
     )
 
 
+def on_unlock_requested(sender, user: User, token: str, **_):
+    if asked_too_often(user.email):
+        return
+    queue_email(
+        user,
+        "account_unlock",
+        _l("ログイン制限の解除"),
+        "account_unlock",
+        unlock_url=absolute_url("accounts.unlock", token=token),
+        forgot_url=absolute_url("accounts.forgot_password"),
+    )
+
+
 def on_password_changed(sender, user: User, **_):
     queue_email(
         user,
@@ -92,6 +105,7 @@ def connect_receivers() -> None:
         (signals.user_rejected, on_user_rejected),
         (signals.password_reset_requested, on_password_reset_requested),
         (signals.password_changed, on_password_changed),
+        (signals.unlock_requested, on_unlock_requested),
         (signals.user_invited, on_user_invited),
     )
     for signal, receiver in pairs:

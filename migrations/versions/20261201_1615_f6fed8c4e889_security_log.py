@@ -36,6 +36,7 @@ def upgrade():
     )
     with op.batch_alter_table('security_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_security_event_created_at'), ['created_at'], unique=False)
+        batch_op.create_index('ix_security_event_email_created_at', ['email', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_security_event_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_security_event_user_id'), ['user_id'], unique=False)
 
@@ -47,6 +48,7 @@ def downgrade():
     with op.batch_alter_table('security_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_security_event_user_id'))
         batch_op.drop_index(batch_op.f('ix_security_event_kind'))
+        batch_op.drop_index('ix_security_event_email_created_at')
         batch_op.drop_index(batch_op.f('ix_security_event_created_at'))
 
     op.drop_table('security_event')

@@ -254,10 +254,12 @@ def test_login_bad_input_is_shown_on_the_form(client, create_user):
     assert_field_error(response, "email", CONTROL_CHARACTERS)
     response = client.post("/login", data={"email": user.email, "password": "x" * 257})
     assert_field_error(response, "password", "256文字以内で入力してください。")
+    assert_unchanged(before)  # bad input is no sign-in attempt: nothing, not even the security log, changes
     response = client.post("/login", data={"email": user.email, "password": "wrong-password-123"})
     assert response.status_code == 200
     assert "メールアドレスまたはパスワードが正しくありません。" in response.get_data(as_text=True)
-    assert_unchanged(before)
+    changed = database_state()
+    assert [name for name in before if before[name] != changed[name]] == ["security_event"]  # the failure, logged
     assert client.get("/profile").status_code == 302  # not logged in
 
 

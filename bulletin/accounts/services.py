@@ -154,7 +154,8 @@ class LoginRefused(Exception):
 
 
 def authenticate(email: str, password: str) -> User:
-    """The user whose address and password these are, if they may log in; raises LoginRefused otherwise."""
+    """The user whose address and password these are, if they may log in; raises LoginRefused otherwise. (With
+    two-factor sign-in, the code is still to come: the session, and last_login_at, start with it.)"""
     user = get_user_by_email(email)
     if user is None:
         spend_verification_time(password)
@@ -168,7 +169,6 @@ def authenticate(email: str, password: str) -> User:
         raise LoginRefused(user.state.value)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = utcnow()
     return user
 
 

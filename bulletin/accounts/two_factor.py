@@ -135,7 +135,7 @@ def provisioning_uri(user: User, secret: str) -> str:
 def qr_code_svg(uri: str, label: str) -> Markup:
     """The QR code of the address as SVG to put straight into the page: drawn here (nothing leaves the server), with
     presentation attributes only (no style, no script: the CSP allows neither inline), sized by the stylesheet."""
-    svg = segno.make(uri, error="m").svg_inline(
+    svg = segno.make(uri).svg_inline(  # the smallest version, with as much error correction as it holds
         scale=1, border=4, dark="#000", light="#fff", svgclass="qr-code", lineclass=None, omitsize=True
     )
     if not svg.startswith("<svg "):  # segno's inline form; anything else is not put into a page

@@ -156,7 +156,7 @@ def login_code():
 def _password_form(action: str, form: PasswordCheckForm | None = None) -> PasswordCheckForm:
     """The password field of one of the page's forms, with an id of its own (the field is `password` in each)."""
     form = form or PasswordCheckForm(formdata=None)
-    form.password.id = f"{action}-password"
+    form.password.id = form.password.label.field_id = f"{action}-password"
     return form
 
 

@@ -168,7 +168,7 @@ def test_the_qr_code_is_inline_svg_of_the_otpauth_address_without_style_or_scrip
 
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="全国連携マッチング掲示板")
     assert "issuer=%E5%85%A8%E5%9B%BD" in uri  # 全国連携マッチング掲示板, percent-encoded
-    expected = segno.make(uri, error="m").svg_inline(
+    expected = segno.make(uri).svg_inline(
         scale=1, border=4, dark="#000", light="#fff", svgclass="qr-code", lineclass=None, omitsize=True
     )
     drawn = re.search(r'<path stroke="#000" d="([^"]+)"', text_of(page))
@@ -504,6 +504,21 @@ def test_enrolling_a_new_phone_keeps_the_old_one_until_the_new_code_is_confirmed
     [first, second] = events(user, SecurityEventKind.TWO_FACTOR_ENABLED)
     assert (first.detail, second.detail) == ("", "replaced")
     assert "新しい認証アプリに切り替わりました" in two_factor_mails(outbox, user)[-1].body
+
+
+def test_each_password_field_of_the_settings_page_has_its_own_id_and_label(app, create_user, totp_clock):
+    user = create_user(SAKAI)
+    enrol(user, totp_clock)
+    browser = new_client(app)
+    browser.post("/login", data={"email": user.email, "password": PASSWORD})
+    browser.post(CODE_STEP, data={"code": totp_clock.code(fresh(user).totp_secret)})
+    page = page_of(browser.get(SETTINGS))
+    fields = [e for e in page.all("input") if e.attrs.get("name") == "password"]
+    assert sorted(e.attrs["id"] for e in fields) == ["off-password", "reenrol-password", "renew-password"]
+    ids = [e.attrs["id"] for e in page.elements if "id" in e.attrs]
+    assert len(ids) == len(set(ids))
+    labelled = {label.attrs.get("for") for label in page.all("label")}
+    assert {e.attrs["id"] for e in fields} <= labelled
 
 
 def test_the_profile_links_to_the_setting(app, create_user, totp_clock):

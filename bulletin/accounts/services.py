@@ -288,7 +288,13 @@ def organization_colleagues(user: User) -> list[User]:
     )
 
 
-SIGN_IN_KINDS = (SecurityEventKind.LOGIN, SecurityEventKind.LOGIN_FAILED, SecurityEventKind.LOGIN_THROTTLED)
+SIGN_IN_KINDS = (
+    SecurityEventKind.LOGIN,
+    SecurityEventKind.LOGIN_FAILED,
+    SecurityEventKind.LOGIN_THROTTLED,
+    SecurityEventKind.TWO_FACTOR_FAILED,  # the right password and a wrong code: someone may know the password
+    SecurityEventKind.RECOVERY_CODE_USED,
+)
 
 
 def recent_sign_ins(user: User, limit: int = 20) -> list[SecurityEvent]:

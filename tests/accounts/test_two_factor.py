@@ -247,7 +247,7 @@ def test_a_code_is_accepted_once_and_no_older_one_after_it(app, create_user, tot
     user = create_user(SAKAI)
     secret, _ = enrol(user, totp_clock)
     code = totp_clock.code(secret)
-    signed_in_with_code(app, user, code)
+    owner = signed_in_with_code(app, user, code)
 
     thief = password_step(app, user)  # someone who saw the code and knows the password
     response = thief.post(CODE_STEP, data={"code": code})
@@ -256,6 +256,7 @@ def test_a_code_is_accepted_once_and_no_older_one_after_it(app, create_user, tot
     assert REUSED_CODE in text_of(older)
     assert not logged_in(thief) and open_sessions(user) == 1
     assert [e.detail for e in events(user, SecurityEventKind.TWO_FACTOR_FAILED)] == ["reused", "reused"]
+    assert "確認コードの誤り" in text_of(owner.get("/settings/sessions"))  # the owner sees the attempts
 
     totp_clock.tick()
     assert thief.post(CODE_STEP, data={"code": totp_clock.code(secret)}).status_code == 302  # the next code works

@@ -12,6 +12,7 @@ from werkzeug.routing import IntegerConverter
 
 from bulletin import models  # noqa: F401  every model registered on the metadata
 from bulletin.accounts.sessions import init_sessions
+from bulletin.accounts.two_factor_views import bp as two_factor_bp
 from bulletin.accounts.views import bp as accounts_bp
 from bulletin.cli import register_commands
 from bulletin.config import load_config
@@ -91,6 +92,7 @@ def create_app(config: dict | str | None = None) -> Flask:
     for blueprint in (
         main_bp,
         accounts_bp,
+        two_factor_bp,  # with the hook that keeps a moderator who must enrol to the enrolment
         organizations_bp,
         posts_bp,
         responses_bp,

@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 import bulletin
 from bulletin.accounts import services as accounts
+from bulletin.accounts import two_factor
 from bulletin.accounts.passwords import password_problems
 from bulletin.accounts.sessions import purge_expired as purge_expired_sessions
 from bulletin.core.db import write_intent
@@ -99,6 +100,23 @@ def create_moderator_command(email: str, name: str):
     click.echo(f"moderator {accounts.normalise_email(email)} is ready")
 
 
+@click.command("reset-two-factor")
+@click.argument("email")
+@with_appcontext
+@writes
+def reset_two_factor_command(email: str):
+    """Turn off a user's two-factor sign-in (a lost phone and lost recovery codes); every session of theirs ends, and
+    a moderator enrols again after their next sign-in. Check who is asking before running it."""
+    user = accounts.get_user_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no account with the address {accounts.normalise_email(email)}")
+    if not two_factor.reset_two_factor(user):
+        click.echo(f"{user.email} has no two-factor sign-in: nothing changed")
+        return
+    db.session.commit()
+    click.echo(f"two-factor sign-in of {user.email} is off; they have been told by e-mail")
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due, then exit.")
 @click.option("--now", "include_waiting", is_flag=True, help="Treat messages waiting for a retry as due.")
@@ -170,6 +188,7 @@ def register_commands(app: Flask) -> None:
         seed_command,
         demo_command,
         create_moderator_command,
+        reset_two_factor_command,
         worker_command,
         expire_command,
         digest_command,

@@ -66,6 +66,8 @@ class Config:
     CONFIRM_TOKEN_MAX_AGE = 3 * 24 * 3600
     RESET_TOKEN_MAX_AGE = 2 * 3600
     INVITATION_MAX_AGE_DAYS = 14
+    # The password typed by a signed-in user to change their two-factor setting (only they can set this limit off).
+    SETTINGS_PASSWORD_LIMIT = "5 per 15 minutes"
     # Wrong passwords per sender address, whatever the account (Flask-Limiter; Redis with several processes).
     LOGIN_LIMIT_PER_ADDRESS = "30 per 15 minutes"
     # Per account and address together (bulletin/accounts/throttle.py): free tries, then a doubling wait.
@@ -87,6 +89,16 @@ class Config:
     ARGON2_MEMORY_COST = 64 * 1024
     ARGON2_PARALLELISM = 2
     PASSWORD_MIN_LENGTH = 12
+    # Two-factor sign-in (TOTP): `required` sends a moderator without it to enrolment before any other page;
+    # `optional` leaves it to each user, as it is for everyone else.
+    MODERATOR_TWO_FACTOR = "required"
+    TOTP_ISSUER = "全国連携マッチング掲示板"  # the name an authenticator app shows beside the account
+    TWO_FACTOR_LOGIN_MINUTES = 5  # how long the code step of a login waits after the right password
+    TWO_FACTOR_MAX_FAILURES = 5  # wrong codes in one login before it goes back to the password step
+    # Wrong codes at the code step, per address and per account (whatever the address: a pending login's count
+    # lives in its cookie, which a guesser could copy back, so the account's count is kept by the limiter).
+    TWO_FACTOR_LIMIT_PER_ADDRESS = "30 per 15 minutes"
+    TWO_FACTOR_LIMIT_PER_ACCOUNT = "10 per hour;30 per day"
     MAX_CONTENT_LENGTH = 52 * 1024 * 1024  # five attachments of 10 MB and the form around them
     MAX_FORM_MEMORY_SIZE = 1024 * 1024
 
@@ -110,9 +122,13 @@ class Config:
             "MAIL_FOLDER",
             "MAIL_FORM_LIMIT_PER_ADDRESS",
             "LOGIN_LIMIT_PER_ADDRESS",
+            "MODERATOR_TWO_FACTOR",
+            "TOTP_ISSUER",
         ):
             if env.get(name):
                 overrides[name] = env[name]
+        if "MODERATOR_TWO_FACTOR" in overrides:
+            overrides["MODERATOR_TWO_FACTOR"] = overrides["MODERATOR_TWO_FACTOR"].strip().lower()
         for name in (
             "SMTP_PORT",
             "SMTP_TIMEOUT",
@@ -155,6 +171,8 @@ class TestingConfig(Config):
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1
     BASE_URL = "http://localhost"
+    # Otherwise every test that signs a moderator in would need a code; the tests of the rule set `required`.
+    MODERATOR_TWO_FACTOR = "optional"
 
 
 class ProductionConfig(Config):
@@ -165,6 +183,8 @@ class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
 
+
+TWO_FACTOR_POLICIES = ("required", "optional")
 
 CONFIGS = {"development": DevelopmentConfig, "testing": TestingConfig, "production": ProductionConfig}
 
@@ -221,6 +241,8 @@ def load_config(app, config: dict | str | None) -> None:
     if warning and name != "testing":
         app.logger.warning(warning)
 
+    if app.config["MODERATOR_TWO_FACTOR"] not in TWO_FACTOR_POLICIES:
+        raise ConfigError(f"MODERATOR_TWO_FACTOR must be one of {', '.join(TWO_FACTOR_POLICIES)}")
     if not app.config.get("SECRET_KEY"):
         raise ConfigError("SECRET_KEY must be set in production (export SECRET_KEY=...)")
     if name == "production" and app.config["SECRET_KEY"] == Config.SECRET_KEY:

@@ -1,6 +1,6 @@
 """Every model, imported in one place so the metadata (and Alembic) sees the whole schema."""
 
-from bulletin.accounts.models import Invitation, User, UserSession
+from bulletin.accounts.models import Invitation, RecoveryCode, User, UserSession
 from bulletin.core.audit import ModerationDecision
 from bulletin.core.security_events import SecurityEvent
 from bulletin.moderation.models import Report
@@ -34,6 +34,7 @@ __all__ = [
     "PartnershipPhoto",
     "Post",
     "PostRevision",
+    "RecoveryCode",
     "Report",
     "Response",
     "SecurityEvent",

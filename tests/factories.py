@@ -10,6 +10,7 @@ serve every test, and test modules import its plain functions and classes from h
 - what officers write and send: `post_input`, `form_data`, `registration_form`, `outcome`, files and images
 - posts and responses brought to a state through the service verbs: `make_post`, `proposal`, `answer`,
   `partnership`, `with_outcome`, `consented`, `case`, `respond_as`
+- two-factor sign-in: `totp_clock` (Clock), `two_factor_required`, `enrol`
 - the World of the route and page tests: `build_world`
 - a real SMTP server: `RecordingHandler`, `SMTPServer`, `start_smtp_server`
 """
@@ -29,7 +30,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from functools import cache
@@ -37,6 +38,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import psycopg
+import pyotp
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
@@ -48,7 +50,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.local import LocalProxy
 
 from bulletin import create_app
-from bulletin.accounts import sessions, tokens
+from bulletin.accounts import sessions, tokens, two_factor, two_factor_views
 from bulletin.accounts.models import Invitation, OrgRole, User, UserSession, UserState
 from bulletin.accounts.passwords import hash_password
 from bulletin.core.db import utcnow
@@ -765,6 +767,52 @@ def messages_in(conversation_id: int) -> list[str]:
     """The bodies of a conversation's messages, in order."""
     statement = select(Message.body).where(Message.conversation_id == conversation_id).order_by(Message.id)
     return list(db.session.scalars(statement))
+
+
+# --- two-factor sign-in -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Clock:
+    """The time two-factor sign-in sees, moved on by hand in whole 30-second steps."""
+
+    now: datetime
+
+    def tick(self, steps: int = 1) -> None:
+        """Move on to a later time step."""
+        self.now += timedelta(seconds=two_factor.STEP_SECONDS * steps)
+
+    def code(self, secret: str, steps: int = 0) -> str:
+        """What the authenticator app shows now (or `steps` steps from now)."""
+        return pyotp.TOTP(secret).at(self.now + timedelta(seconds=two_factor.STEP_SECONDS * steps))
+
+
+@pytest.fixture
+def totp_clock(monkeypatch) -> Clock:
+    """Two-factor sign-in's clock, fixed five seconds into a time step, so that "the same code twice" and "the next
+    code" mean exactly that."""
+    now = utcnow().replace(microsecond=0)
+    now -= timedelta(seconds=int(now.timestamp()) % two_factor.STEP_SECONDS - 5)
+    fixed = Clock(now)
+    monkeypatch.setattr(two_factor, "utcnow", lambda: fixed.now)
+    monkeypatch.setattr(two_factor_views, "utcnow", lambda: fixed.now)
+    return fixed
+
+
+@pytest.fixture
+def two_factor_required(app: Flask, monkeypatch) -> None:
+    """Moderators must sign in with two factors, as in production (the testing configuration makes it optional)."""
+    monkeypatch.setitem(app.config, "MODERATOR_TWO_FACTOR", "required")
+
+
+def enrol(user: User, clock: Clock) -> tuple[str, list[str]]:
+    """Turn the user's two-factor sign-in on through the service verbs and commit; the secret and the recovery codes.
+    The clock moves on a step, so that the code used to enrol is not the current one any more."""
+    secret = two_factor.start_enrolment(user, PASSWORD)
+    codes = two_factor.confirm_enrolment(user, clock.code(secret))
+    db.session.commit()
+    clock.tick()
+    return secret, codes
 
 
 # --- the World of the route and page tests ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from bulletin import create_app
-from bulletin.accounts.models import Invitation, OrgRole, User, UserState
+from bulletin.accounts.models import Invitation, OrgRole, RecoveryCode, User, UserState
 from bulletin.accounts.passwords import verify_password
 from bulletin.extensions import db
 from bulletin.moderation.models import Report, ReportState
@@ -227,6 +227,7 @@ REGISTRATION = {
     "agree": "y",
 }
 MEMBERS = r"/organization/members"
+TWO_FACTOR = "/settings/two-factor"
 POST_PAGE = r"/posts/\d+"
 QUEUE = "/moderation"
 CONVERSATION = r"/conversations/\d+"
@@ -256,6 +257,10 @@ MODERATORS_ONLY = expect(anonymous=LOGIN, org_users=NOT_FOUND, moderator=OK)
 
 def moderators_only(outcome: Outcome) -> dict[str, Outcome]:
     return expect(anonymous=LOGIN, org_users=NOT_FOUND, moderator=outcome)
+
+
+def two_factor_on(w, actor) -> bool:
+    return actor is not None and user(actor.id).has_two_factor
 
 
 def notification_read(w, actor) -> bool:
@@ -408,6 +413,42 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ],
     ("accounts.end_other_sessions", "POST"): [
         Case("/settings/sessions/end-others", expect(anonymous=LOGIN, signed_in=to("/settings/sessions")))
+    ],
+    # two-factor sign-in: one's own setting, and the code step of a login (only after the right password)
+    ("two_factor.settings", "GET"): [Case(TWO_FACTOR, expect(anonymous=LOGIN, signed_in=OK))],
+    ("two_factor.settings", "POST"): [
+        Case(TWO_FACTOR, expect(anonymous=LOGIN, signed_in=to(TWO_FACTOR)), {"code": "123456"}, two_factor_on)
+    ],
+    ("two_factor.start", "POST"): [
+        Case(
+            "/settings/two-factor/start",
+            expect(anonymous=LOGIN, signed_in=done(TWO_FACTOR + "#enrol")),
+            {"password": PASSWORD},
+            lambda w, actor: actor is not None and user(actor.id).totp_pending_secret is not None,
+        )
+    ],
+    ("two_factor.cancel", "POST"): [
+        Case("/settings/two-factor/cancel", expect(anonymous=LOGIN, signed_in=to(TWO_FACTOR)), effect=two_factor_on)
+    ],
+    ("two_factor.renew_codes", "POST"): [
+        Case(
+            "/settings/two-factor/recovery-codes",
+            expect(anonymous=LOGIN, signed_in=to(TWO_FACTOR)),  # nobody in the world has it on: nothing to renew
+            {"password": PASSWORD},
+            lambda w, actor: db.session.scalar(select(RecoveryCode.id)) is not None,
+        )
+    ],
+    ("two_factor.turn_off", "POST"): [
+        Case(
+            "/settings/two-factor/off",
+            expect(anonymous=LOGIN, signed_in=to(TWO_FACTOR)),
+            {"password": PASSWORD},
+            two_factor_on,
+        )
+    ],
+    ("two_factor.login_code", "GET"): [Case("/login/two-factor", expect(anonymous=to("/login"), signed_in=HOME))],
+    ("two_factor.login_code", "POST"): [
+        Case("/login/two-factor", expect(anonymous=to("/login"), signed_in=HOME), {"code": "123456"})
     ],
     # the organization's staff, managed by its admin
     ("accounts.members", "GET"): [

@@ -12,14 +12,17 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
+import pyotp
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import select
 
 from bulletin.accounts import services as accounts
-from bulletin.accounts.models import OrgRole, User, UserState
+from bulletin.accounts import two_factor
+from bulletin.accounts.models import OrgRole, RecoveryCode, User, UserSession, UserState
 from bulletin.accounts.passwords import hash_password
 from bulletin.core.audit import ModerationDecision
 from bulletin.core.db import utcnow
@@ -506,6 +509,63 @@ def test_publishing_one_case_twice_at_the_same_instant_publishes_it_once(app, of
     assert log_lines("publish_case", partnership_id) == 1
     shown = [flashes_after(browser, result) for browser, result in zip(browsers, results, strict=True)]
     assert sorted("この連携はすでに事例として公開されています。" in messages for messages in shown) == [False, True]
+
+
+# --- two-factor sign-in -------------------------------------------------------------------------------------------
+
+
+def enrolled(officer_of_sakai: User) -> tuple[str, list[str]]:
+    """Two-factor sign-in turned on and committed; the secret and the recovery codes."""
+    secret = two_factor.start_enrolment(officer_of_sakai, PASSWORD)
+    codes = two_factor.confirm_enrolment(officer_of_sakai, pyotp.TOTP(secret).now())
+    db.session.commit()
+    return secret, codes
+
+
+def at_the_code_step(app: Flask, user: User, browsers: int = 2) -> list:
+    """Browsers that gave the user's right password and wait for the code."""
+    waiting = [new_client(app) for _ in range(browsers)]
+    for browser in waiting:
+        response = browser.post("/login", data={"email": user.email, "password": PASSWORD})
+        assert response.headers["Location"] == "/login/two-factor"
+    return waiting
+
+
+def test_one_recovery_code_sent_twice_at_the_same_instant_signs_in_once(app, officer, monkeypatch):
+    user = officer(SAKAI)
+    _, codes = enrolled(user)
+    user_id = user.id
+    browsers = at_the_code_step(app, user)
+    held = hold_until_all_arrive(monkeypatch, two_factor, "hash_recovery_code", parties=2)
+
+    results = all_at_once(
+        [lambda browser=browser: browser.post("/login/two-factor", data={"code": codes[0]}) for browser in browsers]
+    )
+
+    assert not held.broken
+    assert sorted(result.status_code for result in results) == [200, 302]
+    assert count_of(UserSession, UserSession.user_id == user_id) == 1
+    assert count_of(RecoveryCode, RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_not(None)) == 1
+    refused = next(result for result in results if result.status_code == 200)
+    assert "確認コードが正しくありません。" in refused.get_data(as_text=True)
+
+
+def test_one_code_from_the_app_sent_twice_at_the_same_instant_signs_in_once(app, officer, monkeypatch):
+    user = officer(SAKAI)
+    secret, _ = enrolled(user)  # the code of this time step went to enrol: the next one signs in
+    user_id, code = user.id, pyotp.TOTP(secret).at(utcnow() + timedelta(seconds=two_factor.STEP_SECONDS))
+    browsers = at_the_code_step(app, user)
+    held = hold_until_all_arrive(monkeypatch, two_factor, "matching_step", parties=2)
+
+    results = all_at_once(
+        [lambda browser=browser: browser.post("/login/two-factor", data={"code": code}) for browser in browsers]
+    )
+
+    assert not held.broken
+    assert sorted(result.status_code for result in results) == [200, 302]
+    assert count_of(UserSession, UserSession.user_id == user_id) == 1
+    refused = next(result for result in results if result.status_code == 200)
+    assert "この確認コードはすでに使われています。" in refused.get_data(as_text=True)
 
 
 # --- many officers at once -----------------------------------------------------------------------------------------

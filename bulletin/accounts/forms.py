@@ -13,6 +13,7 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, String
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, ValidationError
 
 from bulletin.accounts.passwords import password_problems
+from bulletin.accounts.two_factor import looks_like_recovery_code, looks_like_totp, normalise_code
 from bulletin.core.forms import NoControlCharacters, strip_line
 from bulletin.organizations.codes import is_valid_code
 
@@ -169,3 +170,34 @@ class InviteForm(FlaskForm):
     """/organization/members: invite a colleague."""
 
     email = EmailField(_l("招待する職員のメールアドレス"), **EMAIL_FIELD)
+
+
+def _code_format(form, field):
+    code = normalise_code(field.data or "")
+    if not (looks_like_totp(code) or (form.recovery_code_allowed and looks_like_recovery_code(code))):
+        if form.recovery_code_allowed:
+            raise ValidationError(_l("認証アプリの6桁の確認コード、またはリカバリーコードを入力してください。"))
+        raise ValidationError(_l("認証アプリに表示されている6桁の数字を入力してください。"))
+
+
+class TwoFactorCodeForm(FlaskForm):
+    """/login/two-factor (a code from the app or a recovery code) and /settings/two-factor (a code from the app)."""
+
+    recovery_code_allowed = True
+    code = StringField(
+        _l("確認コード"),
+        filters=[strip_line],
+        validators=[DataRequired(REQUIRED), _length(40), NoControlCharacters(), _code_format],
+    )
+
+
+class EnrolmentCodeForm(TwoFactorCodeForm):
+    """/settings/two-factor: the first code from the app being enrolled."""
+
+    recovery_code_allowed = False
+
+
+class PasswordCheckForm(FlaskForm):
+    """A change to two-factor sign-in, confirmed with the password."""
+
+    password = PasswordField(_l("現在のパスワード"), validators=[DataRequired(REQUIRED), _length(256)])

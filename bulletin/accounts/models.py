@@ -61,6 +61,13 @@ class User(UserMixin, Model):
     confirmed_at: Mapped[datetime | None]
     approved_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
+    # Two-factor sign-in (TOTP, RFC 6238). The secret is trusted from `totp_enabled_at` on; a secret being enrolled
+    # waits in `totp_pending_secret` until a code made from it is typed. `totp_last_step` is the time step of the
+    # last code accepted: a code is never accepted twice, nor an older one after it.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None]
 
     organization: Mapped[Organization | None] = relationship()
 
@@ -91,6 +98,11 @@ class User(UserMixin, Model):
     @property
     def is_active(self) -> bool:  # Flask-Login: only active users stay logged in
         return self.state == UserState.ACTIVE
+
+    @property
+    def has_two_factor(self) -> bool:
+        """Whether sign-in asks this user for a code after the password."""
+        return self.totp_enabled_at is not None and self.totp_secret is not None
 
     @property
     def is_org_admin(self) -> bool:
@@ -139,6 +151,22 @@ class Invitation(Model):
     def is_usable(self, now: datetime) -> bool:
         """An invitation works once, before it expires."""
         return self.accepted_at is None and self.expires_at > now
+
+
+class RecoveryCode(Model):
+    """One of a user's single-use recovery codes for two-factor sign-in, stored as the SHA-256 of the code (the
+    code has 80 random bits, so no slower hash is needed to keep a copy of the table from revealing it)."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The unique constraint's index, led by user_id, serves every look-up of a user's codes.
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (db.UniqueConstraint("user_id", "code_hash"),)
 
 
 class UserSession(Model):

@@ -167,7 +167,8 @@ def _wrong_password(email: str, user: User | None, address: str) -> None:
 
 def authenticate(email: str, password: str, address: str = "") -> User:
     """The user whose address and password these are, if they may sign in from `address`; raises LoginRefused
-    otherwise. Only a wrong password counts towards throttling: a try that must wait is not even checked."""
+    otherwise. Only a wrong password counts towards throttling: a try that must wait is not even checked. (With
+    two-factor sign-in, the code is still to come: the session, and last_login_at, start with it.)"""
     email = normalise_email(email)[:254]
     wait = throttle.throttle_for(email, address).wait_seconds
     if wait:
@@ -333,7 +334,13 @@ def organization_colleagues(user: User) -> list[User]:
     )
 
 
-SIGN_IN_KINDS = (SecurityEventKind.LOGIN, SecurityEventKind.LOGIN_FAILED, SecurityEventKind.LOGIN_THROTTLED)
+SIGN_IN_KINDS = (
+    SecurityEventKind.LOGIN,
+    SecurityEventKind.LOGIN_FAILED,
+    SecurityEventKind.LOGIN_THROTTLED,
+    SecurityEventKind.TWO_FACTOR_FAILED,  # the right password and a wrong code: someone may know the password
+    SecurityEventKind.RECOVERY_CODE_USED,
+)
 
 
 def recent_sign_ins(user: User, limit: int = 20) -> list[SecurityEvent]:

@@ -69,6 +69,7 @@ def start_session(user: User) -> UserSession:
         user_agent=browser,
     )
     db.session.add(row)
+    user.last_login_at = now
     db.session.execute(  # the user's sessions that ended by themselves go when a new one starts
         delete(UserSession).where(
             UserSession.user_id == user.id,

@@ -23,18 +23,19 @@ def _serializer(purpose: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"bulletin.{purpose}")
 
 
-def _fingerprint(value: str) -> str:
+def fingerprint(value: str) -> str:
+    """A short digest of a value, for a token that must die when the value changes."""
     return hashlib.sha256(value.encode()).hexdigest()[:16]
 
 
 def make_confirmation_token(user: User) -> str:
     """A link token confirming the user's address; dead once the address is confirmed."""
-    return _serializer("confirm").dumps({"u": user.id, "e": _fingerprint(user.email)})
+    return _serializer("confirm").dumps({"u": user.id, "e": fingerprint(user.email)})
 
 
 def make_reset_token(user: User) -> str:
     """A password reset token; dead once the password changes (it carries a fingerprint of the current hash)."""
-    return _serializer("reset").dumps({"u": user.id, "p": _fingerprint(user.password_hash)})
+    return _serializer("reset").dumps({"u": user.id, "p": fingerprint(user.password_hash)})
 
 
 def make_unlock_token(user: User, last_unlock_id: int) -> str:
@@ -74,9 +75,9 @@ def load_unlock_token(token: str) -> tuple[int, int]:
     return data["u"], data["n"]
 
 
-def fingerprint_matches(value: str, fingerprint: str) -> bool:
+def fingerprint_matches(value: str, expected: str) -> bool:
     """Constant-time comparison of a value's fingerprint with one from a token."""
-    return secrets.compare_digest(_fingerprint(value), fingerprint)
+    return secrets.compare_digest(fingerprint(value), expected)
 
 
 def new_invitation_token() -> tuple[str, str]:

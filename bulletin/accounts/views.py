@@ -20,6 +20,7 @@ from bulletin.accounts.forms import (
     UnlockRequestForm,
 )
 from bulletin.accounts.models import User, UserState
+from bulletin.accounts.two_factor_views import await_code
 from bulletin.core.forms import ConfirmActionForm
 from bulletin.core.transaction import carry_out, refusal_shown_on
 from bulletin.core.urls import safe_next_path
@@ -147,7 +148,8 @@ def confirm_post(token: str):
     scope="login-address",
 )
 def login():
-    """Log in with address and password; throttled per account and address (bulletin/accounts/throttle.py)."""
+    """Log in with address and password, throttled per account and address (bulletin/accounts/throttle.py); a user
+    with two-factor sign-in goes on to the code step, and is signed in only there."""
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm()
@@ -169,6 +171,9 @@ def login():
                 return render_template("accounts/login.html", form=form, offer_unlock=True), 429
             form.form_errors.append(str(LOGIN_MESSAGES[refused.reason]))
             return render_template("accounts/login.html", form=form, offer_unlock=refused.reason == "bad_credentials")
+        if user.has_two_factor:
+            await_code(user, safe_next_path(form.next.data) or "")
+            return redirect(url_for("two_factor.login_code"))
         sessions.start_session(user)
         flash(_("ログインしました。"), "success")
         return redirect(safe_next_path(form.next.data) or url_for("main.index"))

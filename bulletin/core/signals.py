@@ -25,6 +25,12 @@ unlock_requested = _signals.signal(
     "unlock-requested", doc="A sign-in unlock link is to be sent to the account's owner: kwargs user, token."
 )
 password_changed = _signals.signal("password-changed", doc="A user's password changed: kwargs user.")
+two_factor_changed = _signals.signal(
+    "two-factor-changed",
+    doc="A user's two-factor sign-in changed: kwargs user, change (enabled, replaced, disabled, codes_renewed, or "
+    "reset by the secretariat). The sender is the secretariat's moderator when it was not the user (None from the "
+    "command line).",
+)
 user_invited = _signals.signal("user-invited", doc="An org admin invited a colleague: kwargs invitation, token.")
 
 post_submitted = _signals.signal("post-submitted", doc="A post was sent to review: kwargs post.")

@@ -81,6 +81,18 @@ def on_password_changed(sender, user: User, **_):
     )
 
 
+def on_two_factor_changed(sender, user: User, change: str, **_):
+    queue_email(
+        user,
+        "two_factor_changed",
+        _l("2段階認証の設定が変更されました"),
+        "two_factor_changed",
+        change=change,
+        settings_url=absolute_url("two_factor.settings"),
+        forgot_url=absolute_url("accounts.forgot_password"),
+    )
+
+
 def on_user_invited(sender, invitation, token: str, **_):
     if asked_too_often(invitation.email):
         return
@@ -106,6 +118,7 @@ def connect_receivers() -> None:
         (signals.password_reset_requested, on_password_reset_requested),
         (signals.password_changed, on_password_changed),
         (signals.unlock_requested, on_unlock_requested),
+        (signals.two_factor_changed, on_two_factor_changed),
         (signals.user_invited, on_user_invited),
     )
     for signal, receiver in pairs:

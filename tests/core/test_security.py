@@ -133,6 +133,8 @@ PAGES = {
     "accounts.accept_invitation": [(None, "/invitations/{w.invitation_token}"), (None, "/invitations/garbage")],
     "accounts.profile": [("member_a", "/profile"), ("moderator", "/profile")],
     "accounts.sessions_page": [("member_a", "/settings/sessions"), ("moderator", "/settings/sessions")],
+    "two_factor.settings": [("member_a", "/settings/two-factor"), ("moderator", "/settings/two-factor")],
+    "two_factor.login_code": [(None, "/login/two-factor")],
     "accounts.members": [("org_admin", "/organization/members"), ("member_a", "/organization/members")],
     "moderation.queue": [("moderator", "/moderation")],
     "moderation.security_log": [
@@ -187,6 +189,9 @@ POSTED = [
     (None, "/confirm/garbage", {}),
     ("member_a", "/profile", {"name": ""}),
     ("member_a", "/profile/password", {"current_password": "wrong"}),
+    ("member_a", "/settings/two-factor/start", {"password": "wrong"}),
+    ("member_a", "/settings/two-factor/start", {"password": PASSWORD}),  # the QR code and the key
+    ("member_a", "/settings/two-factor", {"code": "12"}),
     ("member_a", "/organization/members", {"email": "x@example.jp"}),
     ("org_admin", "/organization/members", {"email": "not-an-address"}),
     ("moderator", "/moderation/users/{w.applicant.id}/reject", {"reason": ""}),

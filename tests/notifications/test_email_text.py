@@ -35,6 +35,7 @@ def _events(user, moderator, invitation):
         ),
         "password_reset": lambda: signals.password_reset_requested.send(None, user=user, token="t"),
         "password_changed": lambda: signals.password_changed.send(None, user=user),
+        "two_factor_changed": lambda: signals.two_factor_changed.send(None, user=user, change="enabled"),
         "invitation": lambda: signals.user_invited.send(user, invitation=invitation, token="t"),
     }
 
@@ -50,6 +51,7 @@ def _events(user, moderator, invitation):
         "user_rejected",
         "password_reset",
         "password_changed",
+        "two_factor_changed",
         "invitation",
     ],
 )

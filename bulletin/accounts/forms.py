@@ -163,3 +163,10 @@ class InviteForm(FlaskForm):
     """/organization/members: invite a colleague."""
 
     email = EmailField(_l("招待する職員のメールアドレス"), **EMAIL_FIELD)
+
+
+class ChangeEmailForm(FlaskForm):
+    """/profile/email: move the account to a new address, proving the current password."""
+
+    new_email = EmailField(_l("新しいメールアドレス（職場のもの）"), **EMAIL_FIELD)
+    current_password = PasswordField(_l("現在のパスワード"), validators=[DataRequired(REQUIRED), _length(256)])

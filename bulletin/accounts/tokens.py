@@ -37,6 +37,11 @@ def make_reset_token(user: User) -> str:
     return _serializer("reset").dumps({"u": user.id, "p": _fingerprint(user.password_hash)})
 
 
+def make_email_change_token(user: User, new_email: str) -> str:
+    """A link token, sent to the new address, moving the account there; dead once the account's address changes."""
+    return _serializer("email-change").dumps({"u": user.id, "e": _fingerprint(user.email), "n": new_email})
+
+
 def _load(purpose: str, token: str, max_age: int) -> dict:
     try:
         data = _serializer(purpose).loads(token, max_age=max_age)
@@ -59,6 +64,14 @@ def load_reset_token(token: str) -> tuple[int, str]:
     """(user id, password fingerprint) from a reset token."""
     data = _load("reset", token, current_app.config["RESET_TOKEN_MAX_AGE"])
     return data["u"], str(data.get("p"))
+
+
+def load_email_change_token(token: str) -> tuple[int, str, str]:
+    """(user id, fingerprint of the address it was asked from, new address) from an e-mail change token."""
+    data = _load("email-change", token, current_app.config["EMAIL_CHANGE_TOKEN_MAX_AGE"])
+    if not isinstance(data.get("n"), str) or "@" not in data["n"]:
+        raise TokenError("invalid")
+    return data["u"], str(data.get("e")), data["n"]
 
 
 def fingerprint_matches(value: str, fingerprint: str) -> bool:

@@ -26,3 +26,9 @@ class RejectUserForm(FlaskForm):
             NoControlCharacters(allow_newlines=True),
         ],
     )
+
+
+class ApproveEmailChangeForm(FlaskForm):
+    """/moderation/email-changes/<id>/approve"""
+
+    confirm_domain = BooleanField(_l("新しいメールドメインを団体のドメインとして確認する"))

@@ -225,7 +225,12 @@ def confirm_staff_list(actor: User, chosen: Mapping[int, StaffChoice], today: da
     for person in others:
         choice = chosen[person.id]
         if choice == StaffChoice.DEACTIVATE:
-            deactivate_colleague(actor, person)
+            try:
+                deactivate_colleague(actor, person)
+            except AccountError as error:  # someone else deactivated them a moment ago
+                raise StaffReviewError(
+                    _l("職員の状態がほかの操作で変わりました。ページを読み込み直して、もう一度確認してください。")
+                ) from error
             result.deactivated.append(person)
         elif choice == StaffChoice.LEAVE_AT_YEAR_END:
             person.leaves_after = period.year_end

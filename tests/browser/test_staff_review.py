@@ -151,7 +151,7 @@ def test_an_officer_moves_to_a_new_address_through_the_mailed_link(
     log_in(page, officer)
     page.goto("/profile")
     page.get_by_role("link", name="変更する").click()
-    expect(heading(page)).to_have_text("メールアドレスの変更")
+    expect(heading(page)).to_have_text("メールアドレスの変更手続き")
     assert_accessible(page, "the e-mail change form")
     shoot(page, "email-change")
 

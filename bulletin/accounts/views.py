@@ -335,11 +335,8 @@ def staff_review_page():
         if not form.validate_on_submit():
             abort(400)
         selected = {person.id: request.form.get(f"choice-{person.id}", "")[:40] for person in staff}
-        chosen = {
-            person_id: staff_review.StaffChoice(value)
-            for person_id, value in selected.items()
-            if value in staff_review.StaffChoice._value2member_map_
-        }
+        known = {choice.value: choice for choice in staff_review.StaffChoice}
+        chosen = {person_id: known[value] for person_id, value in selected.items() if value in known}
         actor = current_user._get_current_object()
         with refusal_shown_on(form) as outcome:
             result = staff_review.confirm_staff_list(actor, chosen, today)

@@ -15,11 +15,12 @@ from flask.cli import FlaskGroup, with_appcontext
 
 import bulletin
 from bulletin.accounts import services as accounts
-from bulletin.accounts import two_factor
+from bulletin.accounts import staff_review, two_factor
 from bulletin.accounts.passwords import password_problems
 from bulletin.accounts.sessions import purge_expired as purge_expired_sessions
 from bulletin.core.db import write_intent
 from bulletin.core.security_events import purge_old_security_events
+from bulletin.core.text import format_fiscal_year
 from bulletin.demo import OFFICERS, create_demo_world
 from bulletin.extensions import db
 from bulletin.notifications.delivery import deliver_due
@@ -169,10 +170,12 @@ def digest_command():
 @with_appcontext
 @writes
 def expire_command():
-    """Move published posts past their deadline to `expired`, remind those due in seven days, and delete ended
-    sessions and security-log lines past their retention (idempotent; run daily)."""
+    """Move published posts past their deadline to `expired`, remind those due in seven days, do the April review's
+    daily work (see `bulletin staff-review`), and delete ended sessions and security-log lines past their retention
+    (idempotent; run daily)."""
     count = expire_posts()
     reminded = remind_deadlines()
+    review = staff_review.run_daily()
     sessions_gone = purge_expired_sessions()
     events_gone = purge_old_security_events(current_app.config["SECURITY_LOG_RETENTION_DAYS"])
     db.session.commit()
@@ -180,6 +183,26 @@ def expire_command():
         f"expired {count} post(s), reminded {reminded}, "
         f"deleted {sessions_gone} ended session(s) and {events_gone} old security-log line(s)"
     )
+    click.echo(_review_report(review))
+
+
+def _review_report(review: staff_review.DailyReport) -> str:
+    return (
+        f"staff review {format_fiscal_year(review.fiscal_year, 'en')}: reminded {review.reminded} organization(s), "
+        f"deactivated {review.deactivated} account(s) of staff who left"
+    )
+
+
+@click.command("staff-review")
+@with_appcontext
+@writes
+def staff_review_command():
+    """The April review's daily work (also done by `bulletin expire`): deactivate the accounts of staff whose last day
+    is over, and remind the organizations that have not confirmed their staff, on the day the review opens
+    (STAFF_REVIEW_OPENS) and then weekly until STAFF_REVIEW_REMINDERS_UNTIL. Idempotent: run it as often as you like."""
+    review = staff_review.run_daily()
+    db.session.commit()
+    click.echo(_review_report(review))
 
 
 def register_commands(app: Flask) -> None:
@@ -191,6 +214,7 @@ def register_commands(app: Flask) -> None:
         reset_two_factor_command,
         worker_command,
         expire_command,
+        staff_review_command,
         digest_command,
     ):
         app.cli.add_command(command)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bulletin.core.text import parse_month_day
+
 
 class ConfigError(RuntimeError):
     """Raised when the configuration cannot be used safely (e.g. production without SECRET_KEY)."""
@@ -64,6 +66,7 @@ class Config:
     SESSION_MAX_HOURS = 12
     SECURITY_LOG_RETENTION_DAYS = 400  # a year and its April review, then the lines go
     CONFIRM_TOKEN_MAX_AGE = 3 * 24 * 3600
+    EMAIL_CHANGE_TOKEN_MAX_AGE = 3 * 24 * 3600  # the link to the new address, as long as a registration's
     RESET_TOKEN_MAX_AGE = 2 * 3600
     INVITATION_MAX_AGE_DAYS = 14
     # The password typed by a signed-in user to change their two-factor setting (only they can set this limit off).
@@ -83,6 +86,12 @@ class Config:
     MAIL_FORM_LIMIT_PER_ADDRESS = "10 per hour"
     ACCOUNT_MAILS_PER_HOUR = 3
     RATELIMIT_ENABLED = True
+    # The April review (人事異動): from this day (MM-DD) each organization confirms its staff for the fiscal year that
+    # begins on 1 April; its admins are reminded by e-mail on that day and then every STAFF_REVIEW_REMINDER_DAYS days
+    # until it has confirmed, or until STAFF_REVIEW_REMINDERS_UNTIL (MM-DD, the same calendar year).
+    STAFF_REVIEW_OPENS = "03-01"
+    STAFF_REVIEW_REMINDERS_UNTIL = "04-30"
+    STAFF_REVIEW_REMINDER_DAYS = 7
     RATELIMIT_HEADERS_ENABLED = False
     # argon2id parameters (RFC 9106 second recommended option, scaled for a shared server)
     ARGON2_TIME_COST = 3
@@ -124,6 +133,8 @@ class Config:
             "LOGIN_LIMIT_PER_ADDRESS",
             "MODERATOR_TWO_FACTOR",
             "TOTP_ISSUER",
+            "STAFF_REVIEW_OPENS",
+            "STAFF_REVIEW_REMINDERS_UNTIL",
         ):
             if env.get(name):
                 overrides[name] = env[name]
@@ -142,6 +153,7 @@ class Config:
             "LOGIN_DELAY_MAX_SECONDS",
             "LOGIN_ACCOUNT_GUARD",
             "SECURITY_LOG_RETENTION_DAYS",
+            "STAFF_REVIEW_REMINDER_DAYS",
         ):
             value = _env_int(name, None)
             if value is not None:
@@ -208,6 +220,21 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def check_staff_review_dates(config) -> None:
+    """The April review's dates must be days every year has, the reminders ending after the review opens."""
+    try:
+        opens = parse_month_day(config["STAFF_REVIEW_OPENS"])
+        until = parse_month_day(config["STAFF_REVIEW_REMINDERS_UNTIL"])
+    except ValueError as error:
+        raise ConfigError(
+            f"STAFF_REVIEW_OPENS and STAFF_REVIEW_REMINDERS_UNTIL: {error} (e.g. 03-01, 04-30)"
+        ) from error
+    if until < opens:
+        raise ConfigError("STAFF_REVIEW_REMINDERS_UNTIL must not come before STAFF_REVIEW_OPENS in the year")
+    if config["STAFF_REVIEW_REMINDER_DAYS"] < 1:
+        raise ConfigError("STAFF_REVIEW_REMINDER_DAYS must be at least 1")
+
+
 def load_config(app, config: dict | str | None) -> None:
     """Fill app.config from the chosen class, the environment, then explicit overrides."""
     explicit = config if isinstance(config, dict) else {}
@@ -243,6 +270,8 @@ def load_config(app, config: dict | str | None) -> None:
 
     if app.config["MODERATOR_TWO_FACTOR"] not in TWO_FACTOR_POLICIES:
         raise ConfigError(f"MODERATOR_TWO_FACTOR must be one of {', '.join(TWO_FACTOR_POLICIES)}")
+    check_staff_review_dates(app.config)
+
     if not app.config.get("SECRET_KEY"):
         raise ConfigError("SECRET_KEY must be set in production (export SECRET_KEY=...)")
     if name == "production" and app.config["SECRET_KEY"] == Config.SECRET_KEY:

@@ -1,6 +1,6 @@
 """Every model, imported in one place so the metadata (and Alembic) sees the whole schema."""
 
-from bulletin.accounts.models import Invitation, RecoveryCode, User, UserSession
+from bulletin.accounts.models import EmailChange, Invitation, RecoveryCode, StaffReview, User, UserSession
 from bulletin.core.audit import ModerationDecision
 from bulletin.core.security_events import SecurityEvent
 from bulletin.moderation.models import Report
@@ -22,6 +22,7 @@ __all__ = [
     "CoProposer",
     "Conversation",
     "ConversationRead",
+    "EmailChange",
     "EmailDomain",
     "Invitation",
     "Message",
@@ -38,6 +39,7 @@ __all__ = [
     "Report",
     "Response",
     "SecurityEvent",
+    "StaffReview",
     "User",
     "UserSession",
 ]

@@ -51,7 +51,7 @@ from werkzeug.local import LocalProxy
 
 from bulletin import create_app
 from bulletin.accounts import sessions, tokens, two_factor, two_factor_views
-from bulletin.accounts.models import Invitation, OrgRole, User, UserSession, UserState
+from bulletin.accounts.models import EmailChange, Invitation, OrgRole, User, UserSession, UserState
 from bulletin.accounts.passwords import hash_password
 from bulletin.core.db import utcnow
 from bulletin.core.text import today_in_japan
@@ -841,6 +841,8 @@ class World:
     confirm_token: str = ""
     reset_token: str = ""
     invitation_token: str = ""
+    email_change_token: str = ""  # colleague's link moving the account to a new address of 坂井市's domain
+    email_change: EmailChange | None = None  # forgetful's change to another domain, awaiting a moderator
     draft: Post | None = None  # 坂井市's draft with an image attached; 釧路町 is invited to co-propose it
     pending: Post | None = None  # 坂井市's post awaiting review
     published: Post | None = None  # 坂井市's published post, with an edit awaiting review and a report
@@ -908,6 +910,11 @@ def build_world(create_user, moderator: User, with_posts: bool = False, with_res
     )
     db.session.add(world.failed_mail)
     world.unsubscribe_token = tokens.make_unsubscribe_token(world.member_a, "post_approved")
+    world.email_change_token = tokens.make_email_change_token(world.colleague, "moved@city.fukui-sakai.lg.jp")
+    world.email_change = EmailChange(
+        user_id=world.forgetful.id, old_email=world.forgetful.email, new_email="forgetful@fukui-sakai.example.jp"
+    )
+    db.session.add(world.email_change)
     db.session.flush()
     if with_posts:
         _add_posts(world, create_user(SHINAGAWA, email="reporter@city.shinagawa.tokyo.jp"))

@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pyotp
 import pytest
@@ -21,11 +21,12 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from bulletin.accounts import services as accounts
-from bulletin.accounts import two_factor
-from bulletin.accounts.models import OrgRole, RecoveryCode, User, UserSession, UserState
+from bulletin.accounts import staff_review, two_factor
+from bulletin.accounts.models import OrgRole, RecoveryCode, StaffReview, User, UserSession, UserState
 from bulletin.accounts.passwords import hash_password
 from bulletin.core.audit import ModerationDecision
-from bulletin.core.db import utcnow
+from bulletin.core.db import utcnow, write_intent
+from bulletin.core.security_events import SecurityEvent
 from bulletin.extensions import db
 from bulletin.notifications.delivery import deliver_due
 from bulletin.notifications.models import Notification, OutboxMessage
@@ -35,7 +36,16 @@ from bulletin.posts import views as post_views
 from bulletin.posts.models import CoProposer, Post, PostState
 from bulletin.responses import services
 from bulletin.responses.models import Conversation, Message, Partnership, Response, ResponseKind, ResponseState
-from tests.constants import ALREADY_DECIDED, CHIYODA, KUSHIRO_TOWN, ON_POSTGRESQL, PASSWORD, SAKAI, SHINAGAWA
+from tests.constants import (
+    ALREADY_DECIDED,
+    CHIYODA,
+    KANAZAWA,
+    KUSHIRO_TOWN,
+    ON_POSTGRESQL,
+    PASSWORD,
+    SAKAI,
+    SHINAGAWA,
+)
 from tests.factories import (
     count,
     flashes_after,
@@ -623,3 +633,62 @@ def test_twenty_registrations_of_an_officers_address_at_the_same_instant_mail_it
 
     assert {(result.status_code, result.headers.get("Location")) for result in results} == {(302, "/register/sent")}
     assert count_of(OutboxMessage, OutboxMessage.recipient == victim, OutboxMessage.kind == "already_registered") == 3
+
+
+# --- the April review ------------------------------------------------------------------------------------------
+
+
+def test_two_runs_of_the_reminders_at_the_same_instant_remind_each_organization_once(app, officer, monkeypatch):
+    for code in (SAKAI, KUSHIRO_TOWN, SHINAGAWA):
+        officer(code)
+    opening = date(2031, 3, 1)  # a year no other test reviews
+    moved = hold_until_all_arrive(monkeypatch, staff_review, "organizations_under_review", parties=2)
+
+    def run() -> int:
+        token = write_intent.set(True)  # as the command does: on SQLite the run takes the write lock first
+        try:
+            with app.app_context():
+                reminded = staff_review.send_reminders(opening)
+                db.session.commit()
+                return reminded
+        finally:
+            write_intent.reset(token)
+
+    with app.app_context():
+        results = all_at_once([run, run])
+    assert not moved.broken
+    asked = count_of(StaffReview, StaffReview.fiscal_year == 2031)
+    assert asked >= 3 and sorted(results) == [0, asked]
+    db.session.remove()
+    reminded = Counter(
+        db.session.scalars(
+            select(OutboxMessage.recipient).where(
+                OutboxMessage.kind == "staff_review_reminder", OutboxMessage.subject.contains("2031年度")
+            )
+        )
+    )
+    assert reminded and set(reminded.values()) == {1}
+
+
+def test_one_review_sent_twice_at_the_same_instant_deactivates_once(app, officer, monkeypatch):
+    admin, leaving = officer(KANAZAWA), officer(KANAZAWA)
+    with app.app_context():
+        db.session.get(User, admin.id).role = OrgRole.ADMIN
+        db.session.commit()
+    form = {f"choice-{admin.id}": "keep", f"choice-{leaving.id}": "deactivate"}
+    browsers = [new_client(app, admin), new_client(app, admin)]
+    moved = hold_until_all_arrive(monkeypatch, staff_review, "_record_confirmation", parties=2)
+
+    results = all_at_once(
+        [lambda browser=browser: browser.post("/organization/review", data=form) for browser in browsers]
+    )
+
+    assert not moved.broken
+    assert sorted(result.status_code for result in results) in ([302, 302], [302, 400])
+    assert fresh(User, leaving.id).state == UserState.DEACTIVATED
+    organization_id = fresh(User, admin.id).organization_id
+    assert count_of(StaffReview, StaffReview.organization_id == organization_id) == 1
+    assert count_of(SecurityEvent, SecurityEvent.kind == "deactivated", SecurityEvent.user_id == leaving.id) == 1
+    for result in results:
+        if result.status_code == 400:
+            assert "職員の状態がほかの操作で変わりました。" in result.get_data(as_text=True)

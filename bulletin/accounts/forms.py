@@ -201,3 +201,10 @@ class PasswordCheckForm(FlaskForm):
     """A change to two-factor sign-in, confirmed with the password."""
 
     password = PasswordField(_l("現在のパスワード"), validators=[DataRequired(REQUIRED), _length(256)])
+
+
+class ChangeEmailForm(FlaskForm):
+    """/profile/email: move the account to a new address, proving the current password."""
+
+    new_email = EmailField(_l("新しいメールアドレス（職場のもの）"), **EMAIL_FIELD)
+    current_password = PasswordField(_l("現在のパスワード"), validators=[DataRequired(REQUIRED), _length(256)])

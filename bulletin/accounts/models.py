@@ -1,12 +1,13 @@
-"""User and Invitation."""
+"""User, Invitation, signed-in sessions, the April review of each organization's staff, and e-mail address changes
+awaiting the secretariat."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, text
+from sqlalchemy import Date, ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bulletin.core.db import str_enum, utcnow
@@ -68,6 +69,9 @@ class User(UserMixin, Model):
     totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None]
     totp_last_step: Mapped[int | None]
+    # Chosen in the April review for someone who leaves at the end of the fiscal year: the account works until this
+    # day (Japan time) is over, then `bulletin expire` deactivates it.
+    leaves_after: Mapped[date | None] = mapped_column(Date)
 
     organization: Mapped[Organization | None] = relationship()
 
@@ -190,3 +194,80 @@ class UserSession(Model):
 
     def __repr__(self) -> str:
         return f"<UserSession {self.id} of user {self.user_id}>"
+
+
+class StaffReview(Model):
+    """An organization's April review for one fiscal year: when its admins were last reminded, and when (and by whom)
+    it confirmed who is still on its staff. The row appears with the first reminder or the confirmation."""
+
+    __tablename__ = "staff_review"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    fiscal_year: Mapped[int] = mapped_column(index=True)
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    last_reminded_on: Mapped[date | None] = mapped_column(Date)  # a date in Japan: reminders go once a week
+    reminders_sent: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    organization: Mapped[Organization] = relationship()
+    confirmed_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        db.UniqueConstraint("organization_id", "fiscal_year", name="uq_staff_review_organization_id_fiscal_year"),
+        db.CheckConstraint("confirmed_by_id IS NULL OR confirmed_at IS NOT NULL", name="confirmer_has_time"),
+        db.CheckConstraint("reminders_sent >= 0", name="reminders_not_negative"),
+    )
+
+    @property
+    def is_confirmed(self) -> bool:
+        """Whether the organization has confirmed its staff for the year."""
+        return self.confirmed_at is not None
+
+
+class EmailChangeState(LabelledStrEnum):
+    """Where a change of address to a domain the organization has not confirmed stands."""
+
+    PENDING = "pending", _l("事務局の確認待ち")
+    APPROVED = "approved", _l("承認")
+    REJECTED = "rejected", _l("却下")
+
+
+class EmailChange(Model):
+    """A change of address whose new mailbox its owner has proved, held for a moderator because the new domain is
+    not a confirmed one of the user's organization. The user keeps the old address until a moderator approves."""
+
+    __tablename__ = "email_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    old_email: Mapped[str] = mapped_column(String(254))
+    new_email: Mapped[str] = mapped_column(String(254))
+    state: Mapped[EmailChangeState] = mapped_column(
+        str_enum(EmailChangeState, "email_change_state"), default=EmailChangeState.PENDING, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(db.Text)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+    __table_args__ = (
+        db.CheckConstraint("state = 'pending' OR decided_at IS NOT NULL", name="decided_has_time"),
+        db.CheckConstraint("state <> 'rejected' OR reason IS NOT NULL", name="rejected_has_reason"),
+        # One change per user waits at a time (the link opened twice at once makes one row).
+        db.Index(
+            "uq_email_change_pending_user",
+            "user_id",
+            unique=True,
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
+
+    @property
+    def new_domain(self) -> str:
+        """The part of the new address after @."""
+        return self.new_email.rsplit("@", 1)[-1].lower()

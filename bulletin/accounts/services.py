@@ -293,16 +293,24 @@ def deactivate_colleague(actor: User, colleague: User) -> None:
     refused = AccountError(_l("この職員を無効にすることはできません。"))
     if not actor.can_manage_member(colleague) or colleague.state == UserState.DEACTIVATED:
         raise refused
+    if not deactivate_account(colleague, actor):
+        raise refused
+
+
+def deactivate_account(user: User, actor: User | None, why: str = "") -> bool:
+    """Deactivate an account (sessions end, sign-in refused, the admin role goes); what they wrote stays with the
+    organization. False when it already was (of two decisions at the same instant, the second changes nothing)."""
     if not guarded_update(
         db.session,
-        colleague,
+        user,
         User.state != UserState.DEACTIVATED,
         state=UserState.DEACTIVATED,
         role=OrgRole.STAFF,
     ):
-        raise refused
-    record_security_event(SecurityEventKind.DEACTIVATED, user=colleague, actor=actor)
-    end_sessions(colleague, actor=actor, why="deactivated")
+        return False
+    record_security_event(SecurityEventKind.DEACTIVATED, user=user, actor=actor, detail=why)
+    end_sessions(user, actor=actor, why="deactivated")
+    return True
 
 
 def create_moderator(email: str, password: str, name: str = "事務局") -> User:

@@ -43,6 +43,11 @@ def make_unlock_token(user: User, last_unlock_id: int) -> str:
     return _serializer("unlock").dumps({"u": user.id, "n": last_unlock_id})
 
 
+def make_email_change_token(user: User, new_email: str) -> str:
+    """A link token, sent to the new address, moving the account there; dead once the account's address changes."""
+    return _serializer("email-change").dumps({"u": user.id, "e": fingerprint(user.email), "n": new_email})
+
+
 def _load(purpose: str, token: str, max_age: int) -> dict:
     try:
         data = _serializer(purpose).loads(token, max_age=max_age)
@@ -73,6 +78,14 @@ def load_unlock_token(token: str) -> tuple[int, int]:
     if not isinstance(data.get("n"), int):
         raise TokenError("invalid")
     return data["u"], data["n"]
+
+
+def load_email_change_token(token: str) -> tuple[int, str, str]:
+    """(user id, fingerprint of the address it was asked from, new address) from an e-mail change token."""
+    data = _load("email-change", token, current_app.config["EMAIL_CHANGE_TOKEN_MAX_AGE"])
+    if not isinstance(data.get("n"), str) or "@" not in data["n"]:
+        raise TokenError("invalid")
+    return data["u"], str(data.get("e")), data["n"]
 
 
 def fingerprint_matches(value: str, expected: str) -> bool:

@@ -1,4 +1,5 @@
-"""Registration, confirmation, login, password reset, profile and the organization's staff page."""
+"""Registration, confirmation, login, password reset, profile and one's e-mail address, the organization's staff page
+and its April review."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
-from bulletin.accounts import services, sessions, tokens
+from bulletin.accounts import email_change, services, sessions, staff_review, tokens
 from bulletin.accounts.forms import (
+    ChangeEmailForm,
     ChangePasswordForm,
     ForgotPasswordForm,
     InviteForm,
@@ -22,6 +24,7 @@ from bulletin.accounts.forms import (
 from bulletin.accounts.models import User, UserState
 from bulletin.accounts.two_factor_views import await_code
 from bulletin.core.forms import ConfirmActionForm
+from bulletin.core.text import format_fiscal_year, today_in_japan
 from bulletin.core.transaction import carry_out, refusal_shown_on
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import db, limiter, login_manager
@@ -277,6 +280,53 @@ def change_password():
     return render_template("accounts/profile.html", form=ProfileForm(obj=current_user), password_form=form), 400
 
 
+@bp.route("/profile/email", methods=["GET", "POST"])
+@login_required
+@limiter.limit(lambda: current_app.config["MAIL_FORM_LIMIT_PER_ADDRESS"], methods=["POST"], scope="email-change")
+def change_email():
+    """Ask to move one's account to a new address (with the current password): a link goes to the new address, a
+    notice to the current one; nothing changes until the link is opened."""
+    form = ChangeEmailForm()
+    if form.validate_on_submit():
+        with refusal_shown_on(form) as outcome:
+            requested = email_change.request_email_change(current_user, form.new_email.data, form.current_password.data)
+        if outcome.ok:
+            return render_template("accounts/email_change_sent.html", requested=requested)
+    return render_template(
+        "accounts/change_email.html",
+        form=form,
+        pending=email_change.pending_change_of(current_user),
+        domains=sorted(current_user.organization.confirmed_domains()) if current_user.organization else [],
+    ), (400 if request.method == "POST" else 200)
+
+
+@bp.get("/profile/email/confirm/<token>")
+def confirm_email_change(token: str):
+    """Show what the link changes and a button; the GET changes nothing (mail scanners open links)."""
+    try:
+        user, new_email = email_change.user_for_email_change_token(token)
+    except tokens.TokenError as error:
+        return render_template("accounts/confirm_email_change.html", error=str(TOKEN_MESSAGES[error.reason])), 400
+    return render_template(
+        "accounts/confirm_email_change.html", form=ConfirmActionForm(), token=token, account=user, new_email=new_email
+    )
+
+
+@bp.post("/profile/email/confirm/<token>")
+def confirm_email_change_post(token: str):
+    """Move the account to the address the link was sent to, or hand the change to the secretariat."""
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    signed_in = current_user._get_current_object() if current_user.is_authenticated else None
+    try:
+        result = email_change.confirm_email_change(token, signed_in)
+    except tokens.TokenError as error:
+        return render_template("accounts/confirm_email_change.html", error=str(TOKEN_MESSAGES[error.reason])), 400
+    except services.AccountError as error:
+        return render_template("accounts/confirm_email_change.html", error=error.message), 409
+    return render_template("accounts/email_change_done.html", result=result)
+
+
 @bp.route("/organization/members", methods=["GET", "POST"])
 @login_required
 @limiter.limit(lambda: current_app.config["MAIL_FORM_LIMIT_PER_ADDRESS"], methods=["POST"], scope="invite")
@@ -295,9 +345,80 @@ def members():
                 flash(_("%(email)s に招待メールを送りました。", email=form.email.data), "success")
                 return redirect(url_for("accounts.members"))
     colleagues = services.organization_colleagues(current_user)
+    may_review = staff_review.can_review_staff(current_user)
+    period = staff_review.current_period()
+    review = staff_review.review_of(current_user.organization_id, period.fiscal_year) if may_review else None
     return render_template(
-        "accounts/members.html", form=form, colleagues=colleagues, action_form=ConfirmActionForm(), UserState=UserState
+        "accounts/members.html",
+        form=form,
+        colleagues=colleagues,
+        action_form=ConfirmActionForm(),
+        UserState=UserState,
+        may_review=may_review,
+        period=period,
+        review=review,
+        today=today_in_japan(),
     )
+
+
+@bp.route("/organization/review", methods=["GET", "POST"])
+@login_required
+def staff_review_page():
+    """The April review: every active member of the staff on one page, a choice for each, one submit for all."""
+    if current_user.organization_id is None:
+        abort(404)
+    if not staff_review.can_review_staff(current_user):
+        abort(403)
+    today = today_in_japan()
+    period = staff_review.current_period(today)
+    form = ConfirmActionForm()
+    staff = staff_review.active_staff(current_user.organization_id)
+    selected = {person.id: staff_review.default_choice(person).value for person in staff}
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        selected = {person.id: request.form.get(f"choice-{person.id}", "")[:40] for person in staff}
+        known = {choice.value: choice for choice in staff_review.StaffChoice}
+        chosen = {person_id: known[value] for person_id, value in selected.items() if value in known}
+        actor = current_user._get_current_object()
+        with refusal_shown_on(form) as outcome:
+            result = staff_review.confirm_staff_list(actor, chosen, today)
+        if outcome.ok:
+            flash(_review_summary(result, period.fiscal_year), "success")
+            if result.actor_left:
+                return redirect(url_for("main.index"))
+            return redirect(url_for("accounts.staff_review_page"))
+    return render_template(
+        "accounts/staff_review.html",
+        form=form,
+        period=period,
+        today=today,
+        staff=staff,
+        selected=selected,
+        choices={person.id: staff_review.choices_for(current_user, person, period, today) for person in staff},
+        review=staff_review.review_of(current_user.organization_id, period.fiscal_year),
+        takes_admin_role=not current_user.is_org_admin,
+    ), (400 if request.method == "POST" else 200)
+
+
+def _review_summary(result: staff_review.ReviewResult, fiscal_year: int) -> str:
+    parts = [_("残す %(n)d名", n=len(result.kept))]
+    if result.made_admin:
+        parts.append(_("管理者に %(n)d名", n=len(result.made_admin)))
+    if result.leaving:
+        parts.append(_("3月31日まで %(n)d名", n=len(result.leaving)))
+    if result.deactivated:
+        parts.append(_("無効 %(n)d名", n=len(result.deactivated)))
+    message = _(
+        "%(year)s の職員の確認を受け付けました（%(parts)s）。",
+        year=format_fiscal_year(fiscal_year, str(get_locale() or "ja")),
+        parts=_("・").join(parts),
+    )
+    if result.took_admin_role:
+        message += " " + _("あなたが団体の管理者になりました。")
+    if result.actor_left:
+        message += " " + _("あなたのアカウントは無効になり、ログアウトしました。")
+    return message
 
 
 def _colleague_or_404(user_id: int) -> User:

@@ -27,6 +27,8 @@ class DecisionAction(LabelledStrEnum):
 
     APPROVE_USER = "approve_user", _l("登録を承認")
     REJECT_USER = "reject_user", _l("登録を却下")
+    APPROVE_EMAIL_CHANGE = "approve_email_change", _l("メールアドレスの変更を承認")
+    REJECT_EMAIL_CHANGE = "reject_email_change", _l("メールアドレスの変更を却下")
     CONFIRM_DOMAIN = "confirm_domain", _l("ドメインを確認")
     APPROVE_POST = "approve_post", _l("投稿を公開")
     REJECT_POST = "reject_post", _l("投稿を差し戻し")

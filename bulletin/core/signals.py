@@ -32,6 +32,34 @@ two_factor_changed = _signals.signal(
     "command line).",
 )
 user_invited = _signals.signal("user-invited", doc="An org admin invited a colleague: kwargs invitation, token.")
+email_change_requested = _signals.signal(
+    "email-change-requested",
+    doc="A user asked to move their account to a new address: kwargs user, new_email, token, needs_review (bool: the "
+    "new domain is not a confirmed one of their organization, so a moderator decides after the link is opened).",
+)
+email_change_address_taken = _signals.signal(
+    "email-change-address-taken",
+    doc="A user asked to move their account to an address another account has (nothing changes): kwargs user, "
+    "new_email, owner (the account that has it), needs_review.",
+)
+email_change_awaiting_review = _signals.signal(
+    "email-change-awaiting-review",
+    doc="A user proved a new address on a domain their organization has not confirmed; it waits for a moderator: "
+    "kwargs change.",
+)
+email_changed = _signals.signal(
+    "email-changed",
+    doc="A user's address changed: kwargs user, old_email, moderator (None when the user's own link changed it).",
+)
+email_change_rejected = _signals.signal(
+    "email-change-rejected", doc="A moderator refused a change of address: kwargs change, moderator, reason."
+)
+staff_review_reminder_due = _signals.signal(
+    "staff-review-reminder-due",
+    doc="An organization has not yet confirmed its staff for the coming fiscal year: kwargs organization, recipients "
+    "(its active admins, or all its active staff when it has none), staff (its active staff), fiscal_year, "
+    "reminders_until (the date of the last reminder).",
+)
 
 post_submitted = _signals.signal("post-submitted", doc="A post was sent to review: kwargs post.")
 post_approved = _signals.signal("post-approved", doc="A moderator published a post: kwargs post, moderator.")

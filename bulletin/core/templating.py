@@ -1,4 +1,5 @@
-"""Template filters and globals: 和暦 dates, Japan time, file sizes, the CSRF token, absolute URLs."""
+"""Template filters and globals: 和暦 dates, fiscal years (年度), Japan time, file sizes, the CSRF token, absolute
+URLs."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from flask import Flask
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
-from bulletin.core.text import format_datetime, format_dual_date, format_era_date
+from bulletin.core.text import format_datetime, format_dual_date, format_era_date, format_fiscal_year
 from bulletin.core.urls import absolute_url
 
 
@@ -25,6 +26,7 @@ def init_templating(app: Flask) -> None:
         ),
         dual_date=lambda value: format_dual_date(value, str(get_locale() or "ja")),
         datetime_jst=format_datetime,
+        fiscal_year=lambda year: format_fiscal_year(year, str(get_locale() or "ja")),
         filesize=format_size,
     )
     app.jinja_env.globals.update(csrf_token=generate_csrf, get_locale=get_locale, absolute_url=absolute_url)

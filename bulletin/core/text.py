@@ -1,4 +1,5 @@
-"""Japanese text helpers: search folding, control characters, era (和暦) dates, Japan time and today's date there."""
+"""Japanese text helpers: search folding, control characters, era (和暦) dates, fiscal years (年度), Japan time and
+today's date there."""
 
 from __future__ import annotations
 
@@ -99,6 +100,44 @@ def format_dual_date(value: date | datetime | None, locale: str = "ja") -> str:
         era, year = era_year(day, roman=True)
         return f"{day.isoformat()} ({era} {year})"
     return f"{format_era_date(day)}（{day.isoformat()}）"
+
+
+def fiscal_year_of(day: date) -> int:
+    """The fiscal year (年度) a date falls in: FY2027 runs from 1 April 2027 to 31 March 2028."""
+    return day.year if day.month >= 4 else day.year - 1
+
+
+def fiscal_year_start(year: int) -> date:
+    """1 April of the fiscal year."""
+    return date(year, 4, 1)
+
+
+def format_fiscal_year(year: int, locale: str = "ja") -> str:
+    """令和9年度（2027年度）, or FY2027 (Reiwa 9) in English.
+
+    A fiscal year is named in the era of its first day, except that an era beginning within the fiscal year's
+    first calendar year names it (FY2019, which began in Heisei 31, is 令和元年度 as the ministries write it).
+    """
+    first_day = fiscal_year_start(year)
+    for start, name, romanised in _ERAS:
+        if start <= first_day or start.year == year:
+            era, number = (romanised if locale == "en" else name), year - start.year + 1
+            break
+    else:
+        return f"FY{year}" if locale == "en" else f"{year}年度"
+    if locale == "en":
+        return f"FY{year} ({era} {number})"
+    return f"{era}{'元' if number == 1 else number}年度（{year}年度）"
+
+
+def parse_month_day(value: str) -> tuple[int, int]:
+    """(month, day) from "MM-DD", a day that every year has (29 February is refused); ValueError otherwise."""
+    match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", value.strip())
+    if match is None:
+        raise ValueError(f"{value!r} is not a month and day written MM-DD")
+    month, day = int(match[1]), int(match[2])
+    date(2027, month, day)  # a year without 29 February: raises for 02-29, 04-31 and the like
+    return month, day
 
 
 def format_datetime(value: datetime | None) -> str:

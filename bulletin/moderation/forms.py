@@ -51,3 +51,9 @@ class SecurityLogFilter(FlaskForm):
     )
     date_from = JapaneseDateField(_l("期間の始め"), validators=[Optional()], format="%Y-%m-%d")
     date_until = JapaneseDateField(_l("期間の終わり"), validators=[Optional()], format="%Y-%m-%d")
+
+
+class ApproveEmailChangeForm(FlaskForm):
+    """/moderation/email-changes/<id>/approve"""
+
+    confirm_domain = BooleanField(_l("新しいメールドメインを団体のドメインとして確認する"))

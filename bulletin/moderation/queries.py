@@ -1,4 +1,5 @@
-"""Read side of moderation: the queue of pending members with their flags, and the log."""
+"""Read side of moderation: the queue of pending members and changes of address with their flags, the log, and the
+April review's progress."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
-from bulletin.accounts.models import User, UserState
+from bulletin.accounts.models import EmailChange, EmailChangeState, OrgRole, StaffReview, User, UserState
 from bulletin.core.audit import ModerationDecision
 from bulletin.core.enums import LabelledStrEnum
 from bulletin.core.security_events import SecurityEvent
@@ -40,6 +41,23 @@ class PendingMember:
     domain_confirmed: bool = False
 
 
+def _domain_flags(item: PendingMember | PendingEmailChange, organization, domain: str, owners: dict) -> None:
+    """Flag an address whose domain is not a confirmed one of the organization (or is another organization's)."""
+    owner = owners.get(domain)
+    if (
+        owner is not None
+        and owner.organization_id != (organization.id if organization else None)
+        and owner.is_confirmed
+    ):
+        item.flags.append(RegistrationFlag.DOMAIN_OF_OTHER_ORGANIZATION)
+    elif owner is None or not owner.is_confirmed:
+        item.flags.append(RegistrationFlag.DOMAIN_UNCONFIRMED)
+    else:
+        item.domain_confirmed = True
+    if not domain.endswith(".lg.jp"):
+        item.flags.append(RegistrationFlag.NOT_LG_JP)
+
+
 def pending_members() -> list[PendingMember]:
     """Pending registrations oldest first, each with its flags; three queries whatever the queue's length."""
     users = list(
@@ -54,19 +72,48 @@ def pending_members() -> list[PendingMember]:
     result = []
     for user in users:
         item = PendingMember(user=user)
-        owner = owners.get(user.email_domain)
-        if owner is not None and owner.organization_id != user.organization_id and owner.is_confirmed:
-            item.flags.append(RegistrationFlag.DOMAIN_OF_OTHER_ORGANIZATION)
-        elif owner is None or not owner.is_confirmed:
-            item.flags.append(RegistrationFlag.DOMAIN_UNCONFIRMED)
-        else:
-            item.domain_confirmed = True
-        if not user.email_domain.endswith(".lg.jp"):
-            item.flags.append(RegistrationFlag.NOT_LG_JP)
+        _domain_flags(item, user.organization, user.email_domain, owners)
         if user.organization is not None and user.organization.membership != Membership.MEMBER:
             item.flags.append(RegistrationFlag.NEW_ORGANIZATION)
         result.append(item)
     return result
+
+
+@dataclass
+class PendingEmailChange:
+    """A proved change of address to a domain the user's organization has not confirmed, with its flags."""
+
+    change: EmailChange
+    flags: list[RegistrationFlag] = field(default_factory=list)
+    domain_confirmed: bool = False
+
+
+def pending_email_changes() -> list[PendingEmailChange]:
+    """Changes of address awaiting a moderator, oldest first, with their flags; three queries whatever their number."""
+    changes = list(
+        db.session.scalars(
+            select(EmailChange)
+            .where(EmailChange.state == EmailChangeState.PENDING)
+            .options(joinedload(EmailChange.user).joinedload(User.organization).selectinload(Organization.domains))
+            .order_by(EmailChange.created_at, EmailChange.id)
+        ).unique()
+    )
+    owners = domain_owners({change.new_domain for change in changes})
+    result = []
+    for change in changes:
+        item = PendingEmailChange(change=change)
+        _domain_flags(item, change.user.organization, change.new_domain, owners)
+        result.append(item)
+    return result
+
+
+def get_email_change(change_id: int) -> EmailChange | None:
+    """A change of address with its user and their organization."""
+    return db.session.scalar(
+        select(EmailChange)
+        .where(EmailChange.id == change_id)
+        .options(joinedload(EmailChange.user).joinedload(User.organization).selectinload(Organization.domains))
+    )
 
 
 def moderation_log(page: int, per_page: int = 50):
@@ -170,3 +217,70 @@ def security_log(query: SecurityLogQuery, page: int, per_page: int = 50):
         statement = statement.where(SecurityEvent.created_at < day_after)
     statement = statement.order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
     return db.paginate(statement, page=page, per_page=per_page, error_out=False)
+
+
+@dataclass
+class OrganizationReview:
+    """One organization asked to confirm its staff: how many active staff, its active admins, its review row."""
+
+    organization: Organization
+    staff_count: int
+    admins: list[User] = field(default_factory=list)
+    review: StaffReview | None = None
+
+    @property
+    def is_confirmed(self) -> bool:
+        """Whether it confirmed its staff for the year."""
+        return self.review is not None and self.review.confirmed_at is not None
+
+
+@dataclass
+class ReviewOverview:
+    """The April review of one fiscal year across the board: who confirmed, who has not yet."""
+
+    fiscal_year: int
+    confirmed: list[OrganizationReview]
+    waiting: list[OrganizationReview]
+
+    @property
+    def total(self) -> int:
+        """How many organizations are asked."""
+        return len(self.confirmed) + len(self.waiting)
+
+
+def staff_review_overview(fiscal_year: int) -> ReviewOverview:
+    """Every member organization with active staff, split into those that confirmed the year's review (latest first)
+    and those that have not (by code), with their admins; four queries whatever their number."""
+    staff_count = func.count(User.id).label("staff_count")
+    rows = db.session.execute(
+        select(Organization, staff_count, StaffReview)
+        .join(User, (User.organization_id == Organization.id) & (User.state == UserState.ACTIVE))
+        .outerjoin(
+            StaffReview,
+            (StaffReview.organization_id == Organization.id) & (StaffReview.fiscal_year == fiscal_year),
+        )
+        .options(selectinload(StaffReview.confirmed_by))
+        .where(Organization.membership == Membership.MEMBER)
+        .group_by(Organization.id, StaffReview.id)
+        .order_by(Organization.code)
+    ).all()
+    items = [OrganizationReview(organization, count, review=review) for organization, count, review in rows]
+    waiting = [item for item in items if not item.is_confirmed]
+    if waiting:
+        by_org = {item.organization.id: item for item in waiting}
+        for admin in db.session.scalars(
+            select(User)
+            .where(
+                User.organization_id.in_(by_org),
+                User.role == OrgRole.ADMIN,
+                User.state == UserState.ACTIVE,
+            )
+            .order_by(func.lower(User.name), User.id)
+        ):
+            by_org[admin.organization_id or 0].admins.append(admin)
+    confirmed = sorted(
+        (item for item in items if item.is_confirmed),
+        key=lambda item: item.review.confirmed_at if item.review and item.review.confirmed_at else 0,
+        reverse=True,
+    )
+    return ReviewOverview(fiscal_year, confirmed, waiting)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from bulletin.accounts.models import OrgRole, User, UserState
+from bulletin.accounts.email_change import change_address
+from bulletin.accounts.models import EmailChange, EmailChangeState, OrgRole, User, UserState
+from bulletin.accounts.services import AccountError
 from bulletin.core import signals
 from bulletin.core.audit import log_decision
 from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError
+from bulletin.core.security_events import SecurityEventKind, record_security_event
 from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
 from bulletin.notifications.models import OutboxMessage, OutboxState
@@ -84,6 +87,71 @@ def reject_user(actor: User, user: User, reason: str) -> None:
     log_decision(actor, "reject_user", "user", user.id, _user_label(user), reason=reason, email=user.email)
     db.session.flush()
     signals.user_rejected.send(actor, user=user, moderator=actor, reason=reason)
+
+
+def _decide_email_change(actor: User, change: EmailChange, state: EmailChangeState, **values) -> None:
+    """Close a change of address waiting for review; of two decisions at the same instant, the second is refused."""
+    decided = change.state == EmailChangeState.PENDING and guarded_update(
+        db.session,
+        change,
+        EmailChange.state == EmailChangeState.PENDING,
+        state=state,
+        decided_at=utcnow(),
+        decided_by_id=actor.id,
+        **values,
+    )
+    if not decided:
+        raise ModerationError(_l("このメールアドレスの変更はすでに処理されています。"))
+
+
+def approve_email_change(actor: User, change: EmailChange, confirm_new_domain: bool = False) -> None:
+    """Move the account to the address its owner proved, optionally confirming the new domain for the organization
+    (so that colleagues moving to it need nobody); the user's sessions end and both addresses are told."""
+    _require_moderator(actor)
+    user = change.user
+    _decide_email_change(actor, change, EmailChangeState.APPROVED)
+    if user.state != UserState.ACTIVE or user.email != change.old_email:
+        raise ModerationError(_l("この職員のアカウントは変更を申請した時から変わっています。却下してください。"))
+    try:
+        change_address(user, change.new_email, actor=actor)
+    except AccountError as error:
+        raise ModerationError(error.message) from error
+    details: dict = {"old_email": change.old_email, "new_email": change.new_email}
+    if confirm_new_domain and user.organization is not None:
+        try:
+            confirm_domain(user.organization, change.new_domain, actor.id)
+        except ValueError as error:
+            raise ModerationError(_l("このドメインは別の団体のものとして確認済みです。")) from error
+        record_security_event(
+            SecurityEventKind.DOMAIN_CONFIRMED,
+            actor=actor,
+            organization_id=user.organization_id,
+            detail=change.new_domain,
+        )
+        details["confirmed_domain"] = change.new_domain
+    log_decision(actor, "approve_email_change", "user", user.id, _user_label(user), **details)
+    db.session.flush()
+
+
+def reject_email_change(actor: User, change: EmailChange, reason: str) -> None:
+    """Refuse a change of address with a reason; the user keeps the old address and both addresses are told."""
+    _require_moderator(actor)
+    reason = reason.strip()
+    if not reason:
+        raise ModerationError(_l("却下の理由を入力してください。"))
+    _decide_email_change(actor, change, EmailChangeState.REJECTED, reason=reason)
+    log_decision(
+        actor,
+        "reject_email_change",
+        "user",
+        change.user_id,
+        _user_label(change.user),
+        reason=reason,
+        old_email=change.old_email,
+        new_email=change.new_email,
+    )
+    db.session.flush()
+    signals.email_change_rejected.send(actor, change=change, moderator=actor, reason=reason)
 
 
 def retry_mail(actor: User, message: OutboxMessage) -> None:

@@ -1,4 +1,5 @@
-"""The moderation queue, decisions on members, posts and reports, the log, failed mail; and members' reports."""
+"""The moderation queue, decisions on members, changes of address, posts and reports, the log, failed mail, the April
+review's progress; and members' reports."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from bulletin.accounts.staff_review import current_period, period_of
 from bulletin.core.diff import diff_fields
 from bulletin.core.forms import ConfirmActionForm, NoteForm, ReasonForm
 from bulletin.core.transaction import carry_out, refused_go_to
 from bulletin.extensions import db
 from bulletin.moderation import queries, reports, services
-from bulletin.moderation.forms import ApproveUserForm, RejectUserForm, SecurityLogFilter
+from bulletin.moderation.forms import ApproveEmailChangeForm, ApproveUserForm, RejectUserForm, SecurityLogFilter
 from bulletin.moderation.models import Report
 from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.posts import queries as post_queries
@@ -41,6 +43,7 @@ def queue():
     return render_template(
         "moderation/queue.html",
         pending=queries.pending_members(),
+        email_changes=queries.pending_email_changes(),
         posts=queries.pending_posts(),
         revisions=queries.pending_revisions(),
         reports=queries.open_reports(),
@@ -85,6 +88,55 @@ def reject_user(user_id: int):
         )
     status = 400 if request.method == "POST" else 200
     return render_template("moderation/reject_user.html", user=user, form=form), status
+
+
+def _email_change_or_404(change_id: int):
+    change = queries.get_email_change(change_id)
+    if change is None:
+        abort(404)
+    return change
+
+
+@bp.post("/email-changes/<int:change_id>/approve")
+def approve_email_change(change_id: int):
+    """Move an account to the address its owner proved, optionally confirming the new domain for the organization."""
+    change = _email_change_or_404(change_id)
+    form = ApproveEmailChangeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return carry_out(
+        lambda: services.approve_email_change(current_user, change, confirm_new_domain=form.confirm_domain.data),
+        _("%(name)s さんのメールアドレスを %(email)s に変更しました。", name=change.user.name, email=change.new_email),
+        url_for("moderation.queue"),
+    )
+
+
+@bp.post("/email-changes/<int:change_id>/reject")
+def reject_email_change(change_id: int):
+    """Refuse a change of address with a reason the user is told."""
+    change = _email_change_or_404(change_id)
+    form = ReasonForm()
+    return carry_out(
+        lambda: services.reject_email_change(current_user, change, form.reason.data),
+        _("%(name)s さんのメールアドレスの変更を却下しました。", name=change.user.name),
+        url_for("moderation.queue"),
+        form=form,
+        incomplete=_("却下の理由を入力してください。"),
+    )
+
+
+@bp.get("/staff-review")
+def staff_review():
+    """The April review across the board: how many organizations confirmed their staff, and who has not yet."""
+    current = current_period()
+    year = request.args.get("year", type=int)
+    period = period_of(year) if year is not None and 2000 <= year <= current.fiscal_year else current
+    return render_template(
+        "moderation/staff_review.html",
+        period=period,
+        current=current,
+        overview=queries.staff_review_overview(period.fiscal_year),
+    )
 
 
 @bp.get("/log")

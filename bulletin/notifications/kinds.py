@@ -23,6 +23,11 @@ KINDS: dict[str, Kind] = {
     "registration_pending": Kind(
         _l("承認待ちの利用登録"), _l("承認待ち: %(org)s の %(name)s さん"), moderators_only=True
     ),
+    "email_change_pending": Kind(
+        _l("承認待ちのメールアドレス変更"),
+        _l("承認待ち: %(org)s の %(name)s さんのメールアドレス変更"),
+        moderators_only=True,
+    ),
     "member_approved": Kind(_l("職員の利用開始"), _l("%(name)s さん（%(org)s）の利用登録が承認されました。")),
     "member_rejected": Kind(_l("職員の登録の却下"), _l("%(name)s さん（%(org)s）の利用登録は承認されませんでした。")),
     "post_submitted": Kind(_l("審査待ちの投稿"), _l("「%(title)s」が審査に出されました。"), moderators_only=True),

@@ -17,7 +17,15 @@ from bulletin.extensions import db
 from bulletin.notifications.models import OutboxMessage, OutboxState, new_message_id
 
 # Account mail that anyone can have sent to an address by typing it into a form.
-MAIL_ANYONE_CAN_ASK_FOR = ("confirm_email", "already_registered", "password_reset", "invitation", "account_unlock")
+MAIL_ANYONE_CAN_ASK_FOR = (
+    "confirm_email",
+    "already_registered",
+    "password_reset",
+    "invitation",
+    "email_change_confirm",
+    "email_change_address_taken",
+    "account_unlock",
+)
 
 
 def asked_too_often(address: str) -> bool:

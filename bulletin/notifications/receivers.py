@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
-from bulletin.accounts.models import User
+from bulletin.accounts.models import OrgRole, User
 from bulletin.core import signals
+from bulletin.core.text import format_fiscal_year
 from bulletin.core.urls import absolute_url
 from bulletin.notifications.mail import asked_too_often, queue_email
 from bulletin.notifications.services import moderators, notify, post_audience, staff_of
@@ -108,6 +112,105 @@ def on_user_invited(sender, invitation, token: str, **_):
     )
 
 
+def _notice_of_change_request(user: User, new_email: str, needs_review: bool) -> None:
+    """The account's current address is told of every request to move it (whether or not it can be done)."""
+    queue_email(
+        user,
+        "email_change_requested",
+        _l("メールアドレス変更の申し込みがありました"),
+        "email_change_requested",
+        account=user,
+        new_email=new_email,
+        needs_review=needs_review,
+        profile_url=absolute_url("accounts.profile"),
+    )
+
+
+def on_email_change_requested(sender, user: User, new_email: str, token: str, needs_review: bool, **_):
+    if not asked_too_often(new_email):
+        queue_email(
+            new_email,
+            "email_change_confirm",
+            _l("メールアドレス変更の確認"),
+            "email_change_confirm",
+            locale=user.locale,
+            account=user,
+            new_email=new_email,
+            needs_review=needs_review,
+            confirm_url=absolute_url("accounts.confirm_email_change", token=token),
+        )
+    _notice_of_change_request(user, new_email, needs_review)
+
+
+def on_email_change_address_taken(sender, user: User, new_email: str, owner: User, needs_review: bool, **_):
+    if not asked_too_often(owner.email):
+        queue_email(
+            owner,
+            "email_change_address_taken",
+            _l("メールアドレス変更の申し込みがありました"),
+            "email_change_address_taken",
+            account=owner,
+            login_url=absolute_url("accounts.login"),
+        )
+    _notice_of_change_request(user, new_email, needs_review)
+
+
+def on_email_changed(sender, user: User, old_email: str, moderator: User | None, **_):
+    context: dict[str, Any] = {
+        "account": user,
+        "old_email": old_email,
+        "new_email": user.email,
+        "by_moderator": moderator is not None,
+        "login_url": absolute_url("accounts.login"),
+    }
+    subject = _l("メールアドレスが変更されました")
+    queue_email(user, "email_changed", subject, "email_changed", **context)
+    queue_email(old_email, "email_changed", subject, "email_changed", locale=user.locale, **context)
+
+
+def on_email_change_rejected(sender, change, reason: str, **_):
+    user = change.user
+    context: dict[str, Any] = {
+        "account": user,
+        "old_email": change.old_email,
+        "new_email": change.new_email,
+        "reason": reason,
+    }
+    subject = _l("メールアドレスの変更は承認されませんでした")
+    queue_email(user, "email_change_rejected", subject, "email_change_rejected", **context)
+    queue_email(
+        change.new_email, "email_change_rejected", subject, "email_change_rejected", locale=user.locale, **context
+    )
+
+
+class _ReviewSubject:
+    """令和9年度 職員確認のお願い（坂井市）, in the recipient's language."""
+
+    def __init__(self, fiscal_year: int, organization):
+        self.fiscal_year, self.organization = fiscal_year, organization
+
+    def __str__(self) -> str:
+        year = format_fiscal_year(self.fiscal_year, str(get_locale() or "ja"))
+        return gettext("%(year)s 職員確認のお願い（%(org)s）", year=year, org=self.organization.name)
+
+
+def on_staff_review_reminder_due(sender, organization, recipients, staff, fiscal_year: int, reminders_until, **_):
+    no_admin = not any(person.role == OrgRole.ADMIN for person in staff)
+    for recipient in recipients:
+        queue_email(
+            recipient,
+            "staff_review_reminder",
+            _ReviewSubject(fiscal_year, organization),
+            "staff_review_reminder",
+            organization=organization,
+            staff=staff,
+            fiscal_year=fiscal_year,
+            reminders_until=reminders_until,
+            no_admin=no_admin,
+            review_url=absolute_url("accounts.staff_review_page"),
+        )
+
+
 def connect_receivers() -> None:
     """Subscribe every receiver; called once by create_app (weak=False: the functions live for the process)."""
     pairs = (
@@ -120,6 +223,11 @@ def connect_receivers() -> None:
         (signals.unlock_requested, on_unlock_requested),
         (signals.two_factor_changed, on_two_factor_changed),
         (signals.user_invited, on_user_invited),
+        (signals.email_change_requested, on_email_change_requested),
+        (signals.email_change_address_taken, on_email_change_address_taken),
+        (signals.email_changed, on_email_changed),
+        (signals.email_change_rejected, on_email_change_rejected),
+        (signals.staff_review_reminder_due, on_staff_review_reminder_due),
     )
     for signal, receiver in pairs:
         signal.connect(receiver, weak=False)
@@ -148,6 +256,18 @@ def on_user_confirmed_notify(sender, user: User, awaiting_approval: bool, **_):
             "domain_confirmed": domain_confirmed,
             "queue_url": absolute_url("moderation.queue"),
         },
+    )
+
+
+def on_email_change_awaiting_review(sender, change, **_):
+    user = change.user
+    notify(
+        moderators(),
+        "email_change_pending",
+        {"org": _org_name(user.organization), "name": user.name},
+        "moderation.queue",
+        email_template="email_change_pending",
+        email_context={"change": change, "queue_url": absolute_url("moderation.queue")},
     )
 
 
@@ -270,6 +390,7 @@ def connect_notification_receivers() -> None:
     """Subscribe the in-app notification receivers; called once by create_app."""
     pairs = (
         (signals.user_confirmed, on_user_confirmed_notify),
+        (signals.email_change_awaiting_review, on_email_change_awaiting_review),
         (signals.user_approved, on_membership_decided),
         (signals.user_rejected, on_membership_decided),
         (signals.post_submitted, on_post_submitted),

@@ -136,6 +136,17 @@ PAGES = {
     "two_factor.settings": [("member_a", "/settings/two-factor"), ("moderator", "/settings/two-factor")],
     "two_factor.login_code": [(None, "/login/two-factor")],
     "accounts.members": [("org_admin", "/organization/members"), ("member_a", "/organization/members")],
+    "accounts.change_email": [("member_a", "/profile/email"), ("moderator", "/profile/email")],
+    "accounts.confirm_email_change": [
+        (None, "/profile/email/confirm/{w.email_change_token}"),
+        ("member_a", "/profile/email/confirm/{w.email_change_token}"),
+        (None, "/profile/email/confirm/garbage"),
+    ],
+    "accounts.staff_review_page": [("org_admin", "/organization/review"), ("member_b", "/organization/review")],
+    "moderation.staff_review": [
+        ("moderator", "/moderation/staff-review"),
+        ("moderator", "/moderation/staff-review?year=2020"),
+    ],
     "moderation.queue": [("moderator", "/moderation")],
     "moderation.security_log": [
         ("moderator", "/moderation/security"),
@@ -194,6 +205,13 @@ POSTED = [
     ("member_a", "/settings/two-factor", {"code": "12"}),
     ("member_a", "/organization/members", {"email": "x@example.jp"}),
     ("org_admin", "/organization/members", {"email": "not-an-address"}),
+    ("member_a", "/profile/email", {"new_email": "not-an-address", "current_password": ""}),
+    ("member_a", "/profile/email", {"new_email": "moved@city.fukui-sakai.lg.jp", "current_password": "wrong"}),
+    ("member_a", "/profile/email", {"new_email": "moved@city.fukui-sakai.lg.jp", "current_password": PASSWORD}),
+    (None, "/profile/email/confirm/{w.email_change_token}", {}),
+    (None, "/profile/email/confirm/garbage", {}),
+    ("org_admin", "/organization/review", {}),
+    ("org_admin", "/organization/review", {"choice-{w.org_admin.id}": "deactivate"}),
     ("moderator", "/moderation/users/{w.applicant.id}/reject", {"reason": ""}),
     ("member_a", "/posts/new", {"kind": "proposal", "title": "", "action": "draft"}),
     (
@@ -237,6 +255,7 @@ def rendered_pages(app, world: World) -> list[tuple[str, object]]:
             pages.append((f"{role or 'anonymous'} GET {path}", browser_of(role).get(path, follow_redirects=True)))
     for role, path, data in POSTED:
         path = path.format(w=world)
+        data = {name.format(w=world): value for name, value in data.items()}  # fields named by id: choice-{w…id}
         page = browser_of(role).post(path, data=data, follow_redirects=True)
         pages.append((f"{role or 'anonymous'} POST {path}", page))
     pages.append(("404", browser_of(None).get("/no-such-page")))

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from bulletin.accounts.models import Invitation, UserState
+from bulletin.accounts.models import EmailChange, Invitation, OrgRole, UserState
 from bulletin.core import signals
 from bulletin.core.db import utcnow
 from bulletin.extensions import db
@@ -24,7 +25,10 @@ def _normalise(text: str) -> str:
     return re.sub(r"(/(?:confirm|password/reset|invitations)/)[A-Za-z0-9._-]+", r"\1TOKEN", text)
 
 
-def _events(user, moderator, invitation):
+def _events(user, moderator, invitation, colleague):
+    change = EmailChange(user_id=user.id, old_email=user.email, new_email="hanako@fukui-sakai.example.jp")
+    change.user = user
+    review = {"organization": user.organization, "fiscal_year": 2027, "reminders_until": date(2027, 4, 30)}
     return {
         "confirm_email": lambda: signals.user_registered.send(None, user=user, token="t"),
         "already_registered": lambda: signals.registration_attempt_on_existing.send(None, user=user),
@@ -37,7 +41,30 @@ def _events(user, moderator, invitation):
         "password_changed": lambda: signals.password_changed.send(None, user=user),
         "two_factor_changed": lambda: signals.two_factor_changed.send(None, user=user, change="enabled"),
         "invitation": lambda: signals.user_invited.send(user, invitation=invitation, token="t"),
+        "email_change_confirm": lambda: signals.email_change_requested.send(
+            user, user=user, new_email=change.new_email, token="t", needs_review=True
+        ),
+        "email_change_requested": lambda: signals.email_change_requested.send(
+            user, user=user, new_email=change.new_email, token="t", needs_review=True
+        ),
+        "email_change_address_taken": lambda: signals.email_change_address_taken.send(
+            colleague, user=colleague, new_email=user.email, owner=user, needs_review=False
+        ),
+        "email_changed": lambda: signals.email_changed.send(
+            moderator, user=user, old_email="hanako.old@city.fukui-sakai.lg.jp", moderator=moderator
+        ),
+        "email_change_rejected": lambda: signals.email_change_rejected.send(
+            moderator, change=change, moderator=moderator, reason="団体のアドレスであることを確認できませんでした。"
+        ),
+        "email_change_pending": lambda: signals.email_change_awaiting_review.send(user, change=change),
+        "staff_review_reminder": lambda: signals.staff_review_reminder_due.send(
+            None, recipients=[user], staff=[user, colleague], **review
+        ),
     }
+
+
+# Mail sent to the account's address and to the other one of the change: the text is the same, one is compared.
+TO_THE_ACCOUNT = {"email_changed", "email_change_rejected", "email_change_address_taken"}
 
 
 @pytest.mark.parametrize("locale", ["ja", "en"])
@@ -53,17 +80,27 @@ def _events(user, moderator, invitation):
         "password_changed",
         "two_factor_changed",
         "invitation",
+        "email_change_confirm",
+        "email_change_requested",
+        "email_change_address_taken",
+        "email_changed",
+        "email_change_rejected",
+        "email_change_pending",
+        "staff_review_reminder",
     ],
 )
 def test_email_text_matches_the_saved_text(app, create_user, moderator, outbox, kind, locale):
     user = create_user(SAKAI, email="hanako@city.fukui-sakai.lg.jp", name="坂井 花子", state=UserState.PENDING)
-    user.locale = locale
+    user.role = OrgRole.ADMIN
+    colleague = create_user(SAKAI, email="taro@city.fukui-sakai.lg.jp", name="坂井 太郎")
+    colleague.leaves_after = date(2027, 3, 31)
+    user.locale = colleague.locale = locale
     moderator.locale = locale
     invitation = _invitation(user, locale)
     with app.test_request_context():
-        _events(user, moderator, invitation)[kind]()
+        _events(user, moderator, invitation, colleague)[kind]()
     db.session.flush()
-    [message] = [m for m in outbox() if m.kind == kind]
+    [message] = [m for m in outbox() if m.kind == kind and (kind not in TO_THE_ACCOUNT or m.recipient == user.email)]
     actual = f"Subject: {message.subject}\n\n{_normalise(message.body)}"
     path = EXPECTED / f"{kind}.{locale}.txt"
     if os.environ.get("UPDATE_EXPECTED"):

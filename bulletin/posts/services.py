@@ -244,14 +244,33 @@ def update_post(
         if (list(files) and any(f and f.filename for f in files)) or remove_attachment_ids:
             raise PostError(_l("公開中の投稿の添付ファイルは変更できません。"), field="attachments")
         return _propose_revision(actor, post, values.as_content())
+    reviewed = post.reviewed()
     for attachment in [a for a in post.attachments if a.id in set(remove_attachment_ids)]:
         uploads.discard_later(db.session, attachment.stored_name)
         post.attachments.remove(attachment)
     _apply_content(post, values.as_content())
     _add_files(actor, post, list(files))
+    if post.reviewed() != reviewed:
+        _count_new_version(post)
     post.updated_at = utcnow()
     db.session.flush()
     return None
+
+
+def _count_new_version(post: Post) -> None:
+    """Number an edit of what moderators read as the post's next version, from the state and version it was read in.
+
+    A moderator's decision taken meanwhile moved the post on: the edit is refused rather than changing a post that
+    is no longer the one edited (a published post is changed only through a revision).
+    """
+    read_state, read_version = post.state, post.version
+    counted = guarded_update(
+        db.session, post, Post.state == read_state, Post.version == read_version, version=read_version + 1
+    )
+    if not counted:
+        raise PostError(
+            _l("編集している間に、この投稿は更新されました。最新の内容を確認してから、もう一度編集してください。")
+        )
 
 
 def _propose_revision(actor: User, post: Post, content: dict) -> PostRevision:
@@ -259,10 +278,21 @@ def _propose_revision(actor: User, post: Post, content: dict) -> PostRevision:
     pending = db.session.scalar(
         select(PostRevision).where(PostRevision.post_id == post.id, PostRevision.state == RevisionState.PENDING)
     )
-    if pending is not None:  # one pending revision at a time: the newer edit replaces it
-        pending.content = content
-        pending.author_id = actor.id
-        pending.created_at = utcnow()
+    # One pending revision at a time: a newer edit replaces it, as its next version. When a moderator decided it
+    # meanwhile, the edit becomes a new revision instead of changing one that is no longer pending.
+    if pending is not None and (
+        pending.content == content
+        or guarded_update(
+            db.session,
+            pending,
+            PostRevision.state == RevisionState.PENDING,
+            PostRevision.version == pending.version,
+            content=content,
+            author_id=actor.id,
+            created_at=utcnow(),
+            version=pending.version + 1,
+        )
+    ):
         revision = pending
     else:
         revision = PostRevision(post=post, author_id=actor.id, content=content)

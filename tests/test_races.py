@@ -330,15 +330,17 @@ def pending_proposal(author: User, title: str) -> Post:
 def test_two_moderators_deciding_one_post_at_the_same_instant_decide_once(app, officer, monkeypatch, second):
     title = f"二人の事務局が同時に{second}する投稿"
     sakai, first_moderator, second_moderator = officer(SAKAI), officer(None), officer(None)
-    post_id, sakai_id = pending_proposal(sakai, title).id, sakai.id
+    post = pending_proposal(sakai, title)
+    post_id, version, sakai_id = post.id, str(post.version), sakai.id
     browsers = [new_client(app, first_moderator), new_client(app, second_moderator)]
     moved = hold_until_all_arrive(monkeypatch, posts, "transition", parties=2)
 
     results = all_at_once(
         [
-            lambda: browsers[0].post(f"/moderation/posts/{post_id}/approve"),
+            lambda: browsers[0].post(f"/moderation/posts/{post_id}/approve", data={"version": version}),
             lambda: browsers[1].post(
-                f"/moderation/posts/{post_id}/{second}", data={"reason": "写真を差し替えてください。"}
+                f"/moderation/posts/{post_id}/{second}",
+                data={"reason": "写真を差し替えてください。", "version": version},
             ),
         ]
     )

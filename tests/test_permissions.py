@@ -170,6 +170,11 @@ def as_shown(model, attribute: str, **fields) -> Callable[[Refs, SimpleNamespace
     return lambda w, actor: {"version": str(db.session.get(model, getattr(w, attribute)).version), **fields}
 
 
+def registration_as_shown(**fields) -> Callable[[Refs, SimpleNamespace | None], dict]:
+    """The form of a moderator's decision on the applicant, carrying the fingerprint of the details shown."""
+    return lambda w, actor: {"fingerprint": user(w.applicant.id).registration_fingerprint, **fields}
+
+
 def state_is(attribute: str, state) -> Callable:
     return lambda w, actor: post_state(getattr(w, attribute)) == state
 
@@ -424,7 +429,8 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         Case(
             "/moderation/users/{w.applicant.id}/approve",
             moderators_only(done(QUEUE)),
-            effect=lambda w, actor: user(w.applicant.id).state == UserState.ACTIVE,
+            registration_as_shown(),
+            lambda w, actor: user(w.applicant.id).state == UserState.ACTIVE,
         )
     ],
     ("moderation.reject_user", "GET"): [Case("/moderation/users/{w.applicant.id}/reject", MODERATORS_ONLY)],
@@ -432,7 +438,7 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         Case(
             "/moderation/users/{w.applicant.id}/reject",
             moderators_only(done(QUEUE)),
-            {"reason": "職員であることを確認できませんでした。"},
+            registration_as_shown(reason="職員であることを確認できませんでした。"),
             lambda w, actor: user(w.applicant.id).state == UserState.REJECTED,
         )
     ],

@@ -30,13 +30,16 @@ class ReturnForm(ReasonForm):
 
 
 class ApproveUserForm(FlaskForm):
-    """/moderation/users/<id>/approve"""
+    """/moderation/users/<id>/approve, with the fingerprint of the registration the moderator was shown."""
 
     confirm_domain = BooleanField(_l("このメールドメインを団体のドメインとして確認する"))
+    fingerprint = HiddenField()
 
 
 class RejectUserForm(FlaskForm):
-    """/moderation/users/<id>/reject"""
+    """/moderation/users/<id>/reject, with the fingerprint of the registration the moderator was shown."""
+
+    fingerprint = HiddenField()
 
     reason = TextAreaField(
         _l("却下の理由（申請者に伝えられます）"),

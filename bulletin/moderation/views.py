@@ -61,13 +61,15 @@ def _pending_user_or_404(user_id: int):
 
 @bp.route("/users/<int:user_id>/approve", methods=["POST"])
 def approve_user(user_id: int):
-    """Approve a registration, optionally confirming its e-mail domain for the organization."""
+    """Approve a registration as the queue showed it, optionally confirming its e-mail domain for the organization."""
     user = _pending_user_or_404(user_id)
     form = ApproveUserForm()
     if not form.validate_on_submit():
         abort(400)
     return carry_out(
-        lambda: services.approve_user(current_user, user, confirm_user_domain=form.confirm_domain.data),
+        lambda: services.approve_user(
+            current_user, user, form.fingerprint.data, confirm_user_domain=form.confirm_domain.data
+        ),
         _("%(name)s さんの登録を承認しました。", name=user.name),
         url_for("moderation.queue"),
     )
@@ -75,16 +77,19 @@ def approve_user(user_id: int):
 
 @bp.route("/users/<int:user_id>/reject", methods=["GET", "POST"])
 def reject_user(user_id: int):
-    """Reject a registration with a reason the applicant is told."""
+    """Reject a registration as this page showed it, with a reason the applicant is told; when the registration
+    changed meanwhile, the page shows it again as it is now, with the reason kept."""
     user = _pending_user_or_404(user_id)
     form = RejectUserForm()
-    if form.validate_on_submit():
-        return carry_out(
-            lambda: services.reject_user(current_user, user, form.reason.data),
-            _("%(name)s さんの登録を却下しました。", name=user.name),
-            url_for("moderation.queue"),
-        )
     status = 400 if request.method == "POST" else 200
+    if form.validate_on_submit():
+        refused_go_to(url_for("moderation.queue"))
+        with refusal_shown_on(form, only=NotTheVersionShown) as outcome:
+            services.reject_user(current_user, user, form.fingerprint.data, form.reason.data)
+        if outcome.ok:
+            flash(_("%(name)s さんの登録を却下しました。", name=user.name), "success")
+            return redirect(url_for("moderation.queue"))
+        status = 409
     return render_template("moderation/reject_user.html", user=user, form=form), status
 
 

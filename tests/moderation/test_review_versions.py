@@ -1,9 +1,9 @@
 """A moderator's decision holds only for what they were shown.
 
-Each approve and return form of the moderation pages carries the version of the post or of the revision it was
-shown with. An author who edits while the moderator reads makes a new version: a decision on the version shown is
-then refused, nothing changes (no log line, no notification), and the moderator is shown the new version to decide
-on. The log names the version decided.
+Each approve and return form of the moderation pages carries what its page showed: the version of a pending post or
+revision, or a fingerprint of a registration's details. When the author edits (or the registration changes) while
+the moderator reads, a decision on what was shown is refused, nothing changes (no log line, no notification), and
+the moderator is shown the current version to decide on. The log names what was decided.
 """
 
 from __future__ import annotations
@@ -12,15 +12,18 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from bulletin.accounts.models import User, UserState
 from bulletin.core.audit import ModerationDecision
 from bulletin.core.db import utcnow
 from bulletin.core.errors import DomainError
 from bulletin.extensions import db
 from bulletin.posts import services
 from bulletin.posts.models import Post, PostRevision, PostState, RevisionState
+from tests.constants import SAKAI
 from tests.factories import (
     assert_unchanged,
     database_state,
+    flashes,
     form_data,
     hidden_value,
     new_client,
@@ -30,7 +33,9 @@ from tests.factories import (
 )
 
 CHANGED_WHILE_REVIEWED = "審査中に投稿者が内容を更新しました。最新の内容を確認してから判断してください。"
+REGISTRATION_CHANGED = "審査中に登録内容が変わりました。最新の内容を確認してから判断してください。"
 VERSION_UNKNOWN = "どの版を確認したかが分からないため、判断できません。審査の画面を開き直してください。"
+REGISTRATION_UNKNOWN = "どの登録内容を確認したかが分からないため、判断できません。承認待ちの画面を開き直してください。"
 EDITED_MEANWHILE = "編集している間に、この投稿は更新されました。最新の内容を確認してから、もう一度編集してください。"
 REASON = "日程を具体的に書いてください。"
 
@@ -239,3 +244,76 @@ def test_each_edit_of_a_pending_revision_makes_a_new_version(people, revision):
     assert again.id == revision.id and again.version == first  # the same text: the same version
     again = services.update_post(people.sakai, post, post_input(title="修正したタイトル", body="もう一度"))
     assert again.id == revision.id and again.version == first + 1
+
+
+# --- a registration -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def applicant(create_user) -> User:
+    return create_user(SAKAI, state=UserState.PENDING, email="applicant@city.fukui-sakai.lg.jp", name="坂井 申請")
+
+
+def change_registration(user_id: int, **values) -> None:
+    """Change a registration behind the pages' back: nothing lets a pending applicant do it today."""
+    db.session.execute(update(User).where(User.id == user_id).values(**values))
+    db.session.commit()
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_a_decision_on_a_registration_whose_details_changed_is_refused(app, people, applicant, decision):
+    moderator = new_client(app, people.moderator)
+    action = f"/moderation/users/{applicant.id}/{decision}"
+    page = moderator.get("/moderation") if decision == "approve" else moderator.get(action)
+    seen = hidden_value(page, action, "fingerprint")
+
+    change_registration(applicant.id, name="別の 名前", department="総務課")
+    before = database_state()
+    data = {"fingerprint": seen, **({"reason": "確認できませんでした。"} if decision == "reject" else {})}
+    response = moderator.post(action, data=data)
+
+    assert_unchanged(before)
+    assert stored(User, applicant.id).state == UserState.PENDING
+    page = moderator.get(response.headers["Location"]) if response.status_code == 302 else response
+    assert REGISTRATION_CHANGED in text_of(page) and "別の 名前" in text_of(page)
+    current = hidden_value(
+        moderator.get("/moderation") if decision == "approve" else moderator.get(action), action, "fingerprint"
+    )
+    assert current != seen
+
+    response = moderator.post(action, data={**data, "fingerprint": current})
+    assert response.status_code == 302 and response.headers["Location"] == "/moderation"
+    assert stored(User, applicant.id).state == (UserState.ACTIVE if decision == "approve" else UserState.REJECTED)
+    line = log_lines("user", applicant.id)[-1]
+    assert line.action == f"{decision}_user"
+    assert line.details["fingerprint"] == current
+    assert "別の 名前" in line.subject_label
+
+
+@pytest.mark.parametrize("field", ["email", "name", "department", "phone"])
+def test_every_detail_shown_is_part_of_the_fingerprint(app, people, applicant, field):
+    moderator = new_client(app, people.moderator)
+    action = f"/moderation/users/{applicant.id}/approve"
+    seen = hidden_value(moderator.get("/moderation"), action, "fingerprint")
+    change_registration(applicant.id, **{field: "changed@city.fukui-sakai.lg.jp" if field == "email" else "変更"})
+    before = database_state()
+    response = moderator.post(action, data={"fingerprint": seen})
+    assert REGISTRATION_CHANGED in flashes(moderator.get(response.headers["Location"]))
+    assert_unchanged(before)
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+@pytest.mark.parametrize("fingerprint", [None, "", "0" * 64])
+def test_a_decision_on_a_registration_without_the_fingerprint_seen_changes_nothing(
+    client, auth, people, applicant, decision, fingerprint
+):
+    auth.login(people.moderator)
+    before = database_state()
+    data = {} if fingerprint is None else {"fingerprint": fingerprint}
+    if decision == "reject":
+        data["reason"] = "確認できませんでした。"
+    response = client.post(f"/moderation/users/{applicant.id}/{decision}", data=data)
+    assert_unchanged(before)
+    assert response.status_code in (302, 409)
+    page = client.get(response.headers["Location"]) if response.status_code == 302 else response
+    assert (REGISTRATION_UNKNOWN if not fingerprint else REGISTRATION_CHANGED) in text_of(page)

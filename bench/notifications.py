@@ -106,7 +106,7 @@ def publish_to(author: User, moderator: User, title: str):
         author, PostInput(kind=PostKind.PROPOSAL, title=title, summary="ベンチ", category="events"), submit=True
     )
     db.session.commit()
-    return counted(lambda: (approve_post(moderator, post), db.session.commit()))
+    return counted(lambda: (approve_post(moderator, post, post.version), db.session.commit()))
 
 
 def main() -> None:

@@ -326,9 +326,9 @@ def _create_post(moderator: User, officers: dict[str, User], demo: DemoPost) -> 
         values.deadline = values.deadline or _later(60)
     post = create_post(author, values, submit=demo.state != PostState.DRAFT)
     if demo.state == PostState.REJECTED:
-        reject_post(moderator, post, demo.comment)
+        reject_post(moderator, post, post.version, demo.comment)
     elif demo.state not in (PostState.DRAFT, PostState.PENDING):
-        approve_post(moderator, post)
+        approve_post(moderator, post, post.version)
     for code, kind, message in demo.responses:
         respond(officers[code], post, kind, message)
     if demo.state == PostState.CLOSED:

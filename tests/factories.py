@@ -4,7 +4,8 @@ serve every test, and test modules import its plain functions and classes from h
 - databases and apps: `new_database`, `postgres_database`, `make_test_app`, `limiter_state_preserved`,
   `sharing_test_connection`
 - clients: the `client` fixture, `new_client` for a second browser, `auth` (AuthActions), CSRF helpers
-- reading pages: `Page`, `page_of`, `text_of`, `flashes`, `form_errors`, `assert_field_error`, `link_in`
+- reading pages: `Page`, `page_of`, `text_of`, `flashes`, `form_errors`, `assert_field_error`, `hidden_value`,
+  `link_in`
 - the database: `count`, `fresh`, `database_state`, `assert_unchanged`, `count_queries`, `outbox`
 - people: `organization`, `create_user`, `moderator`, `people` (People)
 - what officers write and send: `post_input`, `form_data`, `registration_form`, `outcome`, files and images
@@ -363,6 +364,22 @@ def assert_field_error(response, field_name: str, message: str) -> None:
     assert summary_links, f"the error summary does not link to #{field_name}"
 
 
+def hidden_value(response, action: str, name: str) -> str:
+    """The value of the hidden field `name` in the form of the page that posts to `action` (e.g. the version of the
+    text a moderator's decision form carries)."""
+    assert response.status_code in (200, 400, 409), text_of(response)[:500]
+    elements = page_of(response).elements
+    start = next((i for i, e in enumerate(elements) if e.tag == "form" and e.attrs.get("action") == action), None)
+    assert start is not None, f"no form to {action} on the page"
+    for element in elements[start + 1 :]:
+        if element.tag == "form":
+            break
+        if element.tag == "input" and element.attrs.get("name") == name:
+            assert element.attrs.get("type") == "hidden", element.attrs
+            return element.attrs["value"]
+    raise AssertionError(f"no field {name!r} in the form to {action}")
+
+
 def link_in(body: str, path_fragment: str) -> str:
     """The first full link in a mail body that contains the fragment, as a path for the test client."""
     for line in body.splitlines():
@@ -674,9 +691,9 @@ def make_post(moderator) -> Callable[..., Post]:
         if state in (PostState.PENDING, PostState.PUBLISHED, PostState.REJECTED) or state in _AFTER_PUBLICATION:
             posts.submit_post(author, post)
         if state == PostState.REJECTED:
-            posts.reject_post(moderator, post, RETURN_COMMENT)
+            posts.reject_post(moderator, post, post.version, RETURN_COMMENT)
         if state == PostState.PUBLISHED or state in _AFTER_PUBLICATION:
-            posts.approve_post(moderator, post)
+            posts.approve_post(moderator, post, post.version)
         if state == PostState.CLOSED:
             posts.close_post(author, post, "partnered")
         elif state == PostState.EXPIRED:
@@ -695,7 +712,7 @@ def make_post(moderator) -> Callable[..., Post]:
 def published_post(author: User, moderator: User, values: PostInput) -> Post:
     """A post written, submitted and approved through the service verbs (not committed)."""
     post = posts.create_post(author, values, submit=True)
-    posts.approve_post(moderator, post)
+    posts.approve_post(moderator, post, post.version)
     return post
 
 

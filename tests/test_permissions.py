@@ -185,6 +185,16 @@ def new_post_data(w, actor) -> dict:
     return {"kind": kind, "title": "新しい投稿", "summary": "概要", "category": "other", "action": "draft"}
 
 
+def as_shown(model, attribute: str, **fields) -> Callable[[Refs, SimpleNamespace | None], dict]:
+    """The form of a moderator's decision on the post or revision `attribute`, carrying the version its page shows."""
+    return lambda w, actor: {"version": str(db.session.get(model, getattr(w, attribute)).version), **fields}
+
+
+def registration_as_shown(**fields) -> Callable[[Refs, SimpleNamespace | None], dict]:
+    """The form of a moderator's decision on the applicant, carrying the fingerprint of the details shown."""
+    return lambda w, actor: {"fingerprint": user(w.applicant.id).registration_fingerprint, **fields}
+
+
 def state_is(attribute: str, state) -> Callable:
     return lambda w, actor: post_state(getattr(w, attribute)) == state
 
@@ -584,7 +594,8 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         Case(
             "/moderation/users/{w.applicant.id}/approve",
             moderators_only(done(QUEUE)),
-            effect=lambda w, actor: user(w.applicant.id).state == UserState.ACTIVE,
+            registration_as_shown(),
+            lambda w, actor: user(w.applicant.id).state == UserState.ACTIVE,
         )
     ],
     ("moderation.reject_user", "GET"): [Case("/moderation/users/{w.applicant.id}/reject", MODERATORS_ONLY)],
@@ -592,7 +603,7 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         Case(
             "/moderation/users/{w.applicant.id}/reject",
             moderators_only(done(QUEUE)),
-            {"reason": "職員であることを確認できませんでした。"},
+            registration_as_shown(reason="職員であることを確認できませんでした。"),
             lambda w, actor: user(w.applicant.id).state == UserState.REJECTED,
         )
     ],
@@ -602,7 +613,8 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         Case(
             "/moderation/posts/{w.pending}/approve",
             moderators_only(done(QUEUE)),
-            effect=state_is("pending", PostState.PUBLISHED),
+            as_shown(Post, "pending"),
+            state_is("pending", PostState.PUBLISHED),
             needs_posts=True,
         )
     ],
@@ -610,7 +622,7 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         Case(
             "/moderation/posts/{w.pending}/reject",
             moderators_only(done(QUEUE)),
-            {"reason": "費用負担を書いてください。"},
+            as_shown(Post, "pending", reason="費用負担を書いてください。"),
             state_is("pending", PostState.REJECTED),
             needs_posts=True,
         )
@@ -639,14 +651,15 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         Case(
             "/moderation/revisions/{w.revision}/approve",
             moderators_only(done(QUEUE)),
-            effect=lambda w, actor: db.session.get(PostRevision, w.revision).state == RevisionState.APPROVED,
+            as_shown(PostRevision, "revision"),
+            lambda w, actor: db.session.get(PostRevision, w.revision).state == RevisionState.APPROVED,
             label="approve",
             needs_posts=True,
         ),
         Case(
             "/moderation/revisions/{w.revision}/reject",
             moderators_only(done(QUEUE)),
-            {"reason": "修正の理由を書いてください。"},
+            as_shown(PostRevision, "revision", reason="修正の理由を書いてください。"),
             lambda w, actor: db.session.get(PostRevision, w.revision).state == RevisionState.REJECTED,
             label="reject",
             needs_posts=True,

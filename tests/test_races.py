@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ from bulletin.notifications.models import Notification, OutboxMessage
 from bulletin.organizations.services import get_by_code, make_member, seed_organizations
 from bulletin.posts import services as posts
 from bulletin.posts import views as post_views
-from bulletin.posts.models import CoProposer, Post, PostState
+from bulletin.posts.models import CoProposer, Post, PostRevision, PostState, RevisionState
 from bulletin.responses import services
 from bulletin.responses.models import Conversation, Message, Partnership, Response, ResponseKind, ResponseState
 from tests.constants import (
@@ -49,6 +50,7 @@ from tests.constants import (
 from tests.factories import (
     count,
     flashes_after,
+    form_data,
     limiter_state_preserved,
     make_test_app,
     new_client,
@@ -56,6 +58,7 @@ from tests.factories import (
     post_input,
     published_post,
     registration_form,
+    text_of,
 )
 
 TIMEOUT = 20  # seconds a thread waits at a barrier before the test gives up
@@ -343,15 +346,17 @@ def pending_proposal(author: User, title: str) -> Post:
 def test_two_moderators_deciding_one_post_at_the_same_instant_decide_once(app, officer, monkeypatch, second):
     title = f"二人の事務局が同時に{second}する投稿"
     sakai, first_moderator, second_moderator = officer(SAKAI), officer(None), officer(None)
-    post_id, sakai_id = pending_proposal(sakai, title).id, sakai.id
+    post = pending_proposal(sakai, title)
+    post_id, version, sakai_id = post.id, str(post.version), sakai.id
     browsers = [new_client(app, first_moderator), new_client(app, second_moderator)]
     moved = hold_until_all_arrive(monkeypatch, posts, "transition", parties=2)
 
     results = all_at_once(
         [
-            lambda: browsers[0].post(f"/moderation/posts/{post_id}/approve"),
+            lambda: browsers[0].post(f"/moderation/posts/{post_id}/approve", data={"version": version}),
             lambda: browsers[1].post(
-                f"/moderation/posts/{post_id}/{second}", data={"reason": "写真を差し替えてください。"}
+                f"/moderation/posts/{post_id}/{second}",
+                data={"reason": "写真を差し替えてください。", "version": version},
             ),
         ]
     )
@@ -371,6 +376,142 @@ def test_two_moderators_deciding_one_post_at_the_same_instant_decide_once(app, o
     assert len(losers) == 1
     label = "公開中" if state == PostState.PUBLISHED else "差し戻し"
     assert f"この投稿は「{label}」のため、この操作はできません。" in flashes_after(*losers[0])
+
+
+CHANGED_WHILE_REVIEWED = "審査中に投稿者が内容を更新しました。最新の内容を確認してから判断してください。"
+EDITED_MEANWHILE = "編集している間に、この投稿は更新されました。最新の内容を確認してから、もう一度編集してください。"
+HEAD_START = 0.5  # seconds the request that goes second waits after both arrived
+
+
+def hold_both_then_one_first(monkeypatch, module, name: str, goes_first: Callable[..., bool]) -> threading.Barrier:
+    """As hold_until_all_arrive for two calls; then the call for which goes_first(*args, **kwargs) is false waits a
+    moment, so that the other one writes first and the order under test is the one that happens (PostgreSQL only:
+    on SQLite the requests run one after the other in either order, and the test accepts both)."""
+    barrier = threading.Barrier(2, timeout=TIMEOUT)
+    if not ON_POSTGRESQL:
+        return barrier
+    real = getattr(module, name)
+
+    def held(*args, **kwargs):
+        barrier.wait()
+        if not goes_first(*args, **kwargs):
+            time.sleep(HEAD_START)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, held)
+    return barrier
+
+
+def is_a_decision(*args, **values) -> bool:
+    """Whether a guarded update is a moderator's decision (it moves the state), not an author's edit."""
+    return "state" in values
+
+
+def is_an_edit(*args, **values) -> bool:
+    """Whether a guarded update is an author's edit (a new version), not a moderator's decision."""
+    return not is_a_decision(*args, **values)
+
+
+@pytest.mark.parametrize("first", ["edit", "approval"])
+def test_an_edit_racing_the_approval_of_the_version_before_it_never_publishes_the_edit(
+    app, officer, monkeypatch, first
+):
+    title, edited = f"審査中に書き換えられる投稿（{first}）", f"審査中に書き換えたタイトル（{first}）"
+    sakai, moderator = officer(SAKAI), officer(None)
+    post = pending_proposal(sakai, title)
+    post_id, seen, sakai_id = post.id, post.version, sakai.id
+    author, deciding = new_client(app, sakai), new_client(app, moderator)
+    # both requests have read and checked the post, and not yet written it: hold them there, then one goes first
+    writing = hold_both_then_one_first(
+        monkeypatch,
+        posts,
+        "guarded_update",
+        is_a_decision if first == "approval" else is_an_edit,
+    )
+
+    edit, approval = all_at_once(
+        [
+            lambda: author.post(f"/posts/{post_id}/edit", data=form_data(title=edited)),
+            lambda: deciding.post(f"/moderation/posts/{post_id}/approve", data={"version": str(seen)}),
+        ]
+    )
+
+    assert not writing.broken
+    stored = fresh(Post, post_id)
+    if ON_POSTGRESQL:
+        assert stored.state == (PostState.PUBLISHED if first == "approval" else PostState.PENDING)
+    if stored.state == PostState.PUBLISHED:  # the approval came first: it published what the moderator was shown
+        assert (stored.title, log_lines("approve_post", post_id)) == (title, 1)
+        assert approval.headers["Location"] == "/moderation"
+        assert notified("post_approved", title)[sakai_id] == 1
+        if edit.status_code == 400:  # the edit found the post published under it
+            assert EDITED_MEANWHILE in text_of(edit)
+        else:  # it came after the commit and saw a published post: held as a revision, as any such edit
+            held = db.session.scalars(select(PostRevision).where(PostRevision.post_id == post_id)).all()
+            assert [(r.state, r.content["title"]) for r in held] == [(RevisionState.PENDING, edited)]
+        decision = db.session.scalar(
+            select(ModerationDecision).where(
+                ModerationDecision.action == "approve_post", ModerationDecision.subject_id == post_id
+            )
+        )
+        assert decision.details["version"] == seen
+    else:  # the edit came first: approving the version before it is refused, and nothing is decided
+        assert (stored.state, stored.title, stored.version) == (PostState.PENDING, edited, seen + 1)
+        assert log_lines("approve_post", post_id) == 0
+        assert edit.status_code == 302
+        assert approval.headers["Location"] == f"/moderation/posts/{post_id}"
+        assert CHANGED_WHILE_REVIEWED in flashes_after(deciding, approval)
+        assert not notified("post_approved", title) and not notified("post_approved", edited)
+
+
+@pytest.mark.parametrize("first", ["edit", "approval"])
+def test_an_edit_racing_the_approval_of_the_revision_before_it_never_publishes_the_edit(
+    app, officer, monkeypatch, first
+):
+    title, revised, edited = (
+        f"公開中の投稿（{first}）",
+        f"審査中の修正（{first}）",
+        f"審査中に書き換えた修正（{first}）",
+    )
+    sakai, moderator = officer(SAKAI), officer(None)
+    post = published_proposal(sakai, moderator, title)
+    revision = posts.update_post(sakai, post, post_input(title=revised))
+    db.session.commit()
+    post_id, revision_id, seen = post.id, revision.id, revision.version
+    author, deciding = new_client(app, sakai), new_client(app, moderator)
+    writing = hold_both_then_one_first(
+        monkeypatch,
+        posts,
+        "guarded_update",
+        is_a_decision if first == "approval" else is_an_edit,
+    )
+
+    edit, approval = all_at_once(
+        [
+            lambda: author.post(f"/posts/{post_id}/edit", data=form_data(title=edited)),
+            lambda: deciding.post(f"/moderation/revisions/{revision_id}/approve", data={"version": str(seen)}),
+        ]
+    )
+
+    assert not writing.broken
+    assert edit.status_code == 302  # an edit of a published post is always held as a revision
+    published = fresh(Post, post_id)
+    decided = db.session.get(PostRevision, revision_id)
+    pending = db.session.scalars(
+        select(PostRevision).where(PostRevision.post_id == post_id, PostRevision.state == RevisionState.PENDING)
+    ).all()
+    if ON_POSTGRESQL:
+        assert decided.state == (RevisionState.APPROVED if first == "approval" else RevisionState.PENDING)
+    if decided.state == RevisionState.APPROVED:  # the approval came first: it published the revision it was shown
+        assert (published.title, decided.content["title"], decided.version) == (revised, revised, seen)
+        assert [r.content["title"] for r in pending] == [edited]  # the edit is a new revision, awaiting review
+        assert log_lines("approve_revision", post_id) == 1
+        assert approval.headers["Location"] == "/moderation"
+    else:  # the edit came first: approving the version before it is refused, and the published text stays
+        assert published.title == title
+        assert [(r.id, r.version, r.content["title"]) for r in pending] == [(revision_id, seen + 1, edited)]
+        assert log_lines("approve_revision", post_id) == 0
+        assert CHANGED_WHILE_REVIEWED in flashes_after(deciding, approval)
 
 
 def test_two_officers_submitting_one_draft_at_the_same_instant_submit_it_once(app, officer, monkeypatch):

@@ -10,6 +10,7 @@ from flask_login import UserMixin
 from sqlalchemy import Date, ForeignKey, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bulletin.core.audit import fingerprint
 from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import Model, db
@@ -32,6 +33,10 @@ class OrgRole(LabelledStrEnum):
 
     STAFF = "staff", _l("職員")
     ADMIN = "admin", _l("管理者")
+
+
+# What a moderator is shown of a registration awaiting approval, and so what their decision holds for.
+REGISTRATION_DETAILS = ("email", "name", "department", "phone", "organization_id")
 
 
 class User(UserMixin, Model):
@@ -117,6 +122,15 @@ class User(UserMixin, Model):
     def email_domain(self) -> str:
         """The part of the address after @, lower case."""
         return self.email.rsplit("@", 1)[-1].lower()
+
+    def registration_details(self) -> dict:
+        """The registration as a moderator reviews it: address, name, department, phone and organization."""
+        return {name: getattr(self, name) for name in REGISTRATION_DETAILS}
+
+    @property
+    def registration_fingerprint(self) -> str:
+        """A fingerprint of the registration's details; a moderator's decision holds only while it is unchanged."""
+        return fingerprint(self.registration_details())
 
     def can_moderate(self) -> bool:
         """Moderators approve members and posts."""

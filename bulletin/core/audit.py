@@ -7,6 +7,8 @@ database refuses it to every other client too (triggers added by migration 5c926
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -99,3 +101,10 @@ def log_decision(
     )
     db.session.add(decision)
     return decision
+
+
+def fingerprint(value: object) -> str:
+    """A SHA-256 of a JSON value written canonically: what a decision's form and its log line hold of the text or
+    details the moderator was shown, so that whoever has a copy can tell whether it is the one decided."""
+    canonical = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -21,6 +21,11 @@ class DomainError(Exception):
         self.field = field
 
 
+class NotTheVersionShown(DomainError):
+    """A decision taken on a version of its subject that is no longer the current one, or on a version nobody can
+    tell: it would decide on what the decider never saw. They are shown the current version to decide on."""
+
+
 MESSAGES = {
     400: _l("リクエストを処理できませんでした。ページを読み込み直してから、もう一度お試しください。"),
     403: _l("このページを表示する権限がありません。"),

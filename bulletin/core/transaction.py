@@ -90,17 +90,17 @@ class Outcome:
 
 
 @contextmanager
-def refusal_shown_on(form) -> Iterator[Outcome]:
+def refusal_shown_on(form, only: type[DomainError] = DomainError) -> Iterator[Outcome]:
     """Turn a refusal of the rules inside the block into an error on `form` (on its field, else the whole form).
 
     What the block changed is undone at once (a savepoint), so the form is shown again on the state before it, and
-    the request is marked to roll back whatever it answers.
+    the request is marked to roll back whatever it answers. With `only`, other refusals leave the block as they are.
     """
     outcome = Outcome()
     try:
         with db.session.begin_nested():
             yield outcome
-    except DomainError as error:
+    except only as error:
         outcome.refused = error
         g.rollback_only = True
         field = getattr(form, error.field, None) if error.field else None

@@ -2,21 +2,45 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from bulletin.core.forms import JapaneseDateField, NoControlCharacters, strip_line, strip_text
+from bulletin.core.forms import JapaneseDateField, NoControlCharacters, ReasonForm, strip_line, strip_text
 from bulletin.core.security_events import SecurityEventKind
 
 
+class SeenVersionField(HiddenField):
+    """The version of the text a moderator was shown, carried by the form of their decision. Anything that is not a
+    version number reads as unknown (None), which the services refuse, as they refuse a version no longer current."""
+
+    def process_formdata(self, valuelist):
+        value = valuelist[0] if valuelist else ""
+        self.data = int(value) if value.isascii() and value.isdigit() and len(value) < 10 else None
+
+
+class DecisionForm(FlaskForm):
+    """/moderation/posts/<id>/approve, /moderation/revisions/<id>/approve: the version approved."""
+
+    version = SeenVersionField()
+
+
+class ReturnForm(ReasonForm):
+    """/moderation/posts/<id>/reject, /moderation/revisions/<id>/reject: the version returned, and why."""
+
+    version = SeenVersionField()
+
+
 class ApproveUserForm(FlaskForm):
-    """/moderation/users/<id>/approve"""
+    """/moderation/users/<id>/approve, with the fingerprint of the registration the moderator was shown."""
 
     confirm_domain = BooleanField(_l("このメールドメインを団体のドメインとして確認する"))
+    fingerprint = HiddenField()
 
 
 class RejectUserForm(FlaskForm):
-    """/moderation/users/<id>/reject"""
+    """/moderation/users/<id>/reject, with the fingerprint of the registration the moderator was shown."""
+
+    fingerprint = HiddenField()
 
     reason = TextAreaField(
         _l("却下の理由（申請者に伝えられます）"),

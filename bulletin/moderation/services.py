@@ -9,9 +9,9 @@ from bulletin.accounts.email_change import change_address
 from bulletin.accounts.models import EmailChange, EmailChangeState, OrgRole, User, UserState
 from bulletin.accounts.services import AccountError
 from bulletin.core import signals
-from bulletin.core.audit import log_decision
+from bulletin.core.audit import fingerprint, log_decision
 from bulletin.core.db import guarded_update, utcnow
-from bulletin.core.errors import DomainError
+from bulletin.core.errors import DomainError, NotTheVersionShown
 from bulletin.core.security_events import SecurityEventKind, record_security_event
 from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
@@ -29,13 +29,28 @@ def _require_moderator(actor: User) -> None:
         raise ModerationError(_l("この操作はモデレーターだけが行えます。"))
 
 
-def _decide_pending(user: User, state: UserState, **values) -> None:
-    """Move a pending registration on; of two decisions at the same instant, the second is refused."""
-    decided = user.state == UserState.PENDING and guarded_update(
-        db.session, user, User.state == UserState.PENDING, state=state, **values
-    )
-    if not decided:
-        raise ModerationError(_l("この登録はすでに処理されています。"))
+def _decide_pending(user: User, seen_fingerprint: str | None, state: UserState, **values) -> str:
+    """Move a pending registration on, as the moderator was shown it (`seen_fingerprint`); the fingerprint decided.
+
+    Of two decisions at the same instant, the second is refused. So is a decision on details that changed after the
+    moderator's page was drawn, or on details nobody can tell: the update holds only while every detail is still the
+    one fingerprinted, so a change landing between the check and the decision cannot slip through either.
+    """
+    already = ModerationError(_l("この登録はすでに処理されています。"))
+    changed = NotTheVersionShown(_l("審査中に登録内容が変わりました。最新の内容を確認してから判断してください。"))
+    if user.state != UserState.PENDING:
+        raise already
+    if not seen_fingerprint:
+        raise NotTheVersionShown(
+            _l("どの登録内容を確認したかが分からないため、判断できません。承認待ちの画面を開き直してください。")
+        )
+    shown = user.registration_details()
+    if fingerprint(shown) != seen_fingerprint:
+        raise changed
+    unchanged = [getattr(User, name) == value for name, value in shown.items()]
+    if not guarded_update(db.session, user, User.state == UserState.PENDING, *unchanged, state=state, **values):
+        raise already if user.state != UserState.PENDING else changed
+    return seen_fingerprint
 
 
 def _organization_has_admin(user: User) -> bool:
@@ -54,13 +69,14 @@ def _organization_has_admin(user: User) -> bool:
     )
 
 
-def approve_user(actor: User, user: User, confirm_user_domain: bool = False) -> None:
-    """Approve a pending registration; the organization becomes a member, and the first officer its admin."""
+def approve_user(actor: User, user: User, seen_fingerprint: str | None, confirm_user_domain: bool = False) -> None:
+    """Approve a pending registration as the moderator was shown it; the organization becomes a member, and the
+    first officer its admin."""
     _require_moderator(actor)
     now = utcnow()
-    _decide_pending(user, UserState.ACTIVE, approved_at=now)
+    decided = _decide_pending(user, seen_fingerprint, UserState.ACTIVE, approved_at=now)
     organization = user.organization
-    details: dict = {"email": user.email}
+    details: dict = {"email": user.email, "fingerprint": decided}
     if organization is not None:
         make_member(organization, today_in_japan())
         if not _organization_has_admin(user):
@@ -77,14 +93,16 @@ def approve_user(actor: User, user: User, confirm_user_domain: bool = False) -> 
     signals.user_approved.send(actor, user=user, moderator=actor)
 
 
-def reject_user(actor: User, user: User, reason: str) -> None:
-    """Reject a pending registration with a reason that the applicant is told."""
+def reject_user(actor: User, user: User, seen_fingerprint: str | None, reason: str) -> None:
+    """Reject a pending registration, as the moderator was shown it, with a reason that the applicant is told."""
     _require_moderator(actor)
     reason = reason.strip()
     if not reason:
         raise ModerationError(_l("却下の理由を入力してください。"))
-    _decide_pending(user, UserState.REJECTED, rejection_reason=reason)
-    log_decision(actor, "reject_user", "user", user.id, _user_label(user), reason=reason, email=user.email)
+    decided = _decide_pending(user, seen_fingerprint, UserState.REJECTED, rejection_reason=reason)
+    log_decision(
+        actor, "reject_user", "user", user.id, _user_label(user), reason=reason, email=user.email, fingerprint=decided
+    )
     db.session.flush()
     signals.user_rejected.send(actor, user=user, moderator=actor, reason=reason)
 

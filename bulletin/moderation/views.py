@@ -10,11 +10,19 @@ from sqlalchemy import select
 
 from bulletin.accounts.staff_review import current_period, period_of
 from bulletin.core.diff import diff_fields
+from bulletin.core.errors import NotTheVersionShown
 from bulletin.core.forms import ConfirmActionForm, NoteForm, ReasonForm
-from bulletin.core.transaction import carry_out, refused_go_to
+from bulletin.core.transaction import carry_out, refusal_shown_on, refused_go_to
 from bulletin.extensions import db
 from bulletin.moderation import queries, reports, services
-from bulletin.moderation.forms import ApproveEmailChangeForm, ApproveUserForm, RejectUserForm, SecurityLogFilter
+from bulletin.moderation.forms import (
+    ApproveEmailChangeForm,
+    ApproveUserForm,
+    DecisionForm,
+    RejectUserForm,
+    ReturnForm,
+    SecurityLogFilter,
+)
 from bulletin.moderation.models import Report
 from bulletin.notifications.models import OutboxMessage, OutboxState
 from bulletin.posts import queries as post_queries
@@ -63,13 +71,15 @@ def _pending_user_or_404(user_id: int):
 
 @bp.route("/users/<int:user_id>/approve", methods=["POST"])
 def approve_user(user_id: int):
-    """Approve a registration, optionally confirming its e-mail domain for the organization."""
+    """Approve a registration as the queue showed it, optionally confirming its e-mail domain for the organization."""
     user = _pending_user_or_404(user_id)
     form = ApproveUserForm()
     if not form.validate_on_submit():
         abort(400)
     return carry_out(
-        lambda: services.approve_user(current_user, user, confirm_user_domain=form.confirm_domain.data),
+        lambda: services.approve_user(
+            current_user, user, form.fingerprint.data, confirm_user_domain=form.confirm_domain.data
+        ),
         _("%(name)s さんの登録を承認しました。", name=user.name),
         url_for("moderation.queue"),
     )
@@ -77,16 +87,19 @@ def approve_user(user_id: int):
 
 @bp.route("/users/<int:user_id>/reject", methods=["GET", "POST"])
 def reject_user(user_id: int):
-    """Reject a registration with a reason the applicant is told."""
+    """Reject a registration as this page showed it, with a reason the applicant is told; when the registration
+    changed meanwhile, the page shows it again as it is now, with the reason kept."""
     user = _pending_user_or_404(user_id)
     form = RejectUserForm()
-    if form.validate_on_submit():
-        return carry_out(
-            lambda: services.reject_user(current_user, user, form.reason.data),
-            _("%(name)s さんの登録を却下しました。", name=user.name),
-            url_for("moderation.queue"),
-        )
     status = 400 if request.method == "POST" else 200
+    if form.validate_on_submit():
+        refused_go_to(url_for("moderation.queue"))
+        with refusal_shown_on(form, only=NotTheVersionShown) as outcome:
+            services.reject_user(current_user, user, form.fingerprint.data, form.reason.data)
+        if outcome.ok:
+            flash(_("%(name)s さんの登録を却下しました。", name=user.name), "success")
+            return redirect(url_for("moderation.queue"))
+        status = 409
     return render_template("moderation/reject_user.html", user=user, form=form), status
 
 
@@ -174,10 +187,7 @@ def _post_or_404(post_id: int):
     return post
 
 
-@bp.get("/posts/<int:post_id>")
-def review_post(post_id: int):
-    """A pending post in full; after a return for revision, the difference from the version returned."""
-    post = _post_or_404(post_id)
+def _review_post_page(post, reason_form, status: int = 200):
     changes = None
     if post.returned_snapshot:
         changes = [d for d in diff_fields(post.returned_snapshot, post.content(), CONTENT_FIELDS) if d.changed]
@@ -186,8 +196,15 @@ def review_post(post_id: int):
         post=post,
         changes=changes,
         action_form=ConfirmActionForm(),
-        reason_form=ReasonForm(formdata=None),
-    )
+        reason_form=reason_form,
+    ), status
+
+
+@bp.get("/posts/<int:post_id>")
+def review_post(post_id: int):
+    """A pending post in full; after a return for revision, the difference from the version returned. The decision
+    forms carry the version shown."""
+    return _review_post_page(_post_or_404(post_id), ReasonForm(formdata=None))
 
 
 def _decide(post_id: int, decide, success: str, needs_reason: bool):
@@ -196,9 +213,7 @@ def _decide(post_id: int, decide, success: str, needs_reason: bool):
     if not form.validate_on_submit():
         if not needs_reason:
             abort(400)
-        return render_template(
-            "moderation/review_post.html", post=post, changes=None, action_form=ConfirmActionForm(), reason_form=form
-        ), 400
+        return _review_post_page(post, form, 400)
     refused_go_to(url_for("moderation.review_post", post_id=post.id))
     decide(current_user, post, form.reason.data) if needs_reason else decide(current_user, post)
     flash(success, "success")
@@ -207,14 +222,32 @@ def _decide(post_id: int, decide, success: str, needs_reason: bool):
 
 @bp.post("/posts/<int:post_id>/approve")
 def approve_post(post_id: int):
-    """Publish a pending post."""
-    return _decide(post_id, posts.approve_post, _("投稿を公開しました。"), needs_reason=False)
+    """Publish a pending post in the version the moderator was shown; when it changed meanwhile, back to its page."""
+    post = _post_or_404(post_id)
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    refused_go_to(url_for("moderation.review_post", post_id=post.id))
+    posts.approve_post(current_user, post, form.version.data)
+    flash(_("投稿を公開しました。"), "success")
+    return redirect(url_for("moderation.queue"))
 
 
 @bp.post("/posts/<int:post_id>/reject")
 def reject_post(post_id: int):
-    """Return a pending post for revision with comments for the author."""
-    return _decide(post_id, posts.reject_post, _("投稿を差し戻しました。"), needs_reason=True)
+    """Return a pending post for revision with comments for the author, in the version the moderator was shown; when
+    it changed meanwhile, its page shows the current version again, with the comments kept."""
+    post = _post_or_404(post_id)
+    form = ReturnForm()
+    if not form.validate_on_submit():
+        return _review_post_page(post, form, 400)
+    refused_go_to(url_for("moderation.review_post", post_id=post.id))
+    with refusal_shown_on(form, only=NotTheVersionShown) as outcome:
+        posts.reject_post(current_user, post, form.version.data, form.reason.data)
+    if not outcome.ok:
+        return _review_post_page(post, form, 409)
+    flash(_("投稿を差し戻しました。"), "success")
+    return redirect(url_for("moderation.queue"))
 
 
 @bp.post("/posts/<int:post_id>/hide")
@@ -236,42 +269,44 @@ def _revision_or_404(revision_id: int) -> PostRevision:
     return revision
 
 
-@bp.get("/revisions/<int:revision_id>")
-def review_revision(revision_id: int):
-    """An edit of a published post as a diff against the published text."""
-    revision = _revision_or_404(revision_id)
+def _review_revision_page(revision: PostRevision, reason_form, status: int = 200):
     changes = [d for d in diff_fields(revision.post.content(), revision.content, CONTENT_FIELDS) if d.changed]
     return render_template(
         "moderation/review_revision.html",
         revision=revision,
         changes=changes,
         action_form=ConfirmActionForm(),
-        reason_form=ReasonForm(formdata=None),
-    )
+        reason_form=reason_form,
+    ), status
+
+
+@bp.get("/revisions/<int:revision_id>")
+def review_revision(revision_id: int):
+    """An edit of a published post as a diff against the published text. The decision forms carry the version
+    shown."""
+    return _review_revision_page(_revision_or_404(revision_id), ReasonForm(formdata=None))
 
 
 @bp.post("/revisions/<int:revision_id>/<any(approve, reject):decision>")
 def decide_revision(revision_id: int, decision: str):
-    """Apply or refuse an edit of a published post."""
+    """Apply or refuse an edit of a published post, in the version the moderator was shown; when the author replaced
+    it meanwhile, its page shows the current version again (with the reason of a refusal kept)."""
     revision = _revision_or_404(revision_id)
-    form = ReasonForm() if decision == "reject" else ConfirmActionForm()
-    if not form.validate_on_submit():
-        if decision == "approve":
-            abort(400)
-        changes = [d for d in diff_fields(revision.post.content(), revision.content, CONTENT_FIELDS) if d.changed]
-        return render_template(
-            "moderation/review_revision.html",
-            revision=revision,
-            changes=changes,
-            action_form=ConfirmActionForm(),
-            reason_form=form,
-        ), 400
     refused_go_to(url_for("moderation.review_revision", revision_id=revision.id))
     if decision == "approve":
-        posts.approve_revision(current_user, revision)
-    else:
-        posts.reject_revision(current_user, revision, form.reason.data)
-    flash(_("修正を反映しました。") if decision == "approve" else _("修正を差し戻しました。"), "success")
+        if not (approval := DecisionForm()).validate_on_submit():
+            abort(400)
+        posts.approve_revision(current_user, revision, approval.version.data)
+        flash(_("修正を反映しました。"), "success")
+        return redirect(url_for("moderation.queue"))
+    form = ReturnForm()
+    if not form.validate_on_submit():
+        return _review_revision_page(revision, form, 400)
+    with refusal_shown_on(form, only=NotTheVersionShown) as outcome:
+        posts.reject_revision(current_user, revision, form.version.data, form.reason.data)
+    if not outcome.ok:
+        return _review_revision_page(revision, form, 409)
+    flash(_("修正を差し戻しました。"), "success")
     return redirect(url_for("moderation.queue"))
 
 

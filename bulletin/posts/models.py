@@ -116,6 +116,9 @@ class Post(Model):
     venue: Mapped[str] = mapped_column(String(200), default="")
     cost_sharing: Mapped[str] = mapped_column(Text, default="")
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # The version of what a moderator reads (the author's fields and the attachments): every edit that changes it
+    # makes a new one, and a moderator's decision holds only for the version they were shown.
+    version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
     moderator_comment: Mapped[str | None] = mapped_column(Text)
     returned_snapshot: Mapped[dict | None] = mapped_column(JSON)
     hidden_reason: Mapped[str | None] = mapped_column(Text)
@@ -189,6 +192,10 @@ class Post(Model):
             values[field] = value.isoformat() if isinstance(value, date) else value
         return values
 
+    def reviewed(self) -> dict:
+        """What a moderator reads of the post: the author's fields and the attached files (each stored anew)."""
+        return {"content": self.content(), "attachments": [file.stored_name for file in self.attachments]}
+
     # --- permissions -------------------------------------------------------------------------------------------
 
     def belongs_to(self, user: User | None) -> bool:
@@ -259,6 +266,8 @@ class PostRevision(Model):
         str_enum(RevisionState, "revision_state"), default=RevisionState.PENDING
     )
     content: Mapped[dict] = mapped_column(JSON)
+    # Each edit that replaces the pending content makes a new version; a decision holds only for the one shown.
+    version: Mapped[int] = mapped_column(default=1, server_default=text("1"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_at: Mapped[datetime | None]
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))

@@ -17,9 +17,9 @@ from werkzeug.datastructures import FileStorage
 
 from bulletin.accounts.models import User
 from bulletin.core import signals, uploads
-from bulletin.core.audit import log_decision
+from bulletin.core.audit import fingerprint, log_decision
 from bulletin.core.db import guarded_update, utcnow
-from bulletin.core.errors import DomainError
+from bulletin.core.errors import DomainError, NotTheVersionShown
 from bulletin.core.text import fold, today_in_japan
 from bulletin.extensions import db
 from bulletin.organizations.models import Membership, Organization, OrganizationKind
@@ -64,21 +64,49 @@ def _refuse_in_state(post: Post) -> PostError:
     return PostError(_l("この投稿は「%(state)s」のため、この操作はできません。", state=post.state.label))
 
 
-def transition(post: Post, action: str, target: PostState | None = None, **values) -> PostState:
-    """Move the post by `action` (with the other columns the new state needs, in `values`), or refuse with a clear
-    message if its current state does not allow it.
+def _changed_while_reviewed() -> NotTheVersionShown:
+    return NotTheVersionShown(_l("審査中に投稿者が内容を更新しました。最新の内容を確認してから判断してください。"))
 
-    The move is a guarded update from the state just checked: of two decisions at the same instant (a double click,
-    two moderators), the second finds the post moved and is refused like any other.
+
+def _version_unknown() -> NotTheVersionShown:
+    return NotTheVersionShown(
+        _l("どの版を確認したかが分からないため、判断できません。審査の画面を開き直してください。")
+    )
+
+
+def _check_version_seen(current: int, seen_version: int | None) -> int:
+    """The version a moderator decides on: the one they were shown, which must still be the current one."""
+    if seen_version is None:
+        raise _version_unknown()
+    if seen_version != current:
+        raise _changed_while_reviewed()
+    return seen_version
+
+
+def transition(
+    post: Post, action: str, target: PostState | None = None, *, version: int | None = None, **values
+) -> PostState:
+    """Move the post by `action` (with the other columns the new state needs, in `values`), or refuse with a clear
+    message if its current state does not allow it. With `version`, the move also needs the post's text to be still
+    that version: the one the moderator deciding was shown.
+
+    The move is a guarded update from the state (and version) just checked: of two decisions at the same instant (a
+    double click, two moderators), the second finds the post moved and is refused like any other; an author's edit
+    landing between the moderator's page and the decision finds the post decided, or makes the decision find a new
+    version.
     """
     sources, default_target = TRANSITIONS[action]
     if post.state not in sources:
         raise _refuse_in_state(post)
+    if version is not None:
+        _check_version_seen(post.version, version)
     new_state = target or default_target
     if new_state is None:
         raise ValueError(f"{action} needs an explicit target state")
-    if not guarded_update(db.session, post, Post.state == post.state, state=new_state, updated_at=utcnow(), **values):
-        raise _refuse_in_state(post)
+    from_state = post.state
+    guards = [Post.state == from_state] + ([Post.version == version] if version is not None else [])
+    if not guarded_update(db.session, post, *guards, state=new_state, updated_at=utcnow(), **values):
+        raise _refuse_in_state(post) if post.state != from_state else _changed_while_reviewed()
     return new_state
 
 
@@ -244,14 +272,33 @@ def update_post(
         if (list(files) and any(f and f.filename for f in files)) or remove_attachment_ids:
             raise PostError(_l("公開中の投稿の添付ファイルは変更できません。"), field="attachments")
         return _propose_revision(actor, post, values.as_content())
+    reviewed = post.reviewed()
     for attachment in [a for a in post.attachments if a.id in set(remove_attachment_ids)]:
         uploads.discard_later(db.session, attachment.stored_name)
         post.attachments.remove(attachment)
     _apply_content(post, values.as_content())
     _add_files(actor, post, list(files))
+    if post.reviewed() != reviewed:
+        _count_new_version(post)
     post.updated_at = utcnow()
     db.session.flush()
     return None
+
+
+def _count_new_version(post: Post) -> None:
+    """Number an edit of what moderators read as the post's next version, from the state and version it was read in.
+
+    A moderator's decision taken meanwhile moved the post on: the edit is refused rather than changing a post that
+    is no longer the one edited (a published post is changed only through a revision).
+    """
+    read_state, read_version = post.state, post.version
+    counted = guarded_update(
+        db.session, post, Post.state == read_state, Post.version == read_version, version=read_version + 1
+    )
+    if not counted:
+        raise PostError(
+            _l("編集している間に、この投稿は更新されました。最新の内容を確認してから、もう一度編集してください。")
+        )
 
 
 def _propose_revision(actor: User, post: Post, content: dict) -> PostRevision:
@@ -259,10 +306,21 @@ def _propose_revision(actor: User, post: Post, content: dict) -> PostRevision:
     pending = db.session.scalar(
         select(PostRevision).where(PostRevision.post_id == post.id, PostRevision.state == RevisionState.PENDING)
     )
-    if pending is not None:  # one pending revision at a time: the newer edit replaces it
-        pending.content = content
-        pending.author_id = actor.id
-        pending.created_at = utcnow()
+    # One pending revision at a time: a newer edit replaces it, as its next version. When a moderator decided it
+    # meanwhile, the edit becomes a new revision instead of changing one that is no longer pending.
+    if pending is not None and (
+        pending.content == content
+        or guarded_update(
+            db.session,
+            pending,
+            PostRevision.state == RevisionState.PENDING,
+            PostRevision.version == pending.version,
+            content=content,
+            author_id=actor.id,
+            created_at=utcnow(),
+            version=pending.version + 1,
+        )
+    ):
         revision = pending
     else:
         revision = PostRevision(post=post, author_id=actor.id, content=content)
@@ -288,25 +346,58 @@ def _require_moderator(actor: User) -> None:
         raise PostError(_l("この操作はモデレーターだけが行えます。"))
 
 
-def approve_post(actor: User, post: Post) -> None:
-    """Publish a pending post."""
-    _require_moderator(actor)
-    transition(
-        post, "approve", published_at=post.published_at or utcnow(), moderator_comment=None, returned_snapshot=None
+def _version_decided(post: Post, action: str, seen_version: int | None) -> int:
+    """The version a moderator's decision is on. A post the decision no longer applies to is refused as such first
+    (another moderator decided it), then a form that does not say which version was shown; `transition` refuses a
+    version that is no longer the current one."""
+    if post.state not in TRANSITIONS[action][0]:
+        raise _refuse_in_state(post)
+    if seen_version is None:
+        raise _version_unknown()
+    return seen_version
+
+
+def _log_post_decision(actor: User, action: str, post: Post, reason: str | None = None) -> None:
+    """The log line of a decision on a pending post, naming the version decided and a fingerprint of its text."""
+    log_decision(
+        actor,
+        action,
+        "post",
+        post.id,
+        post.title,
+        reason=reason,
+        version=post.version,
+        digest=fingerprint(post.reviewed()),
     )
-    log_decision(actor, "approve_post", "post", post.id, post.title)
+
+
+def approve_post(actor: User, post: Post, seen_version: int | None) -> None:
+    """Publish a pending post, in the version the moderator was shown."""
+    _require_moderator(actor)
+    version = _version_decided(post, "approve", seen_version)
+    transition(
+        post,
+        "approve",
+        version=version,
+        published_at=post.published_at or utcnow(),
+        moderator_comment=None,
+        returned_snapshot=None,
+    )
+    _log_post_decision(actor, "approve_post", post)
     db.session.flush()
     signals.post_approved.send(actor, post=post, moderator=actor)
 
 
-def reject_post(actor: User, post: Post, comment: str) -> None:
-    """Return a pending post for revision (差し戻し) with comments the author sees beside the form."""
+def reject_post(actor: User, post: Post, seen_version: int | None, comment: str) -> None:
+    """Return a pending post for revision (差し戻し), in the version the moderator was shown, with comments the
+    author sees beside the form."""
     _require_moderator(actor)
     comment = (comment or "").strip()
     if not comment:
         raise PostError(_l("差し戻しの理由を入力してください。"), field="reason")
-    transition(post, "reject", moderator_comment=comment, returned_snapshot=post.content())
-    log_decision(actor, "reject_post", "post", post.id, post.title, reason=comment)
+    version = _version_decided(post, "reject", seen_version)
+    transition(post, "reject", version=version, moderator_comment=comment, returned_snapshot=post.content())
+    _log_post_decision(actor, "reject_post", post, reason=comment)
     db.session.flush()
     signals.post_rejected.send(actor, post=post, moderator=actor, comment=comment)
 
@@ -355,46 +446,72 @@ def withdraw_post(actor: User, post: Post) -> None:
     db.session.flush()
 
 
-def _decide_revision(actor: User, revision: PostRevision, state: RevisionState, **values) -> None:
-    decided = revision.state == RevisionState.PENDING and guarded_update(
+def _decide_revision(
+    actor: User, revision: PostRevision, seen_version: int | None, state: RevisionState, **values
+) -> None:
+    """Decide a pending revision in the version the moderator was shown; of two decisions at the same instant the
+    second is refused, and so is a decision on a version the author replaced meanwhile."""
+    already = PostError(_l("この修正はすでに処理されています。"))
+    if revision.state != RevisionState.PENDING:
+        raise already
+    version = _check_version_seen(revision.version, seen_version)
+    decided = guarded_update(
         db.session,
         revision,
         PostRevision.state == RevisionState.PENDING,
+        PostRevision.version == version,
         state=state,
         decided_at=utcnow(),
         decided_by_id=actor.id,
         **values,
     )
     if not decided:
-        raise PostError(_l("この修正はすでに処理されています。"))
+        raise already if revision.state != RevisionState.PENDING else _changed_while_reviewed()
 
 
-def approve_revision(actor: User, revision: PostRevision) -> None:
-    """Apply a pending edit to the published post."""
+def approve_revision(actor: User, revision: PostRevision, seen_version: int | None) -> None:
+    """Apply a pending edit, in the version the moderator was shown, to the published post (a new version of it)."""
     _require_moderator(actor)
     post = revision.post
     if revision.state == RevisionState.PENDING and post.state != PostState.PUBLISHED:
         raise PostError(_l("この投稿は公開中ではないため、修正を反映できません。"))
-    _decide_revision(actor, revision, RevisionState.APPROVED)
+    _decide_revision(actor, revision, seen_version, RevisionState.APPROVED)
     published_title = post.title
     _apply_content(post, revision.content)
+    post.version += 1
     post.updated_at = utcnow()
     log_decision(
-        actor, "approve_revision", "post", post.id, published_title, revision_id=revision.id, new_title=post.title
+        actor,
+        "approve_revision",
+        "post",
+        post.id,
+        published_title,
+        revision_id=revision.id,
+        version=revision.version,
+        digest=fingerprint(revision.content),
+        new_title=post.title,
     )
     db.session.flush()
     signals.revision_decided.send(actor, revision=revision, moderator=actor)
 
 
-def reject_revision(actor: User, revision: PostRevision, comment: str) -> None:
-    """Refuse a pending edit; the published text stays as it is."""
+def reject_revision(actor: User, revision: PostRevision, seen_version: int | None, comment: str) -> None:
+    """Refuse a pending edit, in the version the moderator was shown; the published text stays as it is."""
     _require_moderator(actor)
     comment = (comment or "").strip()
     if not comment:
         raise PostError(_l("差し戻しの理由を入力してください。"), field="reason")
-    _decide_revision(actor, revision, RevisionState.REJECTED, comment=comment)
+    _decide_revision(actor, revision, seen_version, RevisionState.REJECTED, comment=comment)
     log_decision(
-        actor, "reject_revision", "post", revision.post_id, revision.post.title, reason=comment, revision_id=revision.id
+        actor,
+        "reject_revision",
+        "post",
+        revision.post_id,
+        revision.post.title,
+        reason=comment,
+        revision_id=revision.id,
+        version=revision.version,
+        digest=fingerprint(revision.content),
     )
     db.session.flush()
     signals.revision_decided.send(actor, revision=revision, moderator=actor)

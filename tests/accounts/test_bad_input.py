@@ -581,12 +581,13 @@ def test_rejection_needs_a_proper_reason(client, auth, moderator, applicant, rea
 
 def test_approving_an_already_approved_user_changes_nothing(client, auth, moderator, applicant, outbox):
     auth.login(moderator)
-    assert client.post(f"/moderation/users/{applicant.id}/approve").status_code == 302
+    seen = {"fingerprint": applicant.registration_fingerprint}
+    assert client.post(f"/moderation/users/{applicant.id}/approve", data=seen).status_code == 302
     before = database_state()
-    response = client.post(f"/moderation/users/{applicant.id}/approve", follow_redirects=True)
+    response = client.post(f"/moderation/users/{applicant.id}/approve", data=seen, follow_redirects=True)
     assert response.status_code == 200
     assert "この登録はすでに処理されています。" in response.get_data(as_text=True)
-    response = client.post(f"/moderation/users/{applicant.id}/reject", data={"reason": "遅すぎた却下"})
+    response = client.post(f"/moderation/users/{applicant.id}/reject", data={"reason": "遅すぎた却下", **seen})
     assert response.status_code == 302
     assert "この登録はすでに処理されています。" in client.get("/moderation").get_data(as_text=True)
     assert_unchanged(before)

@@ -7,7 +7,7 @@ from bulletin.core.audit import ModerationDecision
 from bulletin.extensions import db
 from bulletin.organizations.models import Membership
 from tests.constants import SAKAI, SHINAGAWA
-from tests.factories import count, link_in, registration_form
+from tests.factories import count, hidden_value, link_in, registration_form, text_of
 
 
 def test_municipality_officer_registers_confirms_is_approved_and_logs_in(client, moderator, auth, outbox, organization):
@@ -36,9 +36,11 @@ def test_municipality_officer_registers_confirms_is_approved_and_logs_in(client,
     assert "承認をお待ちください" in response.get_data(as_text=True)
 
     auth.login(moderator)
-    queue = client.get("/moderation").get_data(as_text=True)
-    assert "坂井 花子" in queue and "ドメイン未確認" in queue and "初めての登録団体" in queue
-    response = client.post(f"/moderation/users/{user.id}/approve", data={"confirm_domain": "y"})
+    queue = client.get("/moderation")
+    assert "坂井 花子" in text_of(queue) and "ドメイン未確認" in text_of(queue) and "初めての登録団体" in text_of(queue)
+    approve = f"/moderation/users/{user.id}/approve"
+    seen = hidden_value(queue, approve, "fingerprint")
+    response = client.post(approve, data={"confirm_domain": "y", "fingerprint": seen})
     assert response.status_code == 302
     auth.logout()
 
@@ -50,6 +52,7 @@ def test_municipality_officer_registers_confirms_is_approved_and_logs_in(client,
     assert sakai.confirmed_domains() == {"city.fukui-sakai.lg.jp"}
     decision = db.session.scalar(select(ModerationDecision).where(ModerationDecision.subject_id == user.id))
     assert decision.action == "approve_user" and decision.details["confirmed_domain"] == "city.fukui-sakai.lg.jp"
+    assert decision.details["fingerprint"] == seen
     assert outbox(user.email)[-1].kind == "user_approved"
 
     response = auth.login(user)
@@ -81,11 +84,13 @@ def test_lg_jp_alone_is_not_trusted(client, create_user, outbox):
 def test_rejection_with_reason_is_told_to_the_applicant(client, create_user, moderator, auth, outbox):
     applicant = create_user(SAKAI, state=UserState.PENDING, email="who@example.com")
     auth.login(moderator)
-    response = client.post(f"/moderation/users/{applicant.id}/reject", data={"reason": ""})
+    reject = f"/moderation/users/{applicant.id}/reject"
+    seen = hidden_value(client.get(reject), reject, "fingerprint")
+    response = client.post(reject, data={"reason": "", "fingerprint": seen})
     assert response.status_code == 400 and "却下の理由を入力してください" in response.get_data(as_text=True)
     db.session.refresh(applicant)
     assert applicant.state == UserState.PENDING
-    client.post(f"/moderation/users/{applicant.id}/reject", data={"reason": "職員であることを確認できませんでした。"})
+    client.post(reject, data={"reason": "職員であることを確認できませんでした。", "fingerprint": seen})
     db.session.refresh(applicant)
     assert applicant.state == UserState.REJECTED
     mail = outbox(applicant.email)[-1]

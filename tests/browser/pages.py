@@ -96,6 +96,6 @@ def published_proposal(live_server: LiveServer, author: Account, moderator: Acco
     """A proposal written, submitted and approved directly in the database; its id."""
     with live_server.app.app_context():
         post = create_post(user_by_email(author.email), PostInput(kind=PostKind.PROPOSAL, **fields), submit=True)
-        approve_post(user_by_email(moderator.email), post)
+        approve_post(user_by_email(moderator.email), post, post.version)
         db.session.commit()
         return post.id

@@ -404,7 +404,10 @@ def test_moderation_without_csrf_token_is_refused(client, csrf, world, outbox):
     db.session.refresh(world.applicant)
     assert world.applicant.state == UserState.PENDING
     assert outbox(world.applicant.email) == []
-    response = client.post(f"/moderation/users/{world.applicant.id}/approve", data={"csrf_token": token})
+    seen = world.applicant.registration_fingerprint
+    response = client.post(
+        f"/moderation/users/{world.applicant.id}/approve", data={"csrf_token": token, "fingerprint": seen}
+    )
     assert response.status_code == 302
     db.session.refresh(world.applicant)
     assert world.applicant.state == UserState.ACTIVE

@@ -208,19 +208,19 @@ def test_a_decision_on_a_post_tells_its_organization_and_accepted_co_proposers_b
     db.session.commit()
     told_of_decisions = [people.sakai, people.sakai_colleague, *cast.kushiro_staff]  # not sakai_moderator: decides
 
-    result = told(lambda: posts.reject_post(cast.sakai_moderator, post, "日程を具体的に書いてください。"))
+    result = told(lambda: posts.reject_post(cast.sakai_moderator, post, post.version, "日程を具体的に書いてください。"))
     assert_told(result, "post_rejected", *told_of_decisions)  # returned: nobody else hears of it
 
     posts.submit_post(people.sakai, post)
     db.session.commit()
-    result = told(lambda: posts.approve_post(cast.sakai_moderator, post))
+    result = told(lambda: posts.approve_post(cast.sakai_moderator, post, post.version))
     assert_told(result, "post_approved", *told_of_decisions, besides=NEW_POST_KINDS)
 
 
 def test_a_decision_by_a_moderator_of_no_organization_tells_every_active_officer_of_the_post(app, cast, make_post):
     post = make_post(cast.people.sakai, PostState.PENDING)
 
-    result = told(lambda: posts.approve_post(cast.people.moderator, post))
+    result = told(lambda: posts.approve_post(cast.people.moderator, post, post.version))
 
     assert_told(result, "post_approved", *cast.sakai_staff, besides=NEW_POST_KINDS)
 
@@ -319,7 +319,7 @@ def test_a_published_proposal_tells_its_target_wards_at_once_and_following_ward_
     notifications.set_follows(cast.chiyoda_colleague, False, {"events"}, set())  # not this post's category
     post = make_post(people.sakai, PostState.PENDING, category="products", target_ward_codes=[SHINAGAWA])
 
-    result = told(lambda: posts.approve_post(people.moderator, post))
+    result = told(lambda: posts.approve_post(people.moderator, post, post.version))
 
     assert [row for row in result.app if row[1] == "post_targeted"] == each("post_targeted", *cast.shinagawa_staff)
     assert [row for row in result.mail if row[1] == "post_targeted"] == each("post_targeted", *cast.shinagawa_staff)

@@ -351,7 +351,7 @@ def test_a_moderator_decision_without_its_reason(client, auth, people, make_post
 def test_a_revision_decided_twice(client, auth, people, make_post):
     post = make_post(people.sakai)
     revision = services.update_post(people.sakai, post, post_input(title="修正"))
-    services.approve_revision(people.moderator, revision)
+    services.approve_revision(people.moderator, revision, revision.version)
     db.session.commit()
     auth.login(people.moderator)
     before = database_state()

@@ -9,7 +9,7 @@ from bulletin.core.audit import ModerationDecision
 from bulletin.extensions import db
 from bulletin.posts.models import Post, PostState
 from tests.constants import PDF, SAKAI, SHINAGAWA
-from tests.factories import form_data
+from tests.factories import form_data, hidden_value, text_of
 
 BODY = "## 内容\n\n- 試食\n- 漁師のトーク\n\n[坂井市](https://www.city.fukui-sakai.lg.jp/)"
 
@@ -38,7 +38,9 @@ def test_proposal_from_draft_to_publication(client, auth, create_user, moderator
     auth.login(moderator)
     queue = client.get("/moderation").get_data(as_text=True)
     assert data["title"] in queue
-    response = client.post(f"/moderation/posts/{post.id}/reject", data={"reason": "日程を具体的に書いてください。"})
+    reject = f"/moderation/posts/{post.id}/reject"
+    returned = hidden_value(client.get(f"/moderation/posts/{post.id}"), reject, "version")
+    response = client.post(reject, data={"reason": "日程を具体的に書いてください。", "version": returned})
     assert response.status_code == 302
     auth.logout()
 
@@ -55,9 +57,12 @@ def test_proposal_from_draft_to_publication(client, auth, create_user, moderator
     auth.logout()
 
     auth.login(moderator)
-    review = client.get(f"/moderation/posts/{post.id}").get_data(as_text=True)
-    assert "<ins>" in review and "<del>" in review
-    assert client.post(f"/moderation/posts/{post.id}/approve").status_code == 302
+    review = client.get(f"/moderation/posts/{post.id}")
+    assert "<ins>" in text_of(review) and "<del>" in text_of(review)
+    approve = f"/moderation/posts/{post.id}/approve"
+    approved = hidden_value(review, approve, "version")
+    assert int(approved) > int(returned)  # the author's edit after the return is a new version
+    assert client.post(approve, data={"version": approved}).status_code == 302
     db.session.refresh(post)
     assert post.state == PostState.PUBLISHED and post.published_at is not None
     actions = list(

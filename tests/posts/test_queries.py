@@ -125,7 +125,7 @@ def test_the_detail_page_costs_the_same_whatever_the_post_carries(client, auth, 
     auth.login(getattr(people, viewer))
     plain = services.create_post(people.sakai, post_input(title="添付も共同提案者もない投稿"))
     services.submit_post(people.sakai, plain)
-    services.approve_post(people.moderator, plain)
+    services.approve_post(people.moderator, plain, plain.version)
     db.session.commit()
     add_posts(3, people.sakai)
     small = cost(client, count_queries, f"/posts/{plain.id}")

@@ -114,9 +114,9 @@ def run_verb(action, post, people):
         case "submit":
             services.submit_post(author, post)
         case "approve":
-            services.approve_post(moderator, post)
+            services.approve_post(moderator, post, post.version)
         case "reject":
-            services.reject_post(moderator, post, RETURN_COMMENT)
+            services.reject_post(moderator, post, post.version, RETURN_COMMENT)
         case "close":
             services.close_post(author, post, "no_longer_seeking")
         case "withdraw":
@@ -161,7 +161,7 @@ def test_submit_sets_submitted_at_and_approve_sets_published_at(people, make_pos
     assert post.submitted_at is None and post.published_at is None
     services.submit_post(people.sakai, post)
     assert post.submitted_at is not None and post.published_at is None
-    services.approve_post(people.moderator, post)
+    services.approve_post(people.moderator, post, post.version)
     db.session.commit()
     assert post.published_at is not None
 
@@ -357,7 +357,7 @@ def test_an_edit_of_a_published_post_waits_for_approval(people, make_post):
     assert post.state == PostState.PUBLISHED
     assert [r.id for r in pending_revisions(post)] == [revision.id]
 
-    services.approve_revision(people.moderator, revision)
+    services.approve_revision(people.moderator, revision, revision.version)
     db.session.commit()
     db.session.expire_all()
     post = db.session.get(Post, post.id)
@@ -388,7 +388,7 @@ def test_a_second_edit_replaces_the_pending_revision(people, make_post):
 def test_reject_revision_keeps_the_published_text(people, make_post):
     post = make_post(people.sakai, title="公開中のタイトル")
     revision = services.update_post(people.sakai, post, post_input(title="不適切な修正"))
-    services.reject_revision(people.moderator, revision, "この変更は認められません。")
+    services.reject_revision(people.moderator, revision, revision.version, "この変更は認められません。")
     db.session.commit()
     db.session.expire_all()
     post = db.session.get(Post, post.id)
@@ -405,10 +405,10 @@ def test_reject_revision_keeps_the_published_text(people, make_post):
 def test_a_revision_is_decided_once(people, make_post):
     post = make_post(people.sakai)
     revision = services.update_post(people.sakai, post, post_input(title="修正"))
-    services.approve_revision(people.moderator, revision)
+    services.approve_revision(people.moderator, revision, revision.version)
     for decide in (
-        lambda: services.approve_revision(people.moderator, revision),
-        lambda: services.reject_revision(people.moderator, revision, "理由"),
+        lambda: services.approve_revision(people.moderator, revision, revision.version),
+        lambda: services.reject_revision(people.moderator, revision, revision.version, "理由"),
     ):
         with pytest.raises(PostError) as refused:
             decide()
@@ -420,7 +420,7 @@ def test_a_revision_of_a_post_no_longer_published_is_not_applied(people, make_po
     revision = services.update_post(people.sakai, post, post_input(title="修正"))
     services.hide_post(people.moderator, post, HIDE_REASON)
     with pytest.raises(PostError) as refused:
-        services.approve_revision(people.moderator, revision)
+        services.approve_revision(people.moderator, revision, revision.version)
     assert refused.value.message == "この投稿は公開中ではないため、修正を反映できません。"
     assert post.title == "公開中のタイトル"
 
@@ -429,7 +429,7 @@ def test_refusing_a_revision_needs_a_reason(people, make_post):
     post = make_post(people.sakai)
     revision = services.update_post(people.sakai, post, post_input(title="修正"))
     with pytest.raises(PostError) as refused:
-        services.reject_revision(people.moderator, revision, "  ")
+        services.reject_revision(people.moderator, revision, revision.version, "  ")
     assert refused.value.field == "reason"
     assert revision.state == RevisionState.PENDING
 
@@ -479,11 +479,16 @@ def published_with_report(people, make_post):
 
 MODERATOR_VERBS = {
     # name: (state the post starts in, how to set the subject up, the call, the logged action, the logged reason)
-    "approve_post": (PostState.PENDING, None, lambda actor, post, _: services.approve_post(actor, post), None),
+    "approve_post": (
+        PostState.PENDING,
+        None,
+        lambda actor, post, _: services.approve_post(actor, post, post.version),
+        None,
+    ),
     "reject_post": (
         PostState.PENDING,
         None,
-        lambda actor, post, _: services.reject_post(actor, post, RETURN_COMMENT),
+        lambda actor, post, _: services.reject_post(actor, post, post.version, RETURN_COMMENT),
         RETURN_COMMENT,
     ),
     "hide_post": (
@@ -496,13 +501,13 @@ MODERATOR_VERBS = {
     "approve_revision": (
         None,
         published_with_revision,
-        lambda actor, post, revision: services.approve_revision(actor, revision),
+        lambda actor, post, revision: services.approve_revision(actor, revision, revision.version),
         None,
     ),
     "reject_revision": (
         None,
         published_with_revision,
-        lambda actor, post, revision: services.reject_revision(actor, revision, "認められません。"),
+        lambda actor, post, revision: services.reject_revision(actor, revision, revision.version, "認められません。"),
         "認められません。",
     ),
     "dismiss_report": (
@@ -636,7 +641,7 @@ def test_the_database_still_takes_new_lines_of_the_moderation_log(people, make_p
 
 def test_reject_stores_what_was_returned_and_approve_clears_it(people, make_post):
     post = make_post(people.sakai, PostState.PENDING, title="最初のタイトル")
-    services.reject_post(people.moderator, post, RETURN_COMMENT)
+    services.reject_post(people.moderator, post, post.version, RETURN_COMMENT)
     db.session.commit()
     db.session.expire_all()
     post = db.session.get(Post, post.id)
@@ -650,7 +655,7 @@ def test_reject_stores_what_was_returned_and_approve_clears_it(people, make_post
     assert post.returned_snapshot["title"] == "最初のタイトル"  # the moderator diffs against it
     assert post.moderator_comment == RETURN_COMMENT
 
-    services.approve_post(people.moderator, post)
+    services.approve_post(people.moderator, post, post.version)
     db.session.commit()
     db.session.expire_all()
     post = db.session.get(Post, post.id)
@@ -663,7 +668,7 @@ def test_reject_and_hide_need_a_reason(people, make_post, reason):
     pending = make_post(people.sakai, PostState.PENDING)
     published = make_post(people.sakai)
     with pytest.raises(PostError) as refused:
-        services.reject_post(people.moderator, pending, reason)
+        services.reject_post(people.moderator, pending, pending.version, reason)
     assert refused.value.message == "差し戻しの理由を入力してください。"
     with pytest.raises(PostError) as refused:
         services.hide_post(people.moderator, published, reason)
@@ -812,7 +817,7 @@ def test_an_accepted_co_proposer_edits_the_post_and_is_shown_with_it(app, people
 
     services.update_post(people.kushiro, post, post_input(title="釧路町が直したタイトル"))
     services.submit_post(people.kushiro, post)
-    services.approve_post(people.moderator, post)
+    services.approve_post(people.moderator, post, post.version)
     db.session.commit()
     assert post.title == "釧路町が直したタイトル"
 

@@ -472,7 +472,7 @@ def test_attachments_are_served_only_to_those_who_may_see_the_post(app, client, 
         auth.logout()
 
     services.submit_post(people.sakai, post)
-    services.approve_post(people.moderator, post)
+    services.approve_post(people.moderator, post, post.version)
     db.session.commit()
     auth.login(people.kushiro)
     status, headers, body = fetch(client, post, attachment)

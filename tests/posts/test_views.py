@@ -13,7 +13,17 @@ from bulletin.organizations.services import get_by_code
 from bulletin.posts import services
 from bulletin.posts.models import Post, PostRevision, PostState, RevisionState
 from tests.constants import CHIYODA, KUSHIRO_TOWN, RETURN_COMMENT, SHINAGAWA, STATE_LABELS
-from tests.factories import assert_unchanged, database_state, flashes, form_data, in_days, page_of, post_input
+from tests.factories import (
+    assert_unchanged,
+    database_state,
+    flashes,
+    form_data,
+    hidden_value,
+    in_days,
+    page_of,
+    post_input,
+    text_of,
+)
 
 CARD_ID = re.compile(r"^post-(\d+)-title$")
 
@@ -171,7 +181,7 @@ def test_search_follows_approved_revisions_only(client, auth, people, make_post)
     db.session.commit()
     auth.login(people.kushiro)
     assert listed(client.get("/posts", query_string={"q": "ホタテ"})) == []
-    services.approve_revision(people.moderator, revision)
+    services.approve_revision(people.moderator, revision, revision.version)
     db.session.commit()
     assert listed(client.get("/posts", query_string={"q": "ほたて"})) == [post.id]
 
@@ -440,9 +450,10 @@ def test_an_edit_of_a_published_post_through_the_pages(client, auth, people, mak
     auth.login(people.moderator)
     queue = page_of(client.get("/moderation"))
     link = next(a.attrs["href"] for a in queue.all("a") if a.attrs.get("href", "").startswith("/moderation/revisions/"))
-    review = client.get(link).get_data(as_text=True)
-    assert "<ins>修正した</ins>" in review and "<del>公開中の</del>" in review  # a diff by characters
-    response = client.post(f"{link}/approve", follow_redirects=True)
+    review = client.get(link)
+    assert "<ins>修正した</ins>" in text_of(review) and "<del>公開中の</del>" in text_of(review)  # a diff by characters
+    seen = hidden_value(review, f"{link}/approve", "version")
+    response = client.post(f"{link}/approve", data={"version": seen}, follow_redirects=True)
     assert "修正を反映しました。" in flashes(response)
     db.session.expire_all()
     post = db.session.get(Post, post.id)

@@ -19,7 +19,7 @@ def test_from_response_to_public_case(app, client, auth, create_user, moderator)
     post = create_post(
         sakai, PostInput(kind="proposal", title="黄金がにのPR", summary="試食とPR", category="products"), submit=True
     )
-    approve_post(moderator, post)
+    approve_post(moderator, post, post.version)
     db.session.commit()
 
     auth.login(shinagawa)

@@ -63,6 +63,9 @@ class Config:
     SESSION_IDLE_MINUTES = 120
     SESSION_MAX_HOURS = 12
     SECURITY_LOG_RETENTION_DAYS = 400  # a year and its April review, then the lines go
+    # Where staff of a suspended organization, or a suspended officer, write to the secretariat (shown on the page
+    # and in the mail that tells them why); unset: "the secretariat" without an address.
+    CONTACT_EMAIL: str | None = None
     CONFIRM_TOKEN_MAX_AGE = 3 * 24 * 3600
     RESET_TOKEN_MAX_AGE = 2 * 3600
     INVITATION_MAX_AGE_DAYS = 14
@@ -101,6 +104,7 @@ class Config:
             "UPLOAD_DIR",
             "MAIL_FOLDER",
             "MAIL_FORM_LIMIT_PER_ADDRESS",
+            "CONTACT_EMAIL",
         ):
             if env.get(name):
                 overrides[name] = env[name]

@@ -23,6 +23,21 @@ password_reset_requested = _signals.signal(
 )
 password_changed = _signals.signal("password-changed", doc="A user's password changed: kwargs user.")
 user_invited = _signals.signal("user-invited", doc="An org admin invited a colleague: kwargs invitation, token.")
+account_suspended = _signals.signal(
+    "account-suspended",
+    doc="A user's account was suspended: kwargs user, moderator (None: the board, for inactivity), reason.",
+)
+account_reinstated = _signals.signal(
+    "account-reinstated", doc="A moderator reinstated a suspended account: kwargs user, moderator."
+)
+organization_suspended = _signals.signal(
+    "organization-suspended",
+    doc="A moderator suspended an organization: kwargs organization, moderator, reason, staff (its active users).",
+)
+organization_reinstated = _signals.signal(
+    "organization-reinstated",
+    doc="A moderator reinstated an organization: kwargs organization, moderator, staff (its active users).",
+)
 
 post_submitted = _signals.signal("post-submitted", doc="A post was sent to review: kwargs post.")
 post_approved = _signals.signal("post-approved", doc="A moderator published a post: kwargs post, moderator.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 
 from bulletin.accounts.models import User
@@ -83,6 +84,53 @@ def on_user_invited(sender, invitation, token: str, **_):
     )
 
 
+def on_account_suspended(sender, user: User, reason: str, **_):
+    queue_email(
+        user,
+        "account_suspended",
+        _l("アカウントの利用を停止しました"),
+        "account_suspended",
+        reason=reason,
+        contact=current_app.config["CONTACT_EMAIL"],
+    )
+
+
+def on_account_reinstated(sender, user: User, **_):
+    queue_email(
+        user,
+        "account_reinstated",
+        _l("アカウントの利用を再開しました"),
+        "account_reinstated",
+        login_url=absolute_url("accounts.login"),
+    )
+
+
+def on_organization_suspended(sender, organization, reason: str, staff: list[User], **_):
+    for member in staff:
+        queue_email(
+            member,
+            "organization_suspended",
+            _l("団体の掲示板の利用を停止しました"),
+            "organization_suspended",
+            organization=organization,
+            reason=reason,
+            contact=current_app.config["CONTACT_EMAIL"],
+            page_url=absolute_url("accounts.organization_suspended"),
+        )
+
+
+def on_organization_reinstated(sender, organization, staff: list[User], **_):
+    for member in staff:
+        queue_email(
+            member,
+            "organization_reinstated",
+            _l("団体の掲示板の利用を再開しました"),
+            "organization_reinstated",
+            organization=organization,
+            login_url=absolute_url("accounts.login"),
+        )
+
+
 def connect_receivers() -> None:
     """Subscribe every receiver; called once by create_app (weak=False: the functions live for the process)."""
     pairs = (
@@ -93,6 +141,10 @@ def connect_receivers() -> None:
         (signals.password_reset_requested, on_password_reset_requested),
         (signals.password_changed, on_password_changed),
         (signals.user_invited, on_user_invited),
+        (signals.account_suspended, on_account_suspended),
+        (signals.account_reinstated, on_account_reinstated),
+        (signals.organization_suspended, on_organization_suspended),
+        (signals.organization_reinstated, on_organization_reinstated),
     )
     for signal, receiver in pairs:
         signal.connect(receiver, weak=False)

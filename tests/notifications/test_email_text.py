@@ -36,6 +36,16 @@ def _events(user, moderator, invitation):
         "password_reset": lambda: signals.password_reset_requested.send(None, user=user, token="t"),
         "password_changed": lambda: signals.password_changed.send(None, user=user),
         "invitation": lambda: signals.user_invited.send(user, invitation=invitation, token="t"),
+        "account_suspended": lambda: signals.account_suspended.send(
+            moderator, user=user, moderator=moderator, reason="規約に反する投稿を繰り返したため。"
+        ),
+        "account_reinstated": lambda: signals.account_reinstated.send(moderator, user=user, moderator=moderator),
+        "organization_suspended": lambda: signals.organization_suspended.send(
+            moderator, organization=user.organization, moderator=moderator, reason="会費の未納のため。", staff=[user]
+        ),
+        "organization_reinstated": lambda: signals.organization_reinstated.send(
+            moderator, organization=user.organization, moderator=moderator, staff=[user]
+        ),
     }
 
 
@@ -51,6 +61,10 @@ def _events(user, moderator, invitation):
         "password_reset",
         "password_changed",
         "invitation",
+        "account_suspended",
+        "account_reinstated",
+        "organization_suspended",
+        "organization_reinstated",
     ],
 )
 def test_email_text_matches_the_saved_text(app, create_user, moderator, outbox, kind, locale):

@@ -63,6 +63,10 @@ class Config:
     SESSION_IDLE_MINUTES = 120
     SESSION_MAX_HOURS = 12
     SECURITY_LOG_RETENTION_DAYS = 400  # a year and its April review, then the lines go
+    # Accounts nobody signed in to for this many months are suspended by `bulletin expire` (0: never), after a
+    # warning e-mail this many days before.
+    INACTIVITY_SUSPEND_MONTHS = 13
+    INACTIVITY_WARNING_DAYS = 30
     # Where staff of a suspended organization, or a suspended officer, write to the secretariat (shown on the page
     # and in the mail that tells them why); unset: "the secretariat" without an address.
     CONTACT_EMAIL: str | None = None
@@ -116,6 +120,8 @@ class Config:
             "ACCOUNT_MAILS_PER_HOUR",
             "SESSION_IDLE_MINUTES",
             "SESSION_MAX_HOURS",
+            "INACTIVITY_SUSPEND_MONTHS",
+            "INACTIVITY_WARNING_DAYS",
         ):
             value = _env_int(name, None)
             if value is not None:

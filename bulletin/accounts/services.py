@@ -170,6 +170,7 @@ def authenticate(email: str, password: str) -> User:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
+    user.inactivity_warned_at = None  # in use again: a warning of suspension for inactivity no longer holds
     return user
 
 

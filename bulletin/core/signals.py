@@ -38,6 +38,10 @@ organization_reinstated = _signals.signal(
     "organization-reinstated",
     doc="A moderator reinstated an organization: kwargs organization, moderator, staff (its active users).",
 )
+inactivity_warning = _signals.signal(
+    "inactivity-warning",
+    doc="An account unused for long will be suspended unless used by a date: kwargs user, months, suspend_on.",
+)
 
 post_submitted = _signals.signal("post-submitted", doc="A post was sent to review: kwargs post.")
 post_approved = _signals.signal("post-approved", doc="A moderator published a post: kwargs post, moderator.")

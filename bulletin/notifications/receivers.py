@@ -131,6 +131,18 @@ def on_organization_reinstated(sender, organization, staff: list[User], **_):
         )
 
 
+def on_inactivity_warning(sender, user: User, months: int, suspend_on, **_):
+    queue_email(
+        user,
+        "inactivity_warning",
+        _l("ログインがないため、アカウントの利用を停止する予定です"),
+        "inactivity_warning",
+        months=months,
+        suspend_on=suspend_on,
+        login_url=absolute_url("accounts.login"),
+    )
+
+
 def connect_receivers() -> None:
     """Subscribe every receiver; called once by create_app (weak=False: the functions live for the process)."""
     pairs = (
@@ -145,6 +157,7 @@ def connect_receivers() -> None:
         (signals.account_reinstated, on_account_reinstated),
         (signals.organization_suspended, on_organization_suspended),
         (signals.organization_reinstated, on_organization_reinstated),
+        (signals.inactivity_warning, on_inactivity_warning),
     )
     for signal, receiver in pairs:
         signal.connect(receiver, weak=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,9 @@ def _events(user, moderator, invitation):
         "organization_reinstated": lambda: signals.organization_reinstated.send(
             moderator, organization=user.organization, moderator=moderator, staff=[user]
         ),
+        "inactivity_warning": lambda: signals.inactivity_warning.send(
+            None, user=user, months=13, suspend_on=date(2026, 12, 31)
+        ),
     }
 
 
@@ -65,6 +69,7 @@ def _events(user, moderator, invitation):
         "account_reinstated",
         "organization_suspended",
         "organization_reinstated",
+        "inactivity_warning",
     ],
 )
 def test_email_text_matches_the_saved_text(app, create_user, moderator, outbox, kind, locale):

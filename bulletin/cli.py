@@ -23,6 +23,7 @@ from bulletin.core.security_events import purge_old_security_events
 from bulletin.core.text import format_fiscal_year
 from bulletin.demo import OFFICERS, create_demo_world
 from bulletin.extensions import db
+from bulletin.moderation.inactivity import apply_inactivity_rules
 from bulletin.notifications.delivery import deliver_due
 from bulletin.notifications.services import send_digests
 from bulletin.organizations.services import seed_organizations
@@ -171,16 +172,18 @@ def digest_command():
 @writes
 def expire_command():
     """Move published posts past their deadline to `expired`, remind those due in seven days, do the April review's
-    daily work (see `bulletin staff-review`), and delete ended sessions and security-log lines past their retention
-    (idempotent; run daily)."""
+    daily work (see `bulletin staff-review`), warn and then suspend accounts unused for INACTIVITY_SUSPEND_MONTHS, and
+    delete ended sessions and security-log lines past their retention (idempotent; run daily)."""
     count = expire_posts()
     reminded = remind_deadlines()
     review = staff_review.run_daily()
+    inactivity = apply_inactivity_rules()
     sessions_gone = purge_expired_sessions()
     events_gone = purge_old_security_events(current_app.config["SECURITY_LOG_RETENTION_DAYS"])
     db.session.commit()
     click.echo(
         f"expired {count} post(s), reminded {reminded}, "
+        f"warned {inactivity.warned} and suspended {inactivity.suspended} unused account(s), "
         f"deleted {sessions_gone} ended session(s) and {events_gone} old security-log line(s)"
     )
     click.echo(_review_report(review))

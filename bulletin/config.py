@@ -65,6 +65,13 @@ class Config:
     SESSION_IDLE_MINUTES = 120
     SESSION_MAX_HOURS = 12
     SECURITY_LOG_RETENTION_DAYS = 400  # a year and its April review, then the lines go
+    # Accounts nobody signed in to for this many months are suspended by `bulletin expire` (0: never), after a
+    # warning e-mail this many days before.
+    INACTIVITY_SUSPEND_MONTHS = 13
+    INACTIVITY_WARNING_DAYS = 30
+    # Where staff of a suspended organization, or a suspended officer, write to the secretariat (shown on the page
+    # and in the mail that tells them why); unset: "the secretariat" without an address.
+    CONTACT_EMAIL: str | None = None
     CONFIRM_TOKEN_MAX_AGE = 3 * 24 * 3600
     EMAIL_CHANGE_TOKEN_MAX_AGE = 3 * 24 * 3600  # the link to the new address, as long as a registration's
     RESET_TOKEN_MAX_AGE = 2 * 3600
@@ -135,6 +142,7 @@ class Config:
             "TOTP_ISSUER",
             "STAFF_REVIEW_OPENS",
             "STAFF_REVIEW_REMINDERS_UNTIL",
+            "CONTACT_EMAIL",
         ):
             if env.get(name):
                 overrides[name] = env[name]
@@ -154,6 +162,8 @@ class Config:
             "LOGIN_ACCOUNT_GUARD",
             "SECURITY_LOG_RETENTION_DAYS",
             "STAFF_REVIEW_REMINDER_DAYS",
+            "INACTIVITY_SUSPEND_MONTHS",
+            "INACTIVITY_WARNING_DAYS",
         ):
             value = _env_int(name, None)
             if value is not None:

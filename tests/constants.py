@@ -19,6 +19,7 @@ SHINAGAWA = "131091"  # 品川区, a special ward: calls
 CHIYODA = "131016"  # 千代田区, a special ward
 KUSHIRO_TOWN = "016616"  # 釧路町, a town of Hokkaido
 KANAZAWA = "172014"  # 金沢市 (石川県)
+GIFU = "212016"  # 岐阜市 (岐阜県): suspended in the World of the route and page tests
 SAKAI_OSAKA = "271403"  # 堺市 (大阪府), not 坂井市: its domain city.sakai.lg.jp is often taken for 坂井市's
 
 # --- accounts ------------------------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ from bulletin.extensions import db, limiter
 from bulletin.moderation.models import Report
 from bulletin.moderation.reports import report_post
 from bulletin.notifications.models import Notification, OutboxMessage, OutboxState
-from bulletin.organizations.models import Organization
+from bulletin.organizations.models import EmailDomain, Membership, Organization
 from bulletin.organizations.services import confirm_domain, make_member
 from bulletin.posts import services as posts
 from bulletin.posts.models import Attachment, CoProposer, Post, PostKind, PostRevision, PostState
@@ -77,6 +77,7 @@ from bulletin.responses.models import (
 from bulletin.responses.services import OutcomeInput
 from tests.constants import (
     CHIYODA,
+    GIFU,
     HIDE_REASON,
     KUSHIRO_TOWN,
     ON_POSTGRESQL,
@@ -524,6 +525,8 @@ def create_user(app, organization) -> Callable[..., User]:
             confirmed_at=None if state == UserState.UNCONFIRMED else now,
             approved_at=now if state == UserState.ACTIVE else None,
             rejection_reason="理由" if state == UserState.REJECTED else None,
+            suspension_reason="規約違反のため" if state == UserState.SUSPENDED else None,
+            suspended_at=now if state == UserState.SUSPENDED else None,
         )
         db.session.add(user)
         if org is not None and state == UserState.ACTIVE:
@@ -852,6 +855,8 @@ class World:
     applicant: User  # 堺市, awaiting approval
     unconfirmed: User  # 堺市, has not opened the confirmation mail yet
     forgetful: User  # 坂井市 staff, asked for a reset link
+    kept_out: User  # 岐阜市 staff, active, but 岐阜市 is suspended: signed in, they see only why
+    domain: EmailDomain | None = None  # town.kushiro.lg.jp, confirmed for 釧路町 by the moderator
     notification: Notification | None = None  # one of 坂井市 staff's (member_a) notifications, about the home page
     failed_mail: OutboxMessage | None = None  # an e-mail that failed after every try
     unsubscribe_token: str = ""  # member_a's link to stop "post approved" e-mail
@@ -898,7 +903,10 @@ def build_world(create_user, moderator: User, with_posts: bool = False, with_res
         applicant=create_user(SAKAI_OSAKA, email="applicant@city.sakai.lg.jp", state=UserState.PENDING),
         unconfirmed=create_user(SAKAI_OSAKA, email="new@city.sakai.lg.jp", state=UserState.UNCONFIRMED),
         forgetful=create_user(SAKAI, email="forgetful@city.fukui-sakai.lg.jp", name="坂井 忘却"),
+        kept_out=create_user(GIFU, email="staff@city.gifu.lg.jp", name="岐阜 職員"),
     )
+    suspend_organization_directly(world.kept_out.organization)
+    world.domain = confirm_domain(world.member_b.organization, "town.kushiro.lg.jp", moderator.id)
     world.confirm_token = tokens.make_confirmation_token(world.unconfirmed)
     world.reset_token = tokens.make_reset_token(world.forgetful)
     token, token_hash = tokens.new_invitation_token()
@@ -939,6 +947,14 @@ def build_world(create_user, moderator: User, with_posts: bool = False, with_res
         _add_responses(world)
     db.session.commit()
     return world
+
+
+def suspend_organization_directly(organization: Organization, reason: str = "会費の未納のため") -> None:
+    """Put a member organization in the suspended state (no mail, no log: for setting up a test)."""
+    organization.membership_before_suspension = organization.membership
+    organization.membership = Membership.SUSPENDED
+    organization.suspension_reason = reason
+    organization.suspended_at = utcnow()
 
 
 def _written(kind: PostKind, title: str, **values) -> PostInput:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import date, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import insert, inspect
+from sqlalchemy import MetaData, Table, insert, inspect
 from sqlalchemy.exc import IntegrityError
 
 from bulletin.cli import main as bulletin_cli
@@ -133,3 +134,83 @@ def test_bulletin_db_check_notices_a_schema_that_drifted(fresh_app, monkeypatch)
     assert [difference[0] for difference in schema_differences()] == ["add_index"]
     result = fresh_app.test_cli_runner().invoke(bulletin_cli, ["db", "check"])
     assert result.exit_code != 0
+
+
+# --- upgrading a board in use --------------------------------------------------------------------------------------
+
+# The last revision that a running board may hold; every migration after it must keep the board's rows as they are.
+LANDED = "d41f7a2c9e10"
+
+
+def _dummy(column):
+    python_type = column.type.python_type
+    if python_type is bool:
+        return False
+    if python_type is int:
+        return 1
+    if python_type is float:
+        return 0.0
+    if python_type is datetime:
+        return datetime(2026, 4, 1, 9, 0)
+    if python_type is date:
+        return date(2026, 4, 1)
+    if python_type is dict:
+        return {}
+    return "x"
+
+
+def insert_row(connection, table_name: str, **values) -> int:
+    """Insert a row as the schema of the moment has it: the given values, a plain value in every other required
+    column without a default."""
+    table = Table(table_name, MetaData(), autoload_with=connection)
+    row = dict(values)
+    for column in table.columns:
+        if column.name not in row and not column.nullable and column.server_default is None and not column.primary_key:
+            row[column.name] = _dummy(column)
+    return connection.execute(table.insert().values(**row)).inserted_primary_key[0]
+
+
+def rows_of(connection, table_name: str) -> list[tuple]:
+    table = Table(table_name, MetaData(), autoload_with=connection)
+    key = [c for c in table.columns if c.primary_key]
+    return [tuple(r) for r in connection.execute(table.select().order_by(*key))]
+
+
+KEPT = ("organization", "user", "moderation_decision", "notification", "post")
+
+
+def test_upgrading_a_board_in_use_keeps_every_row(fresh_app):
+    upgrade(revision=LANDED)
+    with db.engine.begin() as connection:
+        org = insert_row(
+            connection, "organization", code="182109", name="坂井市", prefecture_code="18", kind="city",
+            membership="member",
+        )  # fmt: skip
+        moderator = insert_row(
+            connection, "user", email="mod@example.lg.jp", password_hash="h", name="事務局", is_moderator=True,
+            state="active", confirmed_at=datetime(2026, 4, 1), role="staff",
+        )  # fmt: skip
+        officer = insert_row(
+            connection, "user", email="officer@city.fukui-sakai.lg.jp", password_hash="h", name="坂井 花子",
+            organization_id=org, state="active", confirmed_at=datetime(2026, 4, 1), role="admin",
+        )  # fmt: skip
+        insert_row(
+            connection, "moderation_decision", actor_id=moderator, action="approve_user", subject_type="user",
+            subject_id=officer, details={},
+        )  # fmt: skip
+        insert_row(connection, "notification", user_id=officer, kind="member_approved", params={})
+        insert_row(
+            connection, "post", organization_id=org, author_id=officer, kind="proposal", state="published",
+            title="黄金がに", category="tourism",
+        )  # fmt: skip
+        before = {name: rows_of(connection, name) for name in KEPT}
+    upgrade()
+    with db.engine.connect() as connection:
+        after = {name: rows_of(connection, name) for name in KEPT}
+    for name in KEPT:
+        assert len(after[name]) == len(before[name]) == 1, name
+    assert after["post"][0][:3] == before["post"][0][:3]
+    author_column = [c.name for c in Table("post", MetaData(), autoload_with=db.engine).columns].index("author_id")
+    assert after["post"][0][author_column] == officer  # not set to NULL by a copy of the user table
+    assert after["moderation_decision"] == before["moderation_decision"]
+    assert schema_differences() == []

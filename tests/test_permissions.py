@@ -36,9 +36,10 @@ from bulletin.extensions import db
 from bulletin.moderation.models import Report, ReportState
 from bulletin.notifications.kinds import KINDS
 from bulletin.notifications.models import Notification, NotificationPreference, OutboxMessage
+from bulletin.organizations.models import EmailDomain, Membership, Organization
 from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
-from tests.constants import KUSHIRO_TOWN, NEW_PASSWORD, PASSWORD, SAKAI
+from tests.constants import GIFU, KUSHIRO_TOWN, NEW_PASSWORD, PASSWORD, SAKAI
 from tests.factories import (
     World,
     build_world,
@@ -249,6 +250,8 @@ MEMBERS = r"/organization/members"
 TWO_FACTOR = "/settings/two-factor"
 POST_PAGE = r"/posts/\d+"
 QUEUE = "/moderation"
+ACCOUNT = r"/moderation/users/\d+"
+ORGANIZATION = r"/moderation/organizations/\d{6}"
 CONVERSATION = r"/conversations/\d+"
 PARTNERSHIP = r"/partnerships/\d+"
 RESPONSE = {"kind": "interest", "message": "ぜひ一緒にやりましょう。"}
@@ -298,6 +301,14 @@ def actors_preferences_saved(w, actor) -> bool:
 def member_a_unsubscribed(w, actor) -> bool:
     preference = db.session.get(NotificationPreference, (w.member_a.id, "post_approved"))
     return preference is not None and preference.mode == "off"
+
+
+def membership_of(code: str) -> Membership:
+    return db.session.scalar(select(Organization.membership).where(Organization.code == code))
+
+
+def confirmed_domain(domain: str) -> bool:
+    return bool(db.session.scalar(select(EmailDomain.is_confirmed).where(EmailDomain.domain == domain)))
 
 
 def mail_requeued(w, actor) -> bool:
@@ -606,6 +617,59 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             registration_as_shown(reason="職員であることを確認できませんでした。"),
             lambda w, actor: user(w.applicant.id).state == UserState.REJECTED,
         )
+    ],
+    # accounts and organizations: suspension, confirmed e-mail domains
+    ("moderation.user_page", "GET"): [Case("/moderation/users/{w.member_a.id}", MODERATORS_ONLY)],
+    ("moderation.suspend_user", "POST"): [
+        Case(
+            "/moderation/users/{w.colleague.id}/suspend",
+            moderators_only(done(ACCOUNT)),
+            {"reason": "規約に反する投稿を繰り返したため"},
+            lambda w, actor: user(w.colleague.id).state == UserState.SUSPENDED,
+        )
+    ],
+    ("moderation.reinstate_user", "POST"): [
+        Case(
+            "/moderation/users/{w.suspended.id}/reinstate",
+            moderators_only(done(ACCOUNT)),
+            effect=lambda w, actor: user(w.suspended.id).state == UserState.ACTIVE,
+        )
+    ],
+    ("moderation.organizations", "GET"): [Case("/moderation/organizations?q=さかい", MODERATORS_ONLY)],
+    ("moderation.organization_page", "GET"): [Case(f"/moderation/organizations/{SAKAI}", MODERATORS_ONLY)],
+    ("moderation.suspend_organization", "POST"): [
+        Case(
+            f"/moderation/organizations/{KUSHIRO_TOWN}/suspend",
+            moderators_only(done(ORGANIZATION)),
+            {"reason": "会費の未納のため"},
+            lambda w, actor: membership_of(KUSHIRO_TOWN) == Membership.SUSPENDED,
+        )
+    ],
+    ("moderation.reinstate_organization", "POST"): [
+        Case(
+            f"/moderation/organizations/{GIFU}/reinstate",
+            moderators_only(done(ORGANIZATION)),
+            effect=lambda w, actor: membership_of(GIFU) == Membership.MEMBER,
+        )
+    ],
+    ("moderation.add_domain", "POST"): [
+        Case(
+            f"/moderation/organizations/{SAKAI}/domains",
+            moderators_only(done(ORGANIZATION)),
+            {"domain": "city.fukui-sakai.lg.jp"},
+            lambda w, actor: confirmed_domain("city.fukui-sakai.lg.jp"),
+        )
+    ],
+    ("moderation.revoke_domain", "POST"): [
+        Case(
+            f"/moderation/organizations/{KUSHIRO_TOWN}/domains/{{w.domain}}/revoke",
+            moderators_only(done(ORGANIZATION)),
+            {"reason": "町の職員でない人も使うドメインのため"},
+            lambda w, actor: not confirmed_domain("town.kushiro.lg.jp"),
+        )
+    ],
+    ("accounts.organization_suspended", "GET"): [
+        Case("/organization/suspended", expect(anonymous=LOGIN, signed_in=HOME))
     ],
     # moderation of posts
     ("moderation.review_post", "GET"): [Case("/moderation/posts/{w.pending}", MODERATORS_ONLY, needs_posts=True)],

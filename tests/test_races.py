@@ -19,7 +19,7 @@ import pyotp
 import pytest
 from flask import Flask
 from flask_migrate import upgrade
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bulletin.accounts import services as accounts
 from bulletin.accounts import staff_review, two_factor
@@ -27,10 +27,12 @@ from bulletin.accounts.models import OrgRole, RecoveryCode, StaffReview, User, U
 from bulletin.accounts.passwords import hash_password
 from bulletin.core.audit import ModerationDecision
 from bulletin.core.db import utcnow, write_intent
-from bulletin.core.security_events import SecurityEvent
+from bulletin.core.security_events import SecurityEvent, SecurityEventKind
 from bulletin.extensions import db
+from bulletin.moderation import services as moderation
 from bulletin.notifications.delivery import deliver_due
 from bulletin.notifications.models import Notification, OutboxMessage
+from bulletin.organizations.models import EmailDomain, Membership, Organization
 from bulletin.organizations.services import get_by_code, make_member, seed_organizations
 from bulletin.posts import services as posts
 from bulletin.posts import views as post_views
@@ -40,6 +42,7 @@ from bulletin.responses.models import Conversation, Message, Partnership, Respon
 from tests.constants import (
     ALREADY_DECIDED,
     CHIYODA,
+    GIFU,
     KANAZAWA,
     KUSHIRO_TOWN,
     ON_POSTGRESQL,
@@ -598,6 +601,113 @@ def test_two_registrations_of_one_new_address_at_the_same_instant_create_one_acc
     assert count_of(User, User.email == email) == 1
     confirmations = count_of(OutboxMessage, OutboxMessage.recipient == email, OutboxMessage.kind == "confirm_email")
     assert confirmations == 1
+
+
+# --- suspension and confirmed domains -------------------------------------------------------------------------------
+
+
+def security_lines(kind: SecurityEventKind, user_id: int) -> int:
+    return count_of(SecurityEvent, SecurityEvent.kind == kind, SecurityEvent.user_id == user_id)
+
+
+def test_two_moderators_suspending_one_account_at_the_same_instant_suspend_it_once(app, officer, monkeypatch):
+    sakai, first_moderator, second_moderator = officer(SAKAI), officer(None), officer(None)
+    sakai_id, email = sakai.id, sakai.email
+    browsers = [new_client(app, first_moderator), new_client(app, second_moderator)]
+    deciding = hold_until_all_arrive(monkeypatch, moderation, "guarded_update", parties=2)
+
+    results = all_at_once(
+        [
+            lambda browser=browser, n=n: browser.post(
+                f"/moderation/users/{sakai_id}/suspend", data={"reason": f"{n}人目の理由"}
+            )
+            for n, browser in enumerate(browsers, start=1)
+        ]
+    )
+
+    assert not deciding.broken
+    assert [result.status_code for result in results] == [302, 302]
+    assert fresh(User, sakai_id).state == UserState.SUSPENDED
+    assert log_lines("suspend_user", sakai_id) == 1
+    assert security_lines(SecurityEventKind.SUSPENDED, user_id=sakai_id) == 1
+    assert count_of(OutboxMessage, OutboxMessage.recipient == email, OutboxMessage.kind == "account_suspended") == 1
+    shown = [flashes_after(browser, result) for browser, result in zip(browsers, results, strict=True)]
+    assert sorted("このアカウントはすでに停止されています。" in messages for messages in shown) == [False, True]
+
+
+def test_two_moderators_suspending_each_other_at_the_same_instant_leave_one_of_them(app, officer, monkeypatch):
+    """Each sees another active moderator before deciding; the lock on the moderators' rows makes the second look
+    again after the first one's commit, and refuse: the board is never left without a moderator."""
+    first, second = officer(None), officer(None)
+    pair = (first.id, second.id)
+    db.session.execute(  # the two are the only active moderators (earlier tests of this module left others)
+        update(User)
+        .where(User.is_moderator.is_(True), User.id.not_in(pair), User.state == UserState.ACTIVE)
+        .values(state=UserState.DEACTIVATED)
+    )
+    db.session.commit()
+    browsers = [new_client(app, first), new_client(app, second)]
+    counted = hold_until_all_arrive(monkeypatch, moderation, "other_active_moderators", parties=2)
+
+    results = all_at_once(
+        [
+            lambda: browsers[0].post(f"/moderation/users/{pair[1]}/suspend", data={"reason": "相手を停止"}),
+            lambda: browsers[1].post(f"/moderation/users/{pair[0]}/suspend", data={"reason": "相手を停止"}),
+        ]
+    )
+
+    assert not counted.broken
+    assert all(result.status_code == 302 for result in results)
+    states = sorted(fresh(User, user_id).state for user_id in pair)
+    assert states == [UserState.ACTIVE, UserState.SUSPENDED]
+    assert log_lines("suspend_user", pair[0]) + log_lines("suspend_user", pair[1]) == 1
+
+
+def test_two_moderators_suspending_one_organization_at_the_same_instant_suspend_it_once(app, officer, monkeypatch):
+    staff, moderators = [officer(GIFU), officer(GIFU)], [officer(None), officer(None)]
+    emails, gifu_id = [member.email for member in staff], staff[0].organization_id
+    browsers = [new_client(app, moderator) for moderator in moderators]
+    deciding = hold_until_all_arrive(monkeypatch, moderation, "guarded_update", parties=2)
+
+    results = all_at_once(
+        [
+            lambda browser=browser: browser.post(f"/moderation/organizations/{GIFU}/suspend", data={"reason": "同時"})
+            for browser in browsers
+        ]
+    )
+
+    assert not deciding.broken
+    assert [result.status_code for result in results] == [302, 302]
+    assert fresh(Organization, gifu_id).membership == Membership.SUSPENDED
+    assert log_lines("suspend_organization", gifu_id) == 1
+    for email in emails:
+        sent = count_of(OutboxMessage, OutboxMessage.recipient == email, OutboxMessage.kind == "organization_suspended")
+        assert sent == 1
+    shown = [flashes_after(browser, result) for browser, result in zip(browsers, results, strict=True)]
+    assert sorted("この団体はすでに停止されています。" in messages for messages in shown) == [False, True]
+
+
+def test_two_moderators_adding_one_domain_at_the_same_instant_confirm_it_once(app, officer, monkeypatch):
+    chiyoda, moderators = officer(CHIYODA), [officer(None), officer(None)]
+    organization_id = chiyoda.organization_id
+    browsers = [new_client(app, moderator) for moderator in moderators]
+    confirming = hold_until_all_arrive(monkeypatch, moderation, "confirm_domain", parties=2)
+
+    results = all_at_once(
+        [
+            lambda browser=browser: browser.post(
+                f"/moderation/organizations/{CHIYODA}/domains", data={"domain": "city.chiyoda.lg.jp"}
+            )
+            for browser in browsers
+        ]
+    )
+
+    assert not confirming.broken
+    assert sorted(result.status_code for result in results) == [302, 400]
+    assert count_of(EmailDomain, EmailDomain.domain == "city.chiyoda.lg.jp") == 1
+    assert log_lines("confirm_domain", organization_id) == 1
+    refused = next(result for result in results if result.status_code == 400)
+    assert "city.chiyoda.lg.jp はすでにこの団体のドメインとして確認済みです。" in refused.get_data(as_text=True)
 
 
 # --- consent and publication ---------------------------------------------------------------------------------------

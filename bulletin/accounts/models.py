@@ -14,7 +14,8 @@ from bulletin.core.audit import fingerprint
 from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import Model, db
-from bulletin.organizations.models import Organization
+from bulletin.organizations.domains import ascii_domain
+from bulletin.organizations.models import Membership, Organization
 
 
 class UserState(LabelledStrEnum):
@@ -77,8 +78,18 @@ class User(UserMixin, Model):
     # Chosen in the April review for someone who leaves at the end of the fiscal year: the account works until this
     # day (Japan time) is over, then `bulletin expire` deactivates it.
     leaves_after: Mapped[date | None] = mapped_column(Date)
+    # While suspended: why, since when and by whom (None: by the board itself, for inactivity). Cleared when
+    # reinstated; the moderation log and the security log keep every suspension. (No ON DELETE: a moderator's
+    # account is never deleted, the moderation log refers to it too.)
+    suspension_reason: Mapped[str | None] = mapped_column(db.Text)
+    suspended_at: Mapped[datetime | None]
+    suspended_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    reinstated_at: Mapped[datetime | None]  # the inactivity clock starts again here
+    # When the account was warned that it will be suspended for inactivity; cleared at the next sign-in.
+    inactivity_warned_at: Mapped[datetime | None]
 
     organization: Mapped[Organization | None] = relationship()
+    suspended_by: Mapped[User | None] = relationship(remote_side="User.id", foreign_keys=[suspended_by_id])
 
     __table_args__ = (
         db.CheckConstraint("is_moderator OR organization_id IS NOT NULL", name="member_has_organization"),
@@ -114,14 +125,23 @@ class User(UserMixin, Model):
         return self.totp_enabled_at is not None and self.totp_secret is not None
 
     @property
+    def organization_is_suspended(self) -> bool:
+        """The user's organization is suspended: its staff may sign in only to read why (moderators excepted)."""
+        return (
+            not self.is_moderator
+            and self.organization is not None
+            and self.organization.membership == Membership.SUSPENDED
+        )
+
+    @property
     def is_org_admin(self) -> bool:
         """An organization admin invites colleagues and hands the role on."""
         return self.is_active and self.role == OrgRole.ADMIN and self.organization_id is not None
 
     @property
     def email_domain(self) -> str:
-        """The part of the address after @, lower case."""
-        return self.email.rsplit("@", 1)[-1].lower()
+        """The part of the address after @, as domains are stored (lower case, IDNA)."""
+        return ascii_domain(self.email.rsplit("@", 1)[-1])
 
     def registration_details(self) -> dict:
         """The registration as a moderator reviews it: address, name, department, phone and organization."""

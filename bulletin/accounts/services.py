@@ -108,11 +108,12 @@ def register(details: Registration) -> User | None:
 
 
 def is_trusted_without_review(user: User) -> bool:
-    """An officer needs no moderator when their domain is confirmed for their organization or they were invited.
+    """An officer needs no moderator when their domain is confirmed for their organization or they were invited
+    (unless the organization is suspended).
 
     A domain is never trusted for ending in .lg.jp alone.
     """
-    if user.organization is None:
+    if user.organization is None or user.organization.membership == Membership.SUSPENDED:
         return False
     if user.invited_by_id is not None:
         return True

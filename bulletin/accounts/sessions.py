@@ -70,6 +70,7 @@ def start_session(user: User) -> UserSession:
     )
     db.session.add(row)
     user.last_login_at = now
+    user.inactivity_warned_at = None  # in use again: a warning of suspension for inactivity no longer holds
     db.session.execute(  # the user's sessions that ended by themselves go when a new one starts
         delete(UserSession).where(
             UserSession.user_id == user.id,
@@ -79,6 +80,7 @@ def start_session(user: User) -> UserSession:
     db.session.flush()
     record_security_event(SecurityEventKind.LOGIN, user=user)
     user.last_login_at = now
+    user.inactivity_warned_at = None  # in use again: a warning of suspension for inactivity no longer holds
     session.clear()  # a fresh session: nothing an attacker planted before sign-in survives it
     user.set_session_id_for_cookie(raw)
     user.current_session = row

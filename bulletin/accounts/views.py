@@ -23,6 +23,7 @@ from bulletin.accounts.forms import (
 )
 from bulletin.accounts.models import User, UserState
 from bulletin.accounts.two_factor_views import await_code
+from bulletin.core.errors import render_error
 from bulletin.core.forms import ConfirmActionForm
 from bulletin.core.text import format_fiscal_year, today_in_japan
 from bulletin.core.transaction import carry_out, refusal_shown_on
@@ -37,6 +38,38 @@ bp = Blueprint("accounts", __name__)
 def load_user(session_id: str) -> User | None:
     """The cookie holds the random id of a session row; an ended session signs nobody in."""
     return sessions.load_session_user(session_id)
+
+
+# What the staff of a suspended organization may still reach: the page that says why, and the ways out.
+OPEN_TO_SUSPENDED_ORGANIZATIONS = frozenset(
+    {"accounts.organization_suspended", "accounts.logout", "static", "main.set_locale", "main.healthz", "main.readyz"}
+)
+
+
+@bp.before_app_request
+def keep_suspended_organizations_out():
+    """A signed-in officer of a suspended organization reads nothing but why: every page leads there, and anything
+    else (a form sent, a POST) is refused with 403, changing nothing."""
+    if request.endpoint in OPEN_TO_SUSPENDED_ORGANIZATIONS or not current_user.is_authenticated:
+        return None
+    if not current_user.organization_is_suspended:
+        return None
+    if request.method in ("GET", "HEAD"):
+        return redirect(url_for("accounts.organization_suspended"))
+    return render_error(403, _("団体の利用が停止されているため、この操作はできません。"))
+
+
+@bp.get("/organization/suspended")
+@login_required
+def organization_suspended():
+    """What the staff of a suspended organization see when signed in: why, since when, and whom to ask."""
+    if not current_user.organization_is_suspended:
+        return redirect(url_for("main.index"))
+    return render_template(
+        "accounts/organization_suspended.html",
+        organization=current_user.organization,
+        contact=current_app.config["CONTACT_EMAIL"],
+    )
 
 
 LOGIN_MESSAGES = {

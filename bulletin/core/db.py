@@ -47,13 +47,15 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def str_enum(enum_class: type[enum.Enum], name: str) -> Enum:
-    """An enum stored as its string values in a VARCHAR with a CHECK constraint (portable across databases)."""
+def str_enum(enum_class: type[enum.Enum], name: str, constraint: bool = True) -> Enum:
+    """An enum stored as its string values in a VARCHAR with a CHECK constraint (portable across databases).
+
+    Without `constraint`, for a column added to a table that SQLite could only give a CHECK by copying it whole."""
     return Enum(
         enum_class,
         name=name,
         native_enum=False,
-        create_constraint=True,
+        create_constraint=constraint,
         length=max(len(member.value) for member in enum_class),
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,

@@ -60,6 +60,25 @@ staff_review_reminder_due = _signals.signal(
     "(its active admins, or all its active staff when it has none), staff (its active staff), fiscal_year, "
     "reminders_until (the date of the last reminder).",
 )
+account_suspended = _signals.signal(
+    "account-suspended",
+    doc="A user's account was suspended: kwargs user, moderator (None: the board, for inactivity), reason.",
+)
+account_reinstated = _signals.signal(
+    "account-reinstated", doc="A moderator reinstated a suspended account: kwargs user, moderator."
+)
+organization_suspended = _signals.signal(
+    "organization-suspended",
+    doc="A moderator suspended an organization: kwargs organization, moderator, reason, staff (its active users).",
+)
+organization_reinstated = _signals.signal(
+    "organization-reinstated",
+    doc="A moderator reinstated an organization: kwargs organization, moderator, staff (its active users).",
+)
+inactivity_warning = _signals.signal(
+    "inactivity-warning",
+    doc="An account unused for long will be suspended unless used by a date: kwargs user, months, suspend_on.",
+)
 
 post_submitted = _signals.signal("post-submitted", doc="A post was sent to review: kwargs post.")
 post_approved = _signals.signal("post-approved", doc="A moderator published a post: kwargs post, moderator.")

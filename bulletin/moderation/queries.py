@@ -1,5 +1,5 @@
-"""Read side of moderation: the queue of pending members and changes of address with their flags, the log, and the
-April review's progress."""
+"""Read side of moderation: the queue of pending members and changes of address with their flags, the log, the
+April review's progress, the security log, and what moderators see of an account or an organization."""
 
 from __future__ import annotations
 
@@ -7,17 +7,20 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from bulletin.accounts.models import EmailChange, EmailChangeState, OrgRole, StaffReview, User, UserState
+from bulletin.accounts.models import EmailChange, EmailChangeState, OrgRole, StaffReview, User, UserSession, UserState
+from bulletin.accounts.sessions import absolute_limit, idle_limit
 from bulletin.core.audit import ModerationDecision
+from bulletin.core.db import utcnow
 from bulletin.core.enums import LabelledStrEnum
 from bulletin.core.security_events import SecurityEvent
 from bulletin.core.text import start_of_japanese_day
 from bulletin.extensions import db
 from bulletin.moderation.models import Report, ReportState
-from bulletin.organizations.models import Membership, Organization
+from bulletin.organizations.codes import is_valid_code
+from bulletin.organizations.models import EmailDomain, Membership, Organization
 from bulletin.organizations.services import domain_owners
 from bulletin.posts.models import Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Conversation, Message
@@ -284,3 +287,99 @@ def staff_review_overview(fiscal_year: int) -> ReviewOverview:
         reverse=True,
     )
     return ReviewOverview(fiscal_year, confirmed, waiting)
+
+
+# --- accounts and organizations --------------------------------------------------------------------------------------
+
+RECENT = 20
+
+
+@dataclass
+class AccountOverview:
+    """What a moderator sees about one account beside its own fields."""
+
+    open_sessions: int
+    events: list[SecurityEvent]
+    decisions: list[ModerationDecision]
+
+
+def account_overview(user: User) -> AccountOverview:
+    """The account's open sessions (how many), its latest security-log lines and the decisions about it."""
+    now = utcnow()
+    open_sessions = db.session.scalar(
+        select(func.count())
+        .select_from(UserSession)
+        .where(
+            UserSession.user_id == user.id,
+            UserSession.last_seen_at > now - idle_limit(),
+            UserSession.created_at > now - absolute_limit(),
+        )
+    )
+    events = list(
+        db.session.scalars(
+            select(SecurityEvent)
+            .where(SecurityEvent.user_id == user.id)
+            .options(joinedload(SecurityEvent.actor))
+            .order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
+            .limit(RECENT)
+        )
+    )
+    return AccountOverview(open_sessions or 0, events, decisions_about("user", user.id))
+
+
+def decisions_about(subject_type: str, subject_id: int) -> list[ModerationDecision]:
+    """The latest lines of the moderation log about one subject, newest first."""
+    return list(
+        db.session.scalars(
+            select(ModerationDecision)
+            .where(ModerationDecision.subject_type == subject_type, ModerationDecision.subject_id == subject_id)
+            .options(joinedload(ModerationDecision.actor))
+            .order_by(ModerationDecision.created_at.desc(), ModerationDecision.id.desc())
+            .limit(RECENT)
+        )
+    )
+
+
+def organization_by_code(code: str) -> Organization | None:
+    """The organization with this code, its e-mail domains and who confirmed each."""
+    if not is_valid_code(code or ""):
+        return None
+    return db.session.scalar(
+        select(Organization)
+        .where(Organization.code == code)
+        .options(selectinload(Organization.domains).joinedload(EmailDomain.confirmed_by))
+    )
+
+
+def staff_of(organization: Organization) -> list[User]:
+    """Everyone registered for the organization, in any state: active ones first, then by name."""
+    order = case((User.state == UserState.ACTIVE, 0), else_=1)
+    return list(
+        db.session.scalars(
+            select(User).where(User.organization_id == organization.id).order_by(order, func.lower(User.name), User.id)
+        )
+    )
+
+
+def suspended_organizations() -> list[Organization]:
+    """Organizations under suspension, the most recent first."""
+    return list(
+        db.session.scalars(
+            select(Organization)
+            .where(Organization.membership == Membership.SUSPENDED)
+            .order_by(Organization.suspended_at.desc(), Organization.id)
+        )
+    )
+
+
+def suspended_accounts(limit: int = 200) -> list[User]:
+    """Suspended accounts with their organizations, the most recent first."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.state == UserState.SUSPENDED)
+            .options(joinedload(User.organization))
+            .order_by(User.suspended_at.desc(), User.id.desc())
+            .limit(limit)
+        )
+    )

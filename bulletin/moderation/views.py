@@ -1,5 +1,6 @@
-"""The moderation queue, decisions on members, changes of address, posts and reports, the log, failed mail, the April
-review's progress; and members' reports."""
+"""The moderation queue, decisions on members, changes of address, posts and reports, accounts and organizations
+(suspension, confirmed e-mail domains), the log, the security log, failed mail, the April review's progress; and
+members' reports."""
 
 from __future__ import annotations
 
@@ -19,12 +20,18 @@ from bulletin.moderation.forms import (
     ApproveEmailChangeForm,
     ApproveUserForm,
     DecisionForm,
+    DomainForm,
     RejectUserForm,
     ReturnForm,
+    RevokeDomainForm,
     SecurityLogFilter,
+    SuspendOrganizationForm,
+    SuspendUserForm,
 )
 from bulletin.moderation.models import Report
 from bulletin.notifications.models import OutboxMessage, OutboxState
+from bulletin.organizations.models import EmailDomain, Organization
+from bulletin.organizations.services import search_organizations
 from bulletin.posts import queries as post_queries
 from bulletin.posts import services as posts
 from bulletin.posts.models import CONTENT_FIELDS, PostRevision
@@ -62,7 +69,7 @@ def queue():
     )
 
 
-def _pending_user_or_404(user_id: int):
+def _user_or_404(user_id: int):
     user = queries.get_user(user_id)
     if user is None:
         abort(404)
@@ -72,7 +79,7 @@ def _pending_user_or_404(user_id: int):
 @bp.route("/users/<int:user_id>/approve", methods=["POST"])
 def approve_user(user_id: int):
     """Approve a registration as the queue showed it, optionally confirming its e-mail domain for the organization."""
-    user = _pending_user_or_404(user_id)
+    user = _user_or_404(user_id)
     form = ApproveUserForm()
     if not form.validate_on_submit():
         abort(400)
@@ -89,7 +96,7 @@ def approve_user(user_id: int):
 def reject_user(user_id: int):
     """Reject a registration as this page showed it, with a reason the applicant is told; when the registration
     changed meanwhile, the page shows it again as it is now, with the reason kept."""
-    user = _pending_user_or_404(user_id)
+    user = _user_or_404(user_id)
     form = RejectUserForm()
     status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
@@ -150,6 +157,165 @@ def staff_review():
         current=current,
         overview=queries.staff_review_overview(period.fiscal_year),
     )
+
+
+# --- accounts ---------------------------------------------------------------------------------------------------------
+
+
+def _account_page(user, suspend_form: SuspendUserForm | None = None, status: int = 200):
+    return render_template(
+        "moderation/user.html",
+        user=user,
+        overview=queries.account_overview(user),
+        suspend_form=suspend_form or SuspendUserForm(formdata=None),
+        action_form=ConfirmActionForm(),
+    ), status
+
+
+@bp.get("/users/<int:user_id>")
+def user_page(user_id: int):
+    """One account: its organization, state, sessions and security log, and the buttons to suspend or reinstate."""
+    return _account_page(_user_or_404(user_id))
+
+
+@bp.post("/users/<int:user_id>/suspend")
+def suspend_user(user_id: int):
+    """Suspend an account with a reason the user is told; their sessions end at once."""
+    user = _user_or_404(user_id)
+    form = SuspendUserForm()
+    if not form.validate_on_submit():
+        return _account_page(user, form, 400)
+    here = url_for("moderation.user_page", user_id=user.id)
+    refused_go_to(here)
+    services.suspend_user(current_user, user, form.reason.data)
+    flash(_("%(name)s さんのアカウントを停止しました。", name=user.name), "success")
+    return redirect(here)
+
+
+@bp.post("/users/<int:user_id>/reinstate")
+def reinstate_user(user_id: int):
+    """Let a suspended account be used again."""
+    user = _user_or_404(user_id)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    return carry_out(
+        lambda: services.reinstate_user(current_user, user),
+        _("%(name)s さんのアカウントの利用を再開しました。", name=user.name),
+        url_for("moderation.user_page", user_id=user.id),
+    )
+
+
+# --- organizations ----------------------------------------------------------------------------------------------------
+
+
+@bp.get("/organizations")
+def organizations():
+    """Find an organization by code, name or reading; the organizations and accounts suspended now."""
+    query = request.args.get("q", "")[:50]
+    return render_template(
+        "moderation/organizations.html",
+        query=query,
+        results=search_organizations(query) if query.strip() else [],
+        suspended_organizations=queries.suspended_organizations(),
+        suspended_accounts=queries.suspended_accounts(),
+    )
+
+
+def _organization_or_404(code: str) -> Organization:
+    organization = queries.organization_by_code(code)
+    if organization is None:
+        abort(404)
+    return organization
+
+
+def _organization_page(
+    organization: Organization,
+    *,
+    suspend_form: SuspendOrganizationForm | None = None,
+    domain_form: DomainForm | None = None,
+    revoke_form: RevokeDomainForm | None = None,
+    revoking: int | None = None,
+    status: int = 200,
+):
+    return render_template(
+        "moderation/organization.html",
+        organization=organization,
+        staff=queries.staff_of(organization),
+        decisions=queries.decisions_about("organization", organization.id),
+        suspend_form=suspend_form or SuspendOrganizationForm(formdata=None),
+        domain_form=domain_form or DomainForm(formdata=None),
+        revoke_form=revoke_form or RevokeDomainForm(formdata=None),
+        revoking=revoking,
+        action_form=ConfirmActionForm(),
+    ), status
+
+
+@bp.get("/organizations/<code>")
+def organization_page(code: str):
+    """One organization: its membership, its staff and their states, its confirmed e-mail domains, and the buttons to
+    suspend or reinstate it and to add or revoke a domain."""
+    return _organization_page(_organization_or_404(code))
+
+
+@bp.post("/organizations/<code>/suspend")
+def suspend_organization(code: str):
+    """Suspend an organization with a reason its staff are told; their sessions end at once."""
+    organization = _organization_or_404(code)
+    form = SuspendOrganizationForm()
+    if not form.validate_on_submit():
+        return _organization_page(organization, suspend_form=form, status=400)
+    here = url_for("moderation.organization_page", code=organization.code)
+    refused_go_to(here)
+    services.suspend_organization(current_user, organization, form.reason.data)
+    flash(_("%(org)s の利用を停止しました。", org=organization.display_name), "success")
+    return redirect(here)
+
+
+@bp.post("/organizations/<code>/reinstate")
+def reinstate_organization(code: str):
+    """Give a suspended organization back its membership."""
+    organization = _organization_or_404(code)
+    if not ConfirmActionForm().validate_on_submit():
+        abort(400)
+    return carry_out(
+        lambda: services.reinstate_organization(current_user, organization),
+        _("%(org)s の利用を再開しました。", org=organization.display_name),
+        url_for("moderation.organization_page", code=organization.code),
+    )
+
+
+@bp.post("/organizations/<code>/domains")
+def add_domain(code: str):
+    """Confirm an e-mail domain as the organization's, at once."""
+    organization = _organization_or_404(code)
+    form = DomainForm()
+    if form.validate_on_submit():
+        with refusal_shown_on(form) as outcome:
+            record = services.add_domain(current_user, organization, form.domain.data)
+        if outcome.ok:
+            flash(
+                _("%(domain)s を %(org)s のドメインとして確認しました。", domain=record.domain, org=organization.name),
+                "success",
+            )
+            return redirect(url_for("moderation.organization_page", code=organization.code))
+    return _organization_page(organization, domain_form=form, status=400)
+
+
+@bp.post("/organizations/<code>/domains/<int:domain_id>/revoke")
+def revoke_domain(code: str, domain_id: int):
+    """Stop trusting one of the organization's domains; registrations from it wait for review again."""
+    organization = _organization_or_404(code)
+    record = db.session.get(EmailDomain, domain_id)
+    if record is None or record.organization_id != organization.id:
+        abort(404)
+    form = RevokeDomainForm()
+    if not form.validate_on_submit():
+        return _organization_page(organization, revoke_form=form, revoking=record.id, status=400)
+    here = url_for("moderation.organization_page", code=organization.code)
+    refused_go_to(here)
+    services.revoke_domain(current_user, record, form.reason.data)
+    flash(_("%(domain)s の確認を取り消しました。", domain=record.domain), "success")
+    return redirect(here)
 
 
 @bp.get("/log")

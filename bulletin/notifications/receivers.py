@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
@@ -211,6 +212,65 @@ def on_staff_review_reminder_due(sender, organization, recipients, staff, fiscal
         )
 
 
+def on_account_suspended(sender, user: User, reason: str, **_):
+    queue_email(
+        user,
+        "account_suspended",
+        _l("アカウントの利用を停止しました"),
+        "account_suspended",
+        reason=reason,
+        contact=current_app.config["CONTACT_EMAIL"],
+    )
+
+
+def on_account_reinstated(sender, user: User, **_):
+    queue_email(
+        user,
+        "account_reinstated",
+        _l("アカウントの利用を再開しました"),
+        "account_reinstated",
+        login_url=absolute_url("accounts.login"),
+    )
+
+
+def on_organization_suspended(sender, organization, reason: str, staff: list[User], **_):
+    for member in staff:
+        queue_email(
+            member,
+            "organization_suspended",
+            _l("団体の掲示板の利用を停止しました"),
+            "organization_suspended",
+            organization=organization,
+            reason=reason,
+            contact=current_app.config["CONTACT_EMAIL"],
+            page_url=absolute_url("accounts.organization_suspended"),
+        )
+
+
+def on_organization_reinstated(sender, organization, staff: list[User], **_):
+    for member in staff:
+        queue_email(
+            member,
+            "organization_reinstated",
+            _l("団体の掲示板の利用を再開しました"),
+            "organization_reinstated",
+            organization=organization,
+            login_url=absolute_url("accounts.login"),
+        )
+
+
+def on_inactivity_warning(sender, user: User, months: int, suspend_on, **_):
+    queue_email(
+        user,
+        "inactivity_warning",
+        _l("ログインがないため、アカウントの利用を停止する予定です"),
+        "inactivity_warning",
+        months=months,
+        suspend_on=suspend_on,
+        login_url=absolute_url("accounts.login"),
+    )
+
+
 def connect_receivers() -> None:
     """Subscribe every receiver; called once by create_app (weak=False: the functions live for the process)."""
     pairs = (
@@ -228,6 +288,11 @@ def connect_receivers() -> None:
         (signals.email_changed, on_email_changed),
         (signals.email_change_rejected, on_email_change_rejected),
         (signals.staff_review_reminder_due, on_staff_review_reminder_due),
+        (signals.account_suspended, on_account_suspended),
+        (signals.account_reinstated, on_account_reinstated),
+        (signals.organization_suspended, on_organization_suspended),
+        (signals.organization_reinstated, on_organization_reinstated),
+        (signals.inactivity_warning, on_inactivity_warning),
     )
     for signal, receiver in pairs:
         signal.connect(receiver, weak=False)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Column, Date, Float, ForeignKey, String, Table, text
@@ -13,6 +13,9 @@ from bulletin.core.db import str_enum, utcnow
 from bulletin.core.enums import LabelledStrEnum
 from bulletin.extensions import Model, db
 from bulletin.organizations.data import prefecture_name
+
+if TYPE_CHECKING:
+    from bulletin.accounts.models import User
 
 
 class OrganizationKind(LabelledStrEnum):
@@ -26,13 +29,13 @@ class OrganizationKind(LabelledStrEnum):
     ASSOCIATION = "association", _l("町村会・市長会")
 
 
-class Membership(enum.StrEnum):
+class Membership(LabelledStrEnum):
     """Whether an organization takes part in the board."""
 
-    NONE = "none"
-    PENDING = "pending"
-    MEMBER = "member"
-    SUSPENDED = "suspended"
+    NONE = "none", _l("未登録")
+    PENDING = "pending", _l("登録申請中")
+    MEMBER = "member", _l("会員")
+    SUSPENDED = "suspended", _l("利用停止中")
 
 
 class Organization(Model):
@@ -53,6 +56,13 @@ class Organization(Model):
         str_enum(Membership, "membership"), default=Membership.NONE, server_default=Membership.NONE.value
     )
     member_since: Mapped[date | None] = mapped_column(Date)
+    # While suspended: why and since when, and the membership to give back when reinstated. Who decided is in the
+    # moderation log.
+    suspension_reason: Mapped[str | None] = mapped_column(db.Text)
+    suspended_at: Mapped[datetime | None]
+    membership_before_suspension: Mapped[Membership | None] = mapped_column(
+        str_enum(Membership, "membership_before_suspension", constraint=False)
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     domains: Mapped[list[EmailDomain]] = relationship(
@@ -106,6 +116,7 @@ class EmailDomain(Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     organization: Mapped[Organization] = relationship(back_populates="domains")
+    confirmed_by: Mapped[User | None] = relationship("User", foreign_keys=[confirmed_by_id])
 
     __table_args__ = (db.CheckConstraint("NOT is_confirmed OR confirmed_at IS NOT NULL", name="confirmed_has_time"),)
 

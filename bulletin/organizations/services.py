@@ -15,6 +15,7 @@ from bulletin.core.text import fold
 from bulletin.extensions import db
 from bulletin.organizations.codes import is_valid_code
 from bulletin.organizations.data import AGREEMENTS, WARDS_MEMBER_SINCE, organization_records, prefectures
+from bulletin.organizations.domains import ascii_domain
 from bulletin.organizations.models import Agreement, EmailDomain, Membership, Organization, OrganizationKind
 
 
@@ -153,19 +154,31 @@ def _seed_agreements(report: SeedReport) -> int:
 
 
 def normalise_domain(domain: str) -> str:
-    """Lower-case, no surrounding dots or spaces."""
-    return domain.strip().strip(".").lower()
+    """A domain as it is stored: lower case, IDNA, no surrounding dots or spaces."""
+    return ascii_domain(domain)
+
+
+class DomainOfAnotherOrganization(ValueError):
+    """The domain is recorded for another organization (`owner`)."""
+
+    def __init__(self, domain: str, owner: Organization):
+        super().__init__(f"{domain} belongs to {owner.code}")
+        self.owner = owner
 
 
 def confirm_domain(organization: Organization, domain: str, moderator_id: int | None) -> EmailDomain:
-    """Record the domain as a confirmed one of the organization (creating it if needed); the caller commits."""
+    """Record the domain as a confirmed one of the organization (creating it if needed); the caller commits.
+
+    Raises DomainOfAnotherOrganization when the domain is recorded for another organization. Two confirmations of one
+    new domain at the same instant: the second waits for the first and fails on the unique domain (IntegrityError).
+    """
     domain = normalise_domain(domain)
     record = db.session.scalar(select(EmailDomain).where(EmailDomain.domain == domain))
     if record is None:
         record = EmailDomain(organization=organization, domain=domain)
         db.session.add(record)
     elif record.organization_id != organization.id:
-        raise ValueError(f"{domain} belongs to another organization")
+        raise DomainOfAnotherOrganization(domain, record.organization)
     if not record.is_confirmed:
         record.is_confirmed = True
         record.confirmed_at = utcnow()
@@ -182,7 +195,11 @@ def domain_owners(domains: set[str]) -> dict[str, EmailDomain]:
 
 
 def make_member(organization: Organization, since: date) -> None:
-    """The organization becomes a member of the board (on its first approved officer)."""
-    if organization.membership != Membership.MEMBER:
+    """The organization becomes a member of the board (on its first approved officer); a suspended one stays
+    suspended, and is a member once reinstated."""
+    if organization.membership == Membership.SUSPENDED:
+        organization.membership_before_suspension = Membership.MEMBER
+        organization.member_since = organization.member_since or since
+    elif organization.membership != Membership.MEMBER:
         organization.membership = Membership.MEMBER
         organization.member_since = since

@@ -10,7 +10,7 @@ from bulletin import create_app
 from bulletin.accounts.models import Invitation, User, UserState
 from bulletin.config import Config, ConfigError
 from bulletin.extensions import db
-from tests.constants import CSRF_REFUSED, PASSWORD
+from tests.constants import CSRF_REFUSED, GIFU, KUSHIRO_TOWN, PASSWORD, SAKAI
 from tests.factories import (
     Page,
     World,
@@ -157,6 +157,21 @@ PAGES = {
     "notifications.index": [("member_a", "/notifications"), ("moderator", "/notifications")],
     "notifications.settings": [("member_a", "/settings/notifications"), ("moderator", "/settings/notifications")],
     "moderation.log": [("moderator", "/moderation/log")],
+    "moderation.user_page": [
+        ("moderator", "/moderation/users/{w.member_a.id}"),
+        ("moderator", "/moderation/users/{w.suspended.id}"),
+        ("moderator", "/moderation/users/{w.moderator.id}"),
+    ],
+    "moderation.organizations": [
+        ("moderator", "/moderation/organizations"),
+        ("moderator", "/moderation/organizations?q=さかい"),
+    ],
+    "moderation.organization_page": [
+        ("moderator", f"/moderation/organizations/{SAKAI}"),
+        ("moderator", f"/moderation/organizations/{GIFU}"),
+        ("moderator", f"/moderation/organizations/{KUSHIRO_TOWN}"),
+    ],
+    "accounts.organization_suspended": [("kept_out", "/organization/suspended")],
     "moderation.reject_user": [("moderator", "/moderation/users/{w.applicant.id}/reject")],
     "moderation.review_post": [("moderator", "/moderation/posts/{w.pending.id}")],
     "moderation.review_revision": [("moderator", "/moderation/revisions/{w.revision.id}")],
@@ -213,6 +228,10 @@ POSTED = [
     ("org_admin", "/organization/review", {}),
     ("org_admin", "/organization/review", {"choice-{w.org_admin.id}": "deactivate"}),
     ("moderator", "/moderation/users/{w.applicant.id}/reject", {"reason": ""}),
+    ("moderator", "/moderation/users/{w.colleague.id}/suspend", {"reason": ""}),
+    ("moderator", f"/moderation/organizations/{SAKAI}/suspend", {"reason": "\x00"}),
+    ("moderator", f"/moderation/organizations/{SAKAI}/domains", {"domain": "lg.jp"}),
+    ("moderator", f"/moderation/organizations/{KUSHIRO_TOWN}/domains/{{w.domain.id}}/revoke", {"reason": ""}),
     ("member_a", "/posts/new", {"kind": "proposal", "title": "", "action": "draft"}),
     (
         "member_a",

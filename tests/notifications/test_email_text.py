@@ -60,6 +60,19 @@ def _events(user, moderator, invitation, colleague):
         "staff_review_reminder": lambda: signals.staff_review_reminder_due.send(
             None, recipients=[user], staff=[user, colleague], **review
         ),
+        "account_suspended": lambda: signals.account_suspended.send(
+            moderator, user=user, moderator=moderator, reason="規約に反する投稿を繰り返したため。"
+        ),
+        "account_reinstated": lambda: signals.account_reinstated.send(moderator, user=user, moderator=moderator),
+        "organization_suspended": lambda: signals.organization_suspended.send(
+            moderator, organization=user.organization, moderator=moderator, reason="会費の未納のため。", staff=[user]
+        ),
+        "organization_reinstated": lambda: signals.organization_reinstated.send(
+            moderator, organization=user.organization, moderator=moderator, staff=[user]
+        ),
+        "inactivity_warning": lambda: signals.inactivity_warning.send(
+            None, user=user, months=13, suspend_on=date(2026, 12, 31)
+        ),
     }
 
 
@@ -87,6 +100,11 @@ TO_THE_ACCOUNT = {"email_changed", "email_change_rejected", "email_change_addres
         "email_change_rejected",
         "email_change_pending",
         "staff_review_reminder",
+        "account_suspended",
+        "account_reinstated",
+        "organization_suspended",
+        "organization_reinstated",
+        "inactivity_warning",
     ],
 )
 def test_email_text_matches_the_saved_text(app, create_user, moderator, outbox, kind, locale):

@@ -487,7 +487,8 @@ def test_attachments_are_served_only_to_those_who_may_see_the_post(app, client, 
     organization(KUSHIRO_TOWN).membership = Membership.SUSPENDED  # 釧路町 is no longer a member
     db.session.commit()
     auth.login(people.kushiro)
-    assert fetch(client, post, attachment)[0] == 404
+    status, headers, _ = fetch(client, post, attachment)
+    assert status == 302 and headers["Location"] == "/organization/suspended"  # all they may read is why
 
 
 def test_a_hidden_posts_files_are_not_served(app, client, auth, people, make_post):

@@ -184,7 +184,7 @@ def test_upgrading_a_board_in_use_keeps_every_row(fresh_app):
     with db.engine.begin() as connection:
         org = insert_row(
             connection, "organization", code="182109", name="坂井市", prefecture_code="18", kind="city",
-            membership="member",
+            membership="member", member_since=date(2015, 4, 1),
         )  # fmt: skip
         moderator = insert_row(
             connection, "user", email="mod@example.lg.jp", password_hash="h", name="事務局", is_moderator=True,
@@ -200,17 +200,17 @@ def test_upgrading_a_board_in_use_keeps_every_row(fresh_app):
         )  # fmt: skip
         insert_row(connection, "notification", user_id=officer, kind="member_approved", params={})
         insert_row(
-            connection, "post", organization_id=org, author_id=officer, kind="proposal", state="published",
-            title="黄金がに", category="tourism",
+            connection, "post", organization_id=org, created_by_id=officer, kind="proposal", state="published",
+            title="黄金がに", category="tourism", published_at=datetime(2015, 10, 1),
         )  # fmt: skip
         before = {name: rows_of(connection, name) for name in KEPT}
     upgrade()
     with db.engine.connect() as connection:
         after = {name: rows_of(connection, name) for name in KEPT}
     for name in KEPT:
-        assert len(after[name]) == len(before[name]) == 1, name
+        assert len(after[name]) == len(before[name]) >= 1, name
     assert after["post"][0][:3] == before["post"][0][:3]
-    author_column = [c.name for c in Table("post", MetaData(), autoload_with=db.engine).columns].index("author_id")
+    author_column = [c.name for c in Table("post", MetaData(), autoload_with=db.engine).columns].index("created_by_id")
     assert after["post"][0][author_column] == officer  # not set to NULL by a copy of the user table
     assert after["moderation_decision"] == before["moderation_decision"]
     assert schema_differences() == []

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bulletin.accounts.models import User, UserState
-from bulletin.core.audit import ModerationDecision
+from bulletin.core.audit import ModerationDecision, fingerprint
 from bulletin.core.security_events import SecurityEvent, SecurityEventKind
 from bulletin.extensions import db
 from bulletin.organizations.domains import DomainNameError, clean_domain, is_public_suffix
@@ -220,7 +220,10 @@ def test_approving_with_a_domain_of_another_organization_names_it(app, create_us
     applicant = create_user(SAKAI, email="applicant@city.fukui-sakai.lg.jp", state=UserState.PENDING)
     desk = new_client(app, moderator)
 
-    response = desk.post(f"/moderation/users/{applicant.id}/approve", data={"confirm_domain": "y"})
+    shown = fingerprint(applicant.registration_details())
+    response = desk.post(
+        f"/moderation/users/{applicant.id}/approve", data={"confirm_domain": "y", "fingerprint": shown}
+    )
 
     refusal = f"{SAKAI_DOMAIN} は別の団体（東京都 品川区）のドメインとして登録されています。"
     assert refusal in flashes_after(desk, response)
@@ -232,7 +235,10 @@ def test_approving_with_the_domain_writes_the_security_log(app, create_user, mod
     create_user(SAKAI)
     applicant = create_user(SAKAI, email="applicant@city.fukui-sakai.lg.jp", state=UserState.PENDING)
 
-    new_client(app, moderator).post(f"/moderation/users/{applicant.id}/approve", data={"confirm_domain": "y"})
+    shown = fingerprint(applicant.registration_details())
+    new_client(app, moderator).post(
+        f"/moderation/users/{applicant.id}/approve", data={"confirm_domain": "y", "fingerprint": shown}
+    )
 
     [event] = security_lines(SecurityEventKind.DOMAIN_CONFIRMED)
     assert event.detail == SAKAI_DOMAIN and event.actor_id == moderator.id

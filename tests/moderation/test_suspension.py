@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bulletin.accounts.models import OrgRole, User, UserState
-from bulletin.core.audit import ModerationDecision
+from bulletin.core.audit import ModerationDecision, fingerprint
 from bulletin.core.security_events import SecurityEvent, SecurityEventKind
 from bulletin.extensions import db
 from bulletin.moderation import services
@@ -363,7 +363,9 @@ def test_an_organization_suspended_while_pending_is_pending_again_when_reinstate
     db.session.commit()
 
     services.suspend_organization(moderator, osaka, "申請内容に虚偽があったため")
-    services.approve_user(moderator, applicant)  # an approval meanwhile does not lift the suspension
+    services.approve_user(
+        moderator, applicant, fingerprint(applicant.registration_details())
+    )  # an approval meanwhile does not lift the suspension
     db.session.commit()
     assert fresh(osaka).membership == Membership.SUSPENDED
     assert osaka.membership_before_suspension == Membership.MEMBER and osaka.member_since is not None

@@ -69,3 +69,14 @@ def test_the_security_log_passes_axe(page: Page, moderator: Account):
     page.goto("/moderation/security?date_from=2026-02-30")
     expect(page.get_by_role("main")).to_contain_text("日付は 2026-04-01 の形で入力してください。")
     assert_accessible(page, "the security log with a bad filter")
+
+
+def test_the_april_review_overview_and_the_moderation_log_pass_axe(page: Page, moderator: Account):
+    page.goto("/login")
+    log_in(page, moderator)
+    page.goto("/moderation/staff-review")
+    expect(page.get_by_role("main")).to_contain_text("職員")
+    assert_accessible(page, "the April review overview")
+    page.goto("/moderation/log")
+    expect(heading(page)).to_have_text("モデレーション記録")
+    assert_accessible(page, "the moderation log")

@@ -89,17 +89,7 @@ def approve_user(actor: User, user: User, seen_fingerprint: str | None, confirm_
             user.role = OrgRole.ADMIN
             details["made_admin"] = True
         if confirm_user_domain and user.email_domain not in organization.confirmed_domains():
-            try:
-                confirm_domain(organization, user.email_domain, actor.id)
-            except DomainOfAnotherOrganization as error:
-                raise _owned_elsewhere(user.email_domain, error.owner) from error
-            record_security_event(
-                SecurityEventKind.DOMAIN_CONFIRMED,
-                actor=actor,
-                organization_id=organization.id,
-                detail=user.email_domain,
-            )
-            details["confirmed_domain"] = user.email_domain
+            details["confirmed_domain"] = _confirm_with_decision(actor, organization, user.email_domain)
     log_decision(actor, "approve_user", "user", user.id, _user_label(user), **details)
     db.session.flush()
     signals.user_approved.send(actor, user=user, moderator=actor)
@@ -148,17 +138,7 @@ def approve_email_change(actor: User, change: EmailChange, confirm_new_domain: b
         raise ModerationError(error.message) from error
     details: dict = {"old_email": change.old_email, "new_email": change.new_email}
     if confirm_new_domain and user.organization is not None:
-        try:
-            confirm_domain(user.organization, change.new_domain, actor.id)
-        except ValueError as error:
-            raise ModerationError(_l("このドメインは別の団体のものとして確認済みです。")) from error
-        record_security_event(
-            SecurityEventKind.DOMAIN_CONFIRMED,
-            actor=actor,
-            organization_id=user.organization_id,
-            detail=change.new_domain,
-        )
-        details["confirmed_domain"] = change.new_domain
+        details["confirmed_domain"] = _confirm_with_decision(actor, user.organization, change.new_domain)
     log_decision(actor, "approve_email_change", "user", user.id, _user_label(user), **details)
     db.session.flush()
 
@@ -385,6 +365,19 @@ def _owned_elsewhere(domain: str, owner: Organization) -> ModerationError:
         _l("%(domain)s は別の団体（%(org)s）のドメインとして登録されています。", domain=domain, org=owner.display_name),
         field="domain",
     )
+
+
+def _confirm_with_decision(actor: User, organization: Organization, domain: str) -> str:
+    """Confirm a domain for the organization as part of a decision on one of its officers (a registration, a change
+    of address); refused, naming the owner, when it is another organization's. The domain confirmed."""
+    try:
+        confirm_domain(organization, domain, actor.id)
+    except DomainOfAnotherOrganization as error:
+        raise _owned_elsewhere(domain, error.owner) from error
+    record_security_event(
+        SecurityEventKind.DOMAIN_CONFIRMED, actor=actor, organization_id=organization.id, detail=domain
+    )
+    return domain
 
 
 def add_domain(actor: User, organization: Organization, text: str) -> EmailDomain:

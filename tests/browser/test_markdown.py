@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from bulletin.core.text import today_in_japan
-from tests.browser.pages import assert_accessible, heading, logged_in
+from tests.browser.pages import assert_accessible, heading, logged_in, published_proposal
 from tests.constants import SAKAI, SHINAGAWA
 
 pytestmark = pytest.mark.browser
@@ -86,3 +86,28 @@ def test_a_japanese_body_is_previewed_and_published_as_written(new_page, add_use
     expect(heading(reader)).to_have_text(TITLE)
     assert_body_as_written(reader.get_by_role("region", name="詳細"))
     check_both_widths(reader, "published post with a Japanese body")
+
+
+def test_search_by_reading_and_by_kana_without_dakuten(new_page, add_user, moderator, live_server):
+    officer = add_user("kanko@city.fukui-sakai.lg.jp", code=SAKAI, name="坂井 次郎")
+    ward_officer = add_user("jiro@city.shinagawa.tokyo.jp", code=SHINAGAWA, name="品川 次郎")
+    title = "越前ガザミの試食会"
+    published_proposal(
+        live_server, officer, moderator, title=title, summary="冬の味覚です。", category="products",
+        deadline=today_in_japan() + timedelta(days=30),
+    )  # fmt: skip
+
+    reader = logged_in(new_page, ward_officer)
+    reader.goto("/posts")
+    results = reader.get_by_role("region", name="検索結果")
+    reader.get_by_label("キーワード").fill("さかいし")
+    reader.get_by_role("button", name="絞り込む").click()
+    expect(results.get_by_role("link", name=title)).to_be_visible()
+    expect(results).not_to_contain_text("濁点")
+    reader.get_by_label("キーワード").fill("かさみ")
+    reader.get_by_role("button", name="絞り込む").click()
+    expect(results.get_by_role("link", name=title)).to_be_visible()
+    expect(results).to_contain_text(
+        "「かさみ」に一致する投稿がないため、濁点・半濁点を区別せずに検索した結果を表示しています。"
+    )
+    check_both_widths(reader, "post list searched without dakuten")

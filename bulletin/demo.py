@@ -368,9 +368,16 @@ def _create_sakai_case(moderator: User, officers: dict[str, User]) -> None:
     consent_to_publication(shinagawa, partnership)
     consent_to_publication(sakai, partnership)
     publish_case(moderator, partnership)
-    # The case happened in 2015: date it so.
+    # The case happened in 2015 (平成27年): date it so, every date in order (the services stamp today's).
     published = datetime(2015, 10, 1, 1, 0, tzinfo=UTC)
     post.published_at, post.submitted_at, post.created_at = published, published, published
+    post.desired_from, post.desired_until, post.deadline = date(2015, 11, 14), date(2015, 11, 29), date(2015, 10, 16)
     response.created_at = published + timedelta(days=5)
     partnership.agreed_on = date(2015, 10, 20)
+    partnership.created_at = datetime(2015, 10, 20, 1, 0, tzinfo=UTC)
+    post.updated_at = response.decided_at = partnership.created_at
+    consented = datetime(2015, 12, 1, 1, 0, tzinfo=UTC)
+    partnership.outcome_updated_at = consented
+    partnership.post_organization_consent_at = partnership.partner_organization_consent_at = consented
+    partnership.published_at = consented + timedelta(days=7)
     db.session.flush()

@@ -21,10 +21,19 @@ _BREAK_RE = re.compile(r"[\t\n\r]")
 _NOT_ON_ONE_LINE_RE = re.compile(rf"(?:{_CONTROL_RE.pattern}|{_BREAK_RE.pattern})+")
 
 
-def fold(text: str) -> str:
-    """Fold text for matching: NFKC (full/half width), katakana to hiragana, lower case, no spaces."""
+# The combining dakuten and handakuten that Unicode decomposition splits off a voiced kana (が = か + U+3099).
+_VOICING_MARKS_RE = re.compile("[\u3099\u309a]")
+
+
+def fold(text: str, ignore_voicing: bool = False) -> str:
+    """Fold text for matching: NFKC (full/half width), katakana to hiragana, lower case, no spaces; with
+    ignore_voicing, kana without dakuten or handakuten too (が → か, ぱ → は), the looser match a search falls back to.
+
+    Search keeps its stored text and its queries folded by this one function (whatever the search backend)."""
     text = unicodedata.normalize("NFKC", _CONTROL_RE.sub("", text or ""))  # PostgreSQL refuses NUL in text
     text = jaconv.kata2hira(text)
+    if ignore_voicing:
+        text = unicodedata.normalize("NFC", _VOICING_MARKS_RE.sub("", unicodedata.normalize("NFD", text)))
     return re.sub(r"\s+", "", text).lower()
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, or_, select
 from sqlalchemy.orm import defer, joinedload, load_only, selectinload
 
 from bulletin.accounts.models import User
@@ -77,11 +77,13 @@ class PostFilters:
 
 @dataclass
 class PostPage:
-    """One page of posts and whether more follow."""
+    """One page of posts and whether more follow; whether the keywords were matched without dakuten and handakuten
+    because their exact form matched nothing."""
 
     items: list[Post]
     page: int
     has_next: bool
+    ignored_voicing: bool = False
 
     @property
     def has_prev(self) -> bool:
@@ -134,18 +136,53 @@ def list_posts(filters: PostFilters) -> PostPage:
         statement = statement.where(
             Post.kind == PostKind.PROPOSAL, or_(Post.id.in_(targeted), Post.id.not_in(untargeted))
         )
-    folded = fold(filters.q)
-    if folded:
-        for word in {part for part in (fold(w) for w in filters.q.split()) if part} or {folded}:
-            statement = statement.where(Post.search_text.contains(word, autoescape=True))
     if filters.sort == "deadline":
         # Closing soonest first, among posts that have a deadline (the index gives this order directly).
-        statement = statement.where(Post.deadline.is_not(None)).order_by(Post.deadline, Post.id)
+        statement = statement.where(Post.deadline.is_not(None))
+        order: tuple[UnaryExpression, ...] = (Post.deadline.asc(), Post.id.asc())
     else:
-        statement = statement.order_by(Post.published_at.desc(), Post.id.desc())
-    statement = statement.offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
-    posts = list(db.session.scalars(_with_list_relations(statement)).unique())
-    return PostPage(items=posts[:PER_PAGE], page=filters.page, has_next=len(posts) > PER_PAGE)
+        order = (Post.published_at.desc(), Post.id.desc())
+    exact, loose = _keyword_conditions(filters.q)
+    if exact is not None:
+        if loose is not None:
+            # The looser match only when the filters leave no exact one, in the same statement; the second column
+            # tells which of the two the page shows.
+            any_exact = statement.with_only_columns(Post.id).where(exact).correlate(None).exists()
+            statement = statement.where(or_(exact, and_(~any_exact, loose)))
+        else:
+            statement = statement.where(exact)
+        statement = statement.add_columns(exact.label("exact_match"))
+    statement = statement.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
+    rows = db.session.execute(_with_list_relations(statement)).unique().all()
+    posts = [row[0] for row in rows]
+    return PostPage(
+        items=posts[:PER_PAGE],
+        page=filters.page,
+        has_next=len(posts) > PER_PAGE,
+        ignored_voicing=loose is not None and bool(rows) and not rows[0][1],
+    )
+
+
+# Kana that a voiced one becomes without its dakuten or handakuten (か, は, う…): a keyword without any of them
+# matches nothing more when voicing is ignored.
+_UNVOICED_FORMS = frozenset(
+    fold(chr(code), ignore_voicing=True)
+    for code in range(0x3041, 0x30FF)
+    if fold(chr(code), ignore_voicing=True) != fold(chr(code))
+)
+
+
+def _keyword_conditions(q: str) -> tuple[ColumnElement[bool] | None, ColumnElement[bool] | None]:
+    """Every keyword in the folded text; and every keyword in the text without dakuten and handakuten, when that
+    could match more (None otherwise)."""
+    words = {word for word in map(fold, q.split()) if word}
+    if not words:
+        return None, None
+    exact = and_(*(Post.search_text.contains(word, autoescape=True) for word in sorted(words)))
+    loose_words = sorted({fold(word, ignore_voicing=True) for word in words})
+    if not _UNVOICED_FORMS.intersection("".join(loose_words)):
+        return exact, None
+    return exact, and_(*(Post.search_text_unvoiced.contains(word, autoescape=True) for word in loose_words))
 
 
 def get_post(post_id: int) -> Post | None:

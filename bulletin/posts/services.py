@@ -6,7 +6,7 @@ the request or command commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -22,6 +22,7 @@ from bulletin.core.db import guarded_update, utcnow
 from bulletin.core.errors import DomainError, NotTheVersionShown
 from bulletin.core.text import fold, today_in_japan
 from bulletin.extensions import db
+from bulletin.organizations.data import prefectures
 from bulletin.organizations.models import Membership, Organization, OrganizationKind
 from bulletin.posts.models import (
     CONTENT_FIELDS,
@@ -192,19 +193,23 @@ def _apply_content(post: Post, content: dict) -> None:
 
 
 def refresh_search_text(post: Post) -> None:
-    """What keyword search matches: folded title, summary, body, offer, need, tags and organization names."""
-    organizations = [post.organization.name, *(org.name for org in post.accepted_co_proposers)]
-    parts = [
-        post.title,
-        post.summary,
-        post.offered,
-        post.sought,
-        post.body,
-        post.tags.replace(",", " "),
-        post.venue,
-        *organizations,
-    ]
-    post.search_text = "\n".join(fold(part) for part in parts if part)
+    """Keep what keyword search matches in step with the post, its organization and its co-proposers."""
+    organizations = (post.organization, *post.accepted_co_proposers)
+    post.search_text, post.search_text_unvoiced = search_texts(
+        [post.title, post.summary, post.offered, post.sought, post.body, post.tags.replace(",", " "), post.venue],
+        [(org.name, org.kana, org.prefecture_code) for org in organizations],
+    )
+
+
+def search_texts(texts: Iterable[str | None], organizations: Iterable[tuple[str, str, str]]) -> tuple[str, str]:
+    """What keyword search matches in a post, folded: its own texts, and the name and reading of each of its
+    organizations (name, reading, prefecture code) and of their prefectures (さかいし, ほっかいどう); as written, and
+    without dakuten and handakuten for the looser search. One line a part, so no match spans two."""
+    parts = list(texts)
+    for name, kana, prefecture_code in organizations:
+        parts += [name, kana, *prefectures().get(prefecture_code, ())]
+    folded = [fold(part) for part in parts if part]
+    return "\n".join(folded), "\n".join(fold(part, ignore_voicing=True) for part in folded)
 
 
 def _add_files(actor: User, post: Post, uploaded: Sequence[FileStorage]) -> None:

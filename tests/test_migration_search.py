@@ -1,0 +1,50 @@
+"""The migration that adds search by readings and without dakuten fills the posts a board already has, and renders
+their bodies as the board now does (fresh SQLite and PostgreSQL databases, as in test_migrations)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import MetaData, Table
+
+from bulletin.extensions import db
+from tests.test_migrations import fresh_app, insert_row, schema_differences  # noqa: F401 (fresh_app: a fixture)
+
+BEFORE = "5714d5b23d6a"
+REVISION = "411ddb963a9f"
+
+
+def test_existing_posts_get_readings_unvoiced_text_and_bodies_rendered_again(fresh_app):  # noqa: F811
+    upgrade(revision=BEFORE)
+    with db.engine.begin() as connection:
+        sakai = insert_row(
+            connection, "organization", code="182109", name="坂井市", kana="さかいし", prefecture_code="18",
+            kind="city", membership="member", member_since=date(2015, 4, 1),
+        )  # fmt: skip
+        kushiro = insert_row(
+            connection, "organization", code="016616", name="釧路町", kana="くしろちょう", prefecture_code="01",
+            kind="town", membership="member", member_since=date(2015, 4, 1),
+        )  # fmt: skip
+        post = insert_row(
+            connection, "post", organization_id=sakai, kind="proposal", state="published", title="黄金がにのPR",
+            summary="三国港から", offered="", sought="", body="**「黄金がに」**を\n紹介します", body_html="<p>古い</p>",
+            tags="物産展", venue="", category="products", search_text="古い", published_at=datetime(2015, 10, 1),
+        )  # fmt: skip
+        insert_row(connection, "co_proposer", post_id=post, organization_id=kushiro, state="accepted")
+    upgrade()
+    table = Table("post", MetaData(), autoload_with=db.engine)
+    with db.engine.connect() as connection:
+        row = connection.execute(table.select()).one()
+    assert row.search_text.split("\n") == [
+        "黄金がにのpr", "三国港から", "**「黄金がに」**を紹介します", "物産展",
+        "坂井市", "さかいし", "福井県", "ふくいけん", "釧路町", "くしろちょう", "北海道", "ほっかいどう",
+    ]  # fmt: skip
+    assert row.search_text_unvoiced.startswith("黄金かにのpr\n") and "ほっかいとう" in row.search_text_unvoiced
+    assert row.body_html == "<p><strong>「黄金がに」</strong>を<br>\n紹介します</p>\n"
+    assert schema_differences() == []
+
+    downgrade(revision=BEFORE)
+    with db.engine.connect() as connection:
+        assert "search_text_unvoiced" not in Table("post", MetaData(), autoload_with=connection).columns
+    upgrade(revision=REVISION)

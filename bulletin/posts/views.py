@@ -14,7 +14,7 @@ from bulletin.core.forms import ConfirmActionForm, ReasonForm
 from bulletin.core.transaction import carry_out, refusal_shown_on
 from bulletin.extensions import db
 from bulletin.organizations.data import prefectures
-from bulletin.organizations.services import get_by_code, ward_choices
+from bulletin.organizations.services import get_by_code, ward_choices, ward_groups
 from bulletin.posts import queries, services
 from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.forms import CloseForm, CoProposerForm, PostForm
@@ -67,6 +67,21 @@ def _fill_from(form: PostForm, content: dict, kind: PostKind) -> None:
     form.target_wards.data = list(content["target_ward_codes"] or [])
 
 
+def _form_page(form: PostForm, post: Post | None, kind: PostKind, preview: str | None):
+    """The post form again (first shown, previewed, or refused), with the target wards in their groups."""
+    status = 400 if request.method == "POST" and (form.errors or form.form_errors) else 200
+    chosen = set(form.target_wards.data or [])
+    return render_template(
+        "posts/form.html",
+        form=form,
+        post=post,
+        kind=kind,
+        preview=preview,
+        ward_groups=ward_groups(),
+        chosen_wards=[name for code, name in ward_choices() if code in chosen],
+    ), status
+
+
 @bp.route("/posts/new", methods=["GET", "POST"])
 def new():
     """Write a proposal (municipalities) or a call (wards): save as draft, preview, or send to review."""
@@ -97,8 +112,7 @@ def new():
                     "success",
                 )
                 return redirect(url_for("posts.show", post_id=post.id))
-    status = 400 if request.method == "POST" and (form.errors or form.form_errors) else 200
-    return render_template("posts/form.html", form=form, post=None, kind=kind, preview=preview), status
+    return _form_page(form, None, kind, preview)
 
 
 @bp.get("/posts/<int:post_id>")
@@ -155,8 +169,7 @@ def edit(post_id: int):
                 else:
                     flash(_("保存しました。"), "success")
                 return redirect(url_for("posts.show", post_id=post.id))
-    status = 400 if request.method == "POST" and (form.errors or form.form_errors) else 200
-    return render_template("posts/form.html", form=form, post=post, kind=post.kind, preview=preview), status
+    return _form_page(form, post, post.kind, preview)
 
 
 def _simple_action(post_id: int, verb, success: str):

@@ -3,6 +3,7 @@ of buttons and decisions."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -72,6 +73,16 @@ def group_choices(choices: Iterable[tuple[str, str]], groups: Iterable[tuple[str
     named = {value for group in arranged for value, _label in group.choices}
     rest = tuple((value, label) for value, label in by_value.items() if value not in named)
     return [group for group in arranged if group.choices] + ([ChoiceGroup(_l("その他"), rest)] if rest else [])
+
+
+class TokensField(SelectMultipleField):
+    """Random tokens a form carries back (of the files held for it); anything that is not one is ignored, and the
+    services only ever accept the tokens of the user at hand."""
+
+    _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+    def process_formdata(self, valuelist):
+        self.data = list(dict.fromkeys(value for value in valuelist if self._TOKEN.fullmatch(value)))[:20]
 
 
 class ConfirmActionForm(FlaskForm):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -11,7 +12,7 @@ from wtforms import SelectChoice
 
 from bulletin.core import uploads
 from bulletin.core.forms import ConfirmActionForm, ReasonForm
-from bulletin.core.transaction import carry_out, refusal_shown_on
+from bulletin.core.transaction import carry_out, refusal_shown_on, write_separately
 from bulletin.extensions import db
 from bulletin.organizations.data import prefectures
 from bulletin.organizations.services import get_by_code, ward_choices, ward_groups
@@ -67,8 +68,47 @@ def _fill_from(form: PostForm, content: dict, kind: PostKind) -> None:
     form.target_wards.data = list(content["target_ward_codes"] or [])
 
 
+@dataclass(frozen=True)
+class KeptFile:
+    """A staged file as the form lists it."""
+
+    token: str
+    name: str
+    size: int
+
+
+def _held(form: PostForm) -> services.HeldFiles:
+    return services.held_files(current_user, form.staged_attachments.data or [], form.remove_staged.data or [])
+
+
+def _keep_files(form: PostForm, post: Post | None) -> list[KeptFile]:
+    """After a preview or a refusal, the files of the form held as staged files (the new ones checked and added,
+    those ticked for removal gone), in a transaction of their own: the request itself is rolled back. A file that
+    cannot be kept is said on the form, never dropped without a word."""
+    kept: list[KeptFile] = []
+    refusals: list[str] = []
+    new_files = [] if form.attachments.errors else request.files.getlist("attachments")
+
+    def work() -> None:
+        held = _held(form)
+        try:
+            services.stage_files(current_user, held, new_files, existing=len(post.attachments) if post else 0)
+        except services.PostError as error:
+            refusals.append(str(error.message))
+        kept[:] = [KeptFile(staged.token, staged.original_name, staged.size) for staged in held.kept]
+
+    if not write_separately(work):
+        refusals.append(_("添付ファイルを一時保存できませんでした。もう一度選んでください。"))
+    if refusals:
+        form.attachments.errors = [*form.attachments.errors, *refusals]
+    return kept
+
+
 def _form_page(form: PostForm, post: Post | None, kind: PostKind, preview: str | None):
-    """The post form again (first shown, previewed, or refused), with the target wards in their groups."""
+    """The post form again (first shown, previewed, or refused), with the target wards in their groups and the files
+    chosen so far kept."""
+    takes_files = post is None or post.state != PostState.PUBLISHED
+    kept = _keep_files(form, post) if request.method == "POST" and takes_files else []
     status = 400 if request.method == "POST" and (form.errors or form.form_errors) else 200
     chosen = set(form.target_wards.data or [])
     return render_template(
@@ -77,6 +117,7 @@ def _form_page(form: PostForm, post: Post | None, kind: PostKind, preview: str |
         post=post,
         kind=kind,
         preview=preview,
+        kept_files=kept,
         ward_groups=ward_groups(),
         chosen_wards=[name for code, name in ward_choices() if code in chosen],
     ), status
@@ -103,6 +144,7 @@ def new():
                     form.to_input(),
                     request.files.getlist("attachments"),
                     submit=form.action.data == "submit",
+                    held=_held(form),
                 )
             if outcome.ok:
                 flash(
@@ -154,6 +196,7 @@ def edit(post_id: int):
                     form.to_input(),
                     request.files.getlist("attachments"),
                     form.remove_attachments.data or [],
+                    held=_held(form),
                 )
                 if (
                     form.action.data == "submit"

@@ -1,9 +1,9 @@
 """The post form in real Chromium: two wards chosen by clicking both are both kept (a multi-select kept only the
-last one clicked), with a live summary, "select all" and "clear", and without JavaScript too; the followed
-prefectures as checkboxes by region. axe-core on the
+last one clicked), with a live summary, "select all" and "clear", and without JavaScript too; a PDF chosen before a
+preview is kept and attached when the post is sent; the followed prefectures as checkboxes by region. axe-core on the
 form and the settings page at 1280 and 390 pixels wide; screenshots of both in /tmp/shots/.
 
-Every address and organization (富山市, 高岡市) here is this module's own.
+Every address and organization (富山市, 高岡市, 魚津市) here is this module's own.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.pages import Account, assert_accessible, heading, logged_in
+from tests.constants import PDF
 
 pytestmark = pytest.mark.browser
 
 SHOTS = Path("/tmp/shots")
 TOYAMA = "162019"  # 富山市
 TAKAOKA = "162027"  # 高岡市
+UOZU = "162043"  # 魚津市
 
 
 def wards(page: Page):
@@ -93,6 +95,31 @@ def test_wards_are_chosen_without_javascript(new_page: Callable[..., Page], add_
     expect(page.get_by_role("region", name="本文のプレビュー")).to_contain_text("対象の区: 世田谷区、足立区（2区）")
     page.get_by_role("button", name="下書き保存").click()
     expect(page.get_by_role("main")).to_contain_text("世田谷区、足立区")
+
+
+def test_a_pdf_is_kept_across_a_preview_and_attached(new_page: Callable[..., Page], add_user, tmp_path):
+    officer = add_user("hotaru@city.uozu.lg.jp", code=UOZU, name="魚津 蛍")
+    pdf = tmp_path / "企画書.pdf"
+    pdf.write_bytes(PDF)
+    page = logged_in(new_page, officer)
+    page.goto("/posts/new")
+    fill_proposal(page, "ほたるいかを区民に紹介したい")
+    page.get_by_label("添付ファイル").set_input_files(str(pdf))
+    page.get_by_role("button", name="本文をプレビュー").click()
+    kept = page.get_by_role("group", name="添付済み（保存前）")
+    expect(kept).to_contain_text("企画書.pdf")
+    expect(kept).to_contain_text("1 KB")
+    expect(page.get_by_label("添付ファイル")).to_have_value("")  # the file is held by the board, not the input
+    look_at(page, "post-form-kept-file", "post form with a kept file")
+
+    page.get_by_label("タイトル").fill("")
+    page.get_by_role("button", name="審査に出す").click()  # refused: the file is still kept
+    expect(page.get_by_role("alert")).to_contain_text("入力内容を確認してください。")
+    expect(page.get_by_role("group", name="添付済み（保存前）")).to_contain_text("企画書.pdf")
+    page.get_by_label("タイトル").fill("ほたるいかを区民に紹介したい")
+    page.get_by_role("button", name="審査に出す").click()
+    expect(heading(page)).to_have_text("ほたるいかを区民に紹介したい")
+    expect(page.get_by_role("link", name="企画書.pdf")).to_have_count(1)
 
 
 def test_followed_prefectures_are_chosen_by_region(new_page: Callable[..., Page], add_user):

@@ -255,10 +255,21 @@ def _checked_files(files: Sequence[FileStorage]) -> list[uploads.CheckedFile]:
         raise PostError(error.message, field="attachments") from error
 
 
-def _discard_staged(rows: Iterable[StagedAttachment]) -> None:
-    for row in rows:
-        uploads.discard_later(db.session, row.stored_name)
-        db.session.delete(row)
+def _delete_staged(*conditions) -> int:
+    """Delete the staged rows matching, and their stored files once the transaction commits. One statement deletes
+    the rows and names their files: of two deletions at the same instant (a double click, the daily purge), only the
+    one that removed a row removes its file, and a file a save took meanwhile stays."""
+    stored_names = db.session.scalars(
+        delete(StagedAttachment).where(*conditions).returning(StagedAttachment.stored_name)
+    ).all()
+    for stored_name in stored_names:
+        uploads.discard_later(db.session, stored_name)
+    return len(stored_names)
+
+
+def _discard_staged(rows: Sequence[StagedAttachment]) -> None:
+    if rows:
+        _delete_staged(StagedAttachment.id.in_([row.id for row in rows]))
 
 
 def stage_files(actor: User, held: HeldFiles, uploaded: Sequence[FileStorage], existing: int = 0) -> None:
@@ -288,14 +299,7 @@ def stage_files(actor: User, held: HeldFiles, uploaded: Sequence[FileStorage], e
 
 def purge_staged_files(now: datetime | None = None) -> int:
     """Delete the staged files older than STAGED_LIFETIME, rows and stored files (run daily by `bulletin expire`)."""
-    expired = list(
-        db.session.scalars(
-            select(StagedAttachment).where(StagedAttachment.created_at < (now or utcnow()) - STAGED_LIFETIME)
-        )
-    )
-    _discard_staged(expired)
-    db.session.flush()
-    return len(expired)
+    return _delete_staged(StagedAttachment.created_at < (now or utcnow()) - STAGED_LIFETIME)
 
 
 def _add_files(actor: User, post: Post, uploaded: Sequence[FileStorage], held: HeldFiles | None = None) -> None:

@@ -227,3 +227,19 @@ def test_staged_files_expire_after_a_day(app, people):
     assert "and 1 unsaved file(s)" in result.output
     assert staged_rows() == [new]
     assert not old_file.exists() and new_file.exists()
+
+
+def test_a_file_removed_twice_at_once_is_removed_once(app, people):
+    """A double click on a preview with 削除 ticked, then a save with the same form: nothing fails, one file goes."""
+    held = services.HeldFiles()
+    services.stage_files(people.sakai, held, [file_storage(PDF, "企画書.pdf")])
+    [row] = held.kept
+    stored = uploads.path_of(row.stored_name)
+    db.session.commit()
+    services.stage_files(people.sakai, services.HeldFiles(removed=[row]), [])
+    services.stage_files(people.sakai, services.HeldFiles(removed=[row]), [])
+    services.create_post(people.sakai, post_input(title=TITLE), held=services.HeldFiles(removed=[row]))
+    db.session.commit()
+    assert staged_rows() == [] and not stored.exists()
+    post = post_titled(TITLE)
+    assert post is not None and post.attachments == []

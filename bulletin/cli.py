@@ -27,7 +27,7 @@ from bulletin.moderation.inactivity import apply_inactivity_rules
 from bulletin.notifications.delivery import deliver_due
 from bulletin.notifications.services import send_digests
 from bulletin.organizations.services import seed_organizations
-from bulletin.posts.services import expire_posts, remind_deadlines
+from bulletin.posts.services import expire_posts, purge_staged_files, remind_deadlines
 
 log = logging.getLogger(__name__)
 
@@ -172,19 +172,22 @@ def digest_command():
 @writes
 def expire_command():
     """Move published posts past their deadline to `expired`, remind those due in seven days, do the April review's
-    daily work (see `bulletin staff-review`), warn and then suspend accounts unused for INACTIVITY_SUSPEND_MONTHS, and
-    delete ended sessions and security-log lines past their retention (idempotent; run daily)."""
+    daily work (see `bulletin staff-review`), warn and then suspend accounts unused for INACTIVITY_SUSPEND_MONTHS,
+    delete ended sessions and security-log lines past their retention, and files chosen on a post form that was never
+    saved, a day later (idempotent; run daily)."""
     count = expire_posts()
     reminded = remind_deadlines()
     review = staff_review.run_daily()
     inactivity = apply_inactivity_rules()
     sessions_gone = purge_expired_sessions()
     events_gone = purge_old_security_events(current_app.config["SECURITY_LOG_RETENTION_DAYS"])
+    staged_gone = purge_staged_files()
     db.session.commit()
     click.echo(
         f"expired {count} post(s), reminded {reminded}, "
         f"warned {inactivity.warned} and suspended {inactivity.suspended} unused account(s), "
-        f"deleted {sessions_gone} ended session(s) and {events_gone} old security-log line(s)"
+        f"deleted {sessions_gone} ended session(s), {events_gone} old security-log line(s) "
+        f"and {staged_gone} unsaved file(s)"
     )
     click.echo(_review_report(review))
 

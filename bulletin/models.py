@@ -6,7 +6,7 @@ from bulletin.core.security_events import SecurityEvent
 from bulletin.moderation.models import Report
 from bulletin.notifications.models import Notification, NotificationPreference, OutboxMessage
 from bulletin.organizations.models import Agreement, EmailDomain, Organization
-from bulletin.posts.models import Attachment, CoProposer, Post, PostRevision
+from bulletin.posts.models import Attachment, CoProposer, Post, PostRevision, StagedAttachment
 from bulletin.responses.models import (
     Conversation,
     ConversationRead,
@@ -40,6 +40,7 @@ __all__ = [
     "Response",
     "SecurityEvent",
     "StaffReview",
+    "StagedAttachment",
     "User",
     "UserSession",
 ]

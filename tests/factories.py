@@ -349,16 +349,17 @@ def form_errors(response) -> str:
 
 
 def assert_field_error(response, field_name: str, message: str) -> None:
-    """The message is shown in the field's error paragraph, the field points at it for screen readers, and the
-    summary at the top of the form links to the field."""
+    """The message is shown in the field's error paragraph, the field (or its group's fieldset) points at it for
+    screen readers, and the summary at the top of the form links to the field."""
     page = page_of(response)
     error = page.by_id(f"{field_name}-error")
     assert error is not None, f"no #{field_name}-error on the page:\n{page.html}"
     assert error.tag == "p"
     assert message in error.text, f"{message!r} not in #{field_name}-error: {error.text!r}"
     control = page.by_id(field_name)
-    assert control is not None and control.tag in {"input", "textarea", "select"}, f"no control #{field_name}"
-    assert control.attrs.get("aria-invalid") == "true", f"#{field_name} lacks aria-invalid: {control.attrs}"
+    assert control is not None and control.tag in {"input", "textarea", "select", "fieldset"}, f"no #{field_name}"
+    if control.tag != "fieldset":  # a group of checkboxes is described by its error, each box stays valid
+        assert control.attrs.get("aria-invalid") == "true", f"#{field_name} lacks aria-invalid: {control.attrs}"
     described_by = control.attrs.get("aria-describedby", "").split()
     assert f"{field_name}-error" in described_by, f"#{field_name} aria-describedby={described_by}"
     summary_links = [a for a in page.all("a") if a.attrs.get("href") == f"#{field_name}"]

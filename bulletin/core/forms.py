@@ -3,6 +3,10 @@ of buttons and decisions."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectMultipleField, TextAreaField, ValidationError
@@ -48,6 +52,37 @@ class StoredFileIdsField(SelectMultipleField):
 
     def process_formdata(self, valuelist):
         self.data = [int(value) for value in valuelist if value.isdigit() and len(value) < 10]
+
+
+@dataclass(frozen=True)
+class ChoiceGroup:
+    """A labelled group of (value, label) choices: one fieldset of checkboxes in a grouped multi-choice."""
+
+    label: str
+    choices: tuple[tuple[str, str], ...]
+
+
+def group_choices(choices: Iterable[tuple[str, str]], groups: Iterable[tuple[str, Iterable[str]]]) -> list[ChoiceGroup]:
+    """The (value, label) choices arranged in `groups` of (label, values), each in the order of its values; choices
+    that no group names come last, under その他, so that none is ever left out of the form."""
+    by_value = dict(choices)
+    arranged = [
+        ChoiceGroup(label, tuple((value, by_value[value]) for value in values if value in by_value))
+        for label, values in groups
+    ]
+    named = {value for group in arranged for value, _label in group.choices}
+    rest = tuple((value, label) for value, label in by_value.items() if value not in named)
+    return [group for group in arranged if group.choices] + ([ChoiceGroup(_l("その他"), rest)] if rest else [])
+
+
+class TokensField(SelectMultipleField):
+    """Random tokens a form carries back (of the files held for it); anything that is not one is ignored, and the
+    services only ever accept the tokens of the user at hand."""
+
+    _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+    def process_formdata(self, valuelist):
+        self.data = list(dict.fromkeys(value for value in valuelist if self._TOKEN.fullmatch(value)))[:20]
 
 
 class ConfirmActionForm(FlaskForm):

@@ -210,6 +210,18 @@ def store(session: Session | scoped_session[Any], checked: CheckedFile) -> str:
     return stored_name
 
 
+def stored_columns(session: Session | scoped_session[Any], checked: CheckedFile) -> dict[str, Any]:
+    """Store the checked file (see `store`) and return the StoredFile columns that describe it."""
+    return {
+        "original_name": checked.original_name,
+        "stored_name": store(session, checked),
+        "content_type": checked.content_type,
+        "size": len(checked.data),
+        "width": checked.width,
+        "height": checked.height,
+    }
+
+
 def path_of(stored_name: str) -> Path:
     """The stored file's path."""
     return upload_dir() / stored_name

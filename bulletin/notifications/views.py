@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bulletin.accounts.models import User
 from bulletin.accounts.tokens import TokenError, load_unsubscribe_token
-from bulletin.core.forms import ConfirmActionForm
+from bulletin.core.forms import ChoiceGroup, ConfirmActionForm
 from bulletin.core.transaction import write_separately
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import csrf, db
@@ -18,6 +18,7 @@ from bulletin.notifications import services
 from bulletin.notifications.kinds import KINDS, notification_text
 from bulletin.notifications.models import DeliveryMode, Notification
 from bulletin.organizations.data import prefectures as prefectures_by_code
+from bulletin.organizations.services import prefecture_groups
 from bulletin.posts.categories import CATEGORIES
 
 bp = Blueprint("notifications", __name__)
@@ -105,8 +106,8 @@ def settings():
         delivery_modes=list(DeliveryMode),
         form=form,
         follows=services.follows_of(current_user) if current_user.organization_id else None,
-        categories=CATEGORIES,
-        prefectures=prefectures_by_code(),
+        category_groups=[ChoiceGroup("", tuple((key, str(label)) for key, label in CATEGORIES.items()))],
+        prefecture_groups=prefecture_groups(),
     )
 
 

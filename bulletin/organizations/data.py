@@ -11,6 +11,8 @@ from datetime import date
 from functools import cache
 from importlib import resources
 
+from flask_babel import lazy_gettext as _l
+
 from bulletin.organizations.codes import association_code, normalise_dataset_code
 
 # Prefectural capitals: a prefecture's position is its capital's (japancode gives none for prefectures).
@@ -63,6 +65,30 @@ PREFECTURAL_CAPITALS = {
     "46": "鹿児島市",
     "47": "那覇市",
 }
+
+# Tokyo's 23 wards by area, the five areas commonly used for the wards (都心・副都心 as the six central wards),
+# each area in the official code order.
+WARD_AREAS = (
+    (_l("都心・副都心"), ("131016", "131024", "131032", "131041", "131059", "131130")),
+    (_l("城東"), ("131067", "131075", "131083", "131181", "131211", "131229", "131237")),
+    (_l("城南"), ("131091", "131105", "131113", "131121")),
+    (_l("城西"), ("131148", "131156", "131202")),
+    (_l("城北"), ("131164", "131172", "131199")),
+)
+
+# The 47 prefectures by region (the usual eight, with 北海道 and 東北 together), by two-digit prefecture code.
+PREFECTURE_REGIONS = tuple(
+    (label, tuple(f"{code:02d}" for code in range(first, last + 1)))
+    for label, first, last in (
+        (_l("北海道・東北"), 1, 7),
+        (_l("関東"), 8, 14),
+        (_l("中部"), 15, 23),
+        (_l("近畿"), 24, 30),
+        (_l("中国"), 31, 35),
+        (_l("四国"), 36, 39),
+        (_l("九州・沖縄"), 40, 47),
+    )
+)
 
 _KIND_BY_SUFFIX = {"市": "city", "町": "town", "村": "village"}
 

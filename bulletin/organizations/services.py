@@ -11,10 +11,18 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.orm import selectinload
 
 from bulletin.core.db import utcnow
+from bulletin.core.forms import ChoiceGroup, group_choices
 from bulletin.core.text import fold
 from bulletin.extensions import db
 from bulletin.organizations.codes import is_valid_code
-from bulletin.organizations.data import AGREEMENTS, WARDS_MEMBER_SINCE, organization_records, prefectures
+from bulletin.organizations.data import (
+    AGREEMENTS,
+    PREFECTURE_REGIONS,
+    WARD_AREAS,
+    WARDS_MEMBER_SINCE,
+    organization_records,
+    prefectures,
+)
 from bulletin.organizations.domains import ascii_domain
 from bulletin.organizations.models import Agreement, EmailDomain, Membership, Organization, OrganizationKind
 
@@ -56,6 +64,16 @@ def ward_choices() -> tuple[tuple[str, str], ...]:
     if "wards" not in cache:
         cache["wards"] = tuple((ward.code, ward.name) for ward in ward_organizations())
     return cache["wards"]
+
+
+def ward_groups() -> list[ChoiceGroup]:
+    """The 23 wards as checkbox groups by area (都心・副都心, 城東, 城南, 城西, 城北)."""
+    return group_choices(ward_choices(), WARD_AREAS)
+
+
+def prefecture_groups() -> list[ChoiceGroup]:
+    """The 47 prefectures as checkbox groups by region (北海道・東北 … 九州・沖縄)."""
+    return group_choices(((code, name) for code, (name, _kana) in prefectures().items()), PREFECTURE_REGIONS)
 
 
 def ward_organizations() -> list[Organization]:

@@ -18,7 +18,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from bulletin.core.forms import JapaneseDateField, NoControlCharacters, StoredFileIdsField, strip_line, strip_text
+from bulletin.core.forms import (
+    JapaneseDateField,
+    NoControlCharacters,
+    StoredFileIdsField,
+    TokensField,
+    strip_line,
+    strip_text,
+)
 from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.models import CONTENT_FIELDS, CloseReason, PostKind
 from bulletin.posts.services import PostInput
@@ -90,6 +97,8 @@ class PostForm(FlaskForm):
     )
     attachments = MultipleFileField(_l("添付ファイル"), description=_l("PDF、PNG、JPEG、WebP。1件10MBまで、5件まで。"))
     remove_attachments = StoredFileIdsField(_l("削除する添付ファイル"), choices=[], validate_choice=False)
+    staged_attachments = TokensField(_l("添付済み（保存前）"), choices=[], validate_choice=False)
+    remove_staged = TokensField(_l("削除する添付ファイル（保存前）"), choices=[], validate_choice=False)
     action = HiddenField(default="draft")
 
     def validate_category(self, field):

@@ -300,6 +300,21 @@ class Attachment(StoredFile, Model):
     post: Mapped[Post] = relationship(back_populates="attachments")
 
 
+class StagedAttachment(StoredFile, Model):
+    """A file chosen on the post form that was not saved yet (the form was previewed, or refused): held for its
+    uploader under a random token, which the form carries back, until the post is saved (it then becomes one of the
+    post's attachments) or it expires (`bulletin expire` deletes it and its file)."""
+
+    __tablename__ = "staged_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    # The owner: only they may use or remove it. (StoredFile's column, here required: a staged file has an owner.)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class CoProposer(Model):
     """Another member organization invited to a joint post; once accepted, its staff edit the post too."""
 

@@ -6,12 +6,16 @@ the request or command commits.
 
 from __future__ import annotations
 
+<<<<<<< HEAD
+=======
+import secrets
+>>>>>>> wip-forms
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage
 
@@ -35,6 +39,7 @@ from bulletin.posts.models import (
     PostRevision,
     PostState,
     RevisionState,
+    StagedAttachment,
 )
 from bulletin.posts.rendering import render_markdown
 
@@ -59,6 +64,7 @@ TRANSITIONS: dict[str, tuple[frozenset[PostState], PostState | None]] = {
 }
 
 MAX_ATTACHMENTS = 5
+STAGED_LIFETIME = timedelta(hours=24)  # how long a file chosen on a form that was not saved is held
 
 
 def _refuse_in_state(post: Post) -> PostError:
@@ -212,35 +218,146 @@ def search_texts(texts: Iterable[str | None], organizations: Iterable[tuple[str,
     return "\n".join(folded), "\n".join(fold(part, ignore_voicing=True) for part in folded)
 
 
-def _add_files(actor: User, post: Post, uploaded: Sequence[FileStorage]) -> None:
-    files = [f for f in uploaded if f and f.filename]
-    if not files:
-        return
-    if len(post.attachments) + len(files) > MAX_ATTACHMENTS:
-        raise PostError(_l("添付できるファイルは%(n)d件までです。", n=MAX_ATTACHMENTS), field="attachments")
+@dataclass
+class HeldFiles:
+    """The staged files a post form carries back: those to keep, and those its author ticked to remove."""
+
+    kept: list[StagedAttachment] = field(default_factory=list)
+    removed: list[StagedAttachment] = field(default_factory=list)
+
+
+def held_files(actor: User, tokens: Iterable[str], remove_tokens: Iterable[str] = ()) -> HeldFiles:
+    """The actor's own staged files, not expired, among the tokens a form sent back; a token of another user, an
+    unknown or an expired one is ignored (it changes nothing)."""
+    removed = set(remove_tokens)
+    wanted = set(tokens) | removed
+    if not wanted:
+        return HeldFiles()
+    rows = list(
+        db.session.scalars(
+            select(StagedAttachment)
+            .where(
+                StagedAttachment.token.in_(wanted),
+                StagedAttachment.uploaded_by_id == actor.id,
+                StagedAttachment.created_at >= utcnow() - STAGED_LIFETIME,
+            )
+            .order_by(StagedAttachment.id)
+        )
+    )
+    return HeldFiles([row for row in rows if row.token not in removed], [row for row in rows if row.token in removed])
+
+
+def _too_many_files() -> PostError:
+    return PostError(_l("添付できるファイルは%(n)d件までです。", n=MAX_ATTACHMENTS), field="attachments")
+
+
+def _checked_files(files: Sequence[FileStorage]) -> list[uploads.CheckedFile]:
+    """The uploaded files checked together (read from their start: a refused save may have read them already)."""
+    for upload in files:
+        upload.stream.seek(0)
     try:
-        checked = uploads.check_files(
+        return uploads.check_files(
             (upload.filename or "", upload.stream.read(uploads.MAX_BYTES + 1)) for upload in files
         )
     except uploads.UploadError as error:
         raise PostError(error.message, field="attachments") from error
-    for item in checked:  # only after every file passed
-        stored = uploads.store(db.session, item)
+
+
+def _delete_staged(*conditions) -> int:
+    """Delete the staged rows matching, and their stored files once the transaction commits. One statement deletes
+    the rows and names their files: of two deletions at the same instant (a double click, the daily purge), only the
+    one that removed a row removes its file, and a file a save took meanwhile stays."""
+    stored_names = db.session.scalars(
+        delete(StagedAttachment).where(*conditions).returning(StagedAttachment.stored_name)
+    ).all()
+    for stored_name in stored_names:
+        uploads.discard_later(db.session, stored_name)
+    return len(stored_names)
+
+
+def _discard_staged(rows: Sequence[StagedAttachment]) -> None:
+    if rows:
+        _delete_staged(StagedAttachment.id.in_([row.id for row in rows]))
+
+
+def stage_files(actor: User, held: HeldFiles, uploaded: Sequence[FileStorage], existing: int = 0) -> None:
+    """Hold the files chosen on a post form that is not saved (previewed, or refused) for its author: those ticked
+    for removal go, the new ones pass the checks attachments pass and join `held.kept`, within the limit on number
+    counted over the post's `existing` attachments, the files already held and the new ones together."""
+    if actor.organization_id is None:
+        raise PostError(_l("投稿できるのは会員団体の職員です。"))
+    _discard_staged(held.removed)
+    held.removed = []
+    files = [f for f in uploaded if f and f.filename]
+    if not files:
+        return
+    if existing + len(held.kept) + len(files) > MAX_ATTACHMENTS:
+        raise _too_many_files()
+    for item in _checked_files(files):
+        staged = StagedAttachment(
+            token=secrets.token_urlsafe(32),
+            uploaded_by_id=actor.id,
+            organization_id=actor.organization_id,
+            **uploads.stored_columns(db.session, item),
+        )
+        db.session.add(staged)
+        held.kept.append(staged)
+    db.session.flush()
+
+
+def purge_staged_files(now: datetime | None = None) -> int:
+    """Delete the staged files older than STAGED_LIFETIME, rows and stored files (run daily by `bulletin expire`)."""
+    return _delete_staged(StagedAttachment.created_at < (now or utcnow()) - STAGED_LIFETIME)
+
+
+def _add_files(actor: User, post: Post, uploaded: Sequence[FileStorage], held: HeldFiles | None = None) -> None:
+    """Attach the new files and the staged ones kept (which stop being staged), and drop the staged ones removed:
+    at most MAX_ATTACHMENTS with the post's own, all in the saving transaction."""
+    held = held or HeldFiles()
+    _discard_staged(held.removed)
+    kept = [staged for staged in held.kept if staged.uploaded_by_id == actor.id]
+    files = [f for f in uploaded if f and f.filename]
+    if not files and not kept:
+        return
+    if len(post.attachments) + len(kept) + len(files) > MAX_ATTACHMENTS:
+        raise _too_many_files()
+    checked = _checked_files(files) if files else []
+    if kept:
+        # A staged file is attached once: of two saves at the same instant, or after its expiry, the second finds it
+        # gone and is refused rather than giving two posts one stored file.
+        taken = db.session.execute(
+            delete(StagedAttachment).where(
+                StagedAttachment.id.in_([staged.id for staged in kept]), StagedAttachment.uploaded_by_id == actor.id
+            )
+        )
+        if taken.rowcount != len(kept):  # type: ignore[attr-defined]
+            raise PostError(
+                _l("保存前の添付ファイルが見つかりません。ファイルをもう一度選んでください。"), field="attachments"
+            )
+    for staged in kept:
         post.attachments.append(
             Attachment(
-                original_name=item.original_name,
-                stored_name=stored,
-                content_type=item.content_type,
-                size=len(item.data),
-                width=item.width,
-                height=item.height,
+                original_name=staged.original_name,
+                stored_name=staged.stored_name,
+                content_type=staged.content_type,
+                size=staged.size,
+                width=staged.width,
+                height=staged.height,
                 uploaded_by_id=actor.id,
             )
         )
+    for item in checked:  # only after every file passed
+        post.attachments.append(Attachment(**uploads.stored_columns(db.session, item), uploaded_by_id=actor.id))
 
 
-def create_post(actor: User, values: PostInput, files: Sequence[FileStorage] = (), submit: bool = False) -> Post:
-    """Write a new post as a draft, or send it straight to review."""
+def create_post(
+    actor: User,
+    values: PostInput,
+    files: Sequence[FileStorage] = (),
+    submit: bool = False,
+    held: HeldFiles | None = None,
+) -> Post:
+    """Write a new post as a draft, or send it straight to review, with the new files and the staged ones `held`."""
     if not can_create_post(actor) or actor.organization is None:
         raise PostError(_l("投稿できるのは会員団体の職員です。"))
     _check_rules(values, actor.organization)
@@ -254,7 +371,7 @@ def create_post(actor: User, values: PostInput, files: Sequence[FileStorage] = (
     )
     db.session.add(post)
     _apply_content(post, values.as_content())
-    _add_files(actor, post, list(files))
+    _add_files(actor, post, list(files), held)
     db.session.flush()
     if submit:
         submit_post(actor, post)
@@ -267,14 +384,16 @@ def update_post(
     values: PostInput,
     files: Sequence[FileStorage] = (),
     remove_attachment_ids: Sequence[int] = (),
+    held: HeldFiles | None = None,
 ) -> PostRevision | None:
-    """Edit a post: directly while it is a draft, pending or returned; as a pending revision once published."""
+    """Edit a post: directly while it is a draft, pending or returned; as a pending revision once published.
+    The new files and the staged ones `held` are attached, within the limit counted with the post's own."""
     if not post.can_edit(actor):
         raise PostError(_l("この投稿は編集できません。"))
     values.kind = post.kind
     _check_rules(values, post.organization)
     if post.state == PostState.PUBLISHED:
-        if (list(files) and any(f and f.filename for f in files)) or remove_attachment_ids:
+        if any(f and f.filename for f in files) or remove_attachment_ids or (held and held.kept):
             raise PostError(_l("公開中の投稿の添付ファイルは変更できません。"), field="attachments")
         return _propose_revision(actor, post, values.as_content())
     reviewed = post.reviewed()
@@ -282,7 +401,7 @@ def update_post(
         uploads.discard_later(db.session, attachment.stored_name)
         post.attachments.remove(attachment)
     _apply_content(post, values.as_content())
-    _add_files(actor, post, list(files))
+    _add_files(actor, post, list(files), held)
     if post.reviewed() != reviewed:
         _count_new_version(post)
     post.updated_at = utcnow()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -11,10 +12,10 @@ from wtforms import SelectChoice
 
 from bulletin.core import uploads
 from bulletin.core.forms import ConfirmActionForm, ReasonForm
-from bulletin.core.transaction import carry_out, refusal_shown_on
+from bulletin.core.transaction import carry_out, refusal_shown_on, write_separately
 from bulletin.extensions import db
 from bulletin.organizations.data import prefectures
-from bulletin.organizations.services import get_by_code, ward_choices
+from bulletin.organizations.services import get_by_code, ward_choices, ward_groups
 from bulletin.posts import queries, services
 from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.forms import CloseForm, CoProposerForm, PostForm
@@ -67,6 +68,61 @@ def _fill_from(form: PostForm, content: dict, kind: PostKind) -> None:
     form.target_wards.data = list(content["target_ward_codes"] or [])
 
 
+@dataclass(frozen=True)
+class KeptFile:
+    """A staged file as the form lists it."""
+
+    token: str
+    name: str
+    size: int
+
+
+def _held(form: PostForm) -> services.HeldFiles:
+    return services.held_files(current_user, form.staged_attachments.data or [], form.remove_staged.data or [])
+
+
+def _keep_files(form: PostForm, post: Post | None) -> list[KeptFile]:
+    """After a preview or a refusal, the files of the form held as staged files (the new ones checked and added,
+    those ticked for removal gone), in a transaction of their own: the request itself is rolled back. A file that
+    cannot be kept is said on the form, never dropped without a word."""
+    kept: list[KeptFile] = []
+    refusals: list[str] = []
+    new_files = [] if form.attachments.errors else request.files.getlist("attachments")
+
+    def work() -> None:
+        held = _held(form)
+        try:
+            services.stage_files(current_user, held, new_files, existing=len(post.attachments) if post else 0)
+        except services.PostError as error:
+            refusals.append(str(error.message))
+        kept[:] = [KeptFile(staged.token, staged.original_name, staged.size) for staged in held.kept]
+
+    if not write_separately(work):
+        refusals.append(_("添付ファイルを一時保存できませんでした。もう一度選んでください。"))
+    if refusals:
+        form.attachments.errors = [*form.attachments.errors, *refusals]
+    return kept
+
+
+def _form_page(form: PostForm, post: Post | None, kind: PostKind, preview: str | None):
+    """The post form again (first shown, previewed, or refused), with the target wards in their groups and the files
+    chosen so far kept."""
+    takes_files = post is None or post.state != PostState.PUBLISHED
+    kept = _keep_files(form, post) if request.method == "POST" and takes_files else []
+    status = 400 if request.method == "POST" and (form.errors or form.form_errors) else 200
+    chosen = set(form.target_wards.data or [])
+    return render_template(
+        "posts/form.html",
+        form=form,
+        post=post,
+        kind=kind,
+        preview=preview,
+        kept_files=kept,
+        ward_groups=ward_groups(),
+        chosen_wards=[name for code, name in ward_choices() if code in chosen],
+    ), status
+
+
 @bp.route("/posts/new", methods=["GET", "POST"])
 def new():
     """Write a proposal (municipalities) or a call (wards): save as draft, preview, or send to review."""
@@ -88,6 +144,7 @@ def new():
                     form.to_input(),
                     request.files.getlist("attachments"),
                     submit=form.action.data == "submit",
+                    held=_held(form),
                 )
             if outcome.ok:
                 flash(
@@ -97,8 +154,7 @@ def new():
                     "success",
                 )
                 return redirect(url_for("posts.show", post_id=post.id))
-    status = 400 if request.method == "POST" and (form.errors or form.form_errors) else 200
-    return render_template("posts/form.html", form=form, post=None, kind=kind, preview=preview), status
+    return _form_page(form, None, kind, preview)
 
 
 @bp.get("/posts/<int:post_id>")
@@ -140,6 +196,7 @@ def edit(post_id: int):
                     form.to_input(),
                     request.files.getlist("attachments"),
                     form.remove_attachments.data or [],
+                    held=_held(form),
                 )
                 if (
                     form.action.data == "submit"
@@ -155,8 +212,7 @@ def edit(post_id: int):
                 else:
                     flash(_("保存しました。"), "success")
                 return redirect(url_for("posts.show", post_id=post.id))
-    status = 400 if request.method == "POST" and (form.errors or form.form_errors) else 200
-    return render_template("posts/form.html", form=form, post=post, kind=post.kind, preview=preview), status
+    return _form_page(form, post, post.kind, preview)
 
 
 def _simple_action(post_id: int, verb, success: str):

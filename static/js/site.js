@@ -48,3 +48,52 @@
     }, 200);
   });
 })();
+
+// Grouped checkboxes (target wards, followed prefectures): "select all" and "clear", and a live summary of the
+// chosen ones under the groups ("選択中: 品川区、江東区（2区）"). The checkboxes alone work without this.
+(function checkboxGroups() {
+  "use strict";
+
+  function summarise(group, boxes, summary) {
+    var chosen = boxes.filter(function (box) { return box.checked; });
+    var text;
+    if (!chosen.length) {
+      text = group.getAttribute("data-summary-none");
+    } else if (chosen.length === boxes.length) {
+      text = group.getAttribute("data-summary-all");
+    } else {
+      var names = chosen.map(function (box) {
+        var label = group.querySelector("label[for='" + box.id + "']");
+        return label ? label.textContent.trim() : box.value;
+      });
+      var count = group.getAttribute("data-summary-count").replace("{n}", String(chosen.length));
+      text = group.getAttribute("data-summary")
+        .replace("{names}", names.join(group.getAttribute("data-separator")))
+        .replace("{count}", count);
+    }
+    summary.textContent = text;
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-check-group]"), function (group) {
+    var boxes = Array.prototype.slice.call(group.querySelectorAll("input[type=checkbox]"));
+    var tools = group.querySelector("[data-check-tools]");
+    var summary = group.querySelector("[data-check-summary]");
+    var update = summary ? function () { summarise(group, boxes, summary); } : function () {};
+
+    function setAll(checked) {
+      boxes.forEach(function (box) { box.checked = checked; });
+      update();
+    }
+
+    if (tools) {
+      tools.querySelector("[data-check-all]").addEventListener("click", function () { setAll(true); });
+      tools.querySelector("[data-check-none]").addEventListener("click", function () { setAll(false); });
+      tools.hidden = false;
+    }
+    group.addEventListener("change", update);
+    if (summary) {
+      update();
+      summary.hidden = false;
+    }
+  });
+})();

@@ -42,7 +42,7 @@ def test_proposal_is_returned_resubmitted_published_and_found(new_page, add_user
     page.get_by_label("添付ファイル").set_input_files(str(pdf))
     page.get_by_role("button", name="本文をプレビュー").click()
     expect(page.get_by_role("region", name="本文のプレビュー")).to_contain_text("漁師のトーク")
-    page.get_by_label("添付ファイル").set_input_files(str(pdf))  # a preview does not keep files
+    expect(page.get_by_role("group", name="添付済み（保存前）")).to_contain_text("企画書.pdf")  # kept by the preview
     page.get_by_role("button", name="下書き保存").click()
     expect(heading(page)).to_have_text(TITLE)
     expect(page.get_by_role("main")).to_contain_text("下書き")

@@ -6,10 +6,7 @@ the request or command commits.
 
 from __future__ import annotations
 
-<<<<<<< HEAD
-=======
 import secrets
->>>>>>> wip-forms
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta

@@ -68,7 +68,7 @@ def test_a_japanese_body_is_previewed_and_published_as_written(new_page, add_use
     page.get_by_label("締切").fill((today_in_japan() + timedelta(days=30)).isoformat())
     page.get_by_role("button", name="本文をプレビュー").click()
     preview = page.get_by_role("region", name="本文のプレビュー")
-    assert_body_as_written(preview)
+    assert_body_as_written(preview.locator(".prose"))
     check_both_widths(page, "post form with a preview")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="審査に出す").click()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import groupby
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -99,7 +101,7 @@ def settings():
     modes = services.preferences_of(current_user, kinds)
     return render_template(
         "notifications/settings.html",
-        kinds=kinds,
+        groups=[(label, list(members)) for label, members in groupby(kinds, key=lambda kind: KINDS[kind].group)],
         definitions=KINDS,
         modes=modes,
         delivery_modes=list(DeliveryMode),

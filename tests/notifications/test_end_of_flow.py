@@ -294,3 +294,34 @@ def test_the_post_page_shows_its_organization_why_the_last_edit_was_returned(app
     db.session.commit()
     text = client.get(f"/posts/{post.id}").get_data(as_text=True)  # a new edit waits: that is what the page says
     assert "修正が審査待ちです" in text and "前回の修正は差し戻されました" not in text
+
+
+# --- the settings page ----------------------------------------------------------------------------------------------
+
+NEW_KINDS = [
+    "publication_consented",
+    "case_published",
+    "case_withdrawn",
+    "revision_approved",
+    "revision_rejected",
+    "post_hidden",
+    "post_unhidden",
+    "co_proposer_invited",
+    "co_proposer_accepted",
+    "co_proposer_declined",
+]
+
+
+def test_the_new_kinds_can_be_set_under_their_headings_and_the_queue_only_by_moderators(app, cast, auth, client):
+    auth.login(cast.people.sakai)
+    page = client.get("/settings/notifications").get_data(as_text=True)
+    for kind in NEW_KINDS:
+        assert f'name="mode_{kind}" id="mode_{kind}_immediate" value="immediate" checked' in page
+    assert "自団体の投稿" in page and "連携と事例" in page
+    assert "事務局の審査" not in page and "mode_case_awaiting_publication" not in page
+    auth.logout()
+
+    auth.login(cast.moderator2)
+    page = client.get("/settings/notifications").get_data(as_text=True)
+    queue = page.index("事務局の審査")
+    assert queue < page.index("mode_revision_submitted") and queue < page.index("mode_case_awaiting_publication")

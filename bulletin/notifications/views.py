@@ -17,7 +17,7 @@ from bulletin.core.transaction import write_separately
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import csrf, db
 from bulletin.notifications import services
-from bulletin.notifications.kinds import KINDS, notification_text
+from bulletin.notifications.kinds import KINDS, notification_brief, notification_text
 from bulletin.notifications.models import DeliveryMode, Notification
 from bulletin.organizations.data import prefectures as prefectures_by_code
 from bulletin.posts.categories import CATEGORIES
@@ -47,6 +47,7 @@ def index():
         page=page,
         has_next=len(rows) > PER_PAGE,
         text_of=notification_text,
+        brief_of=notification_brief,
         action_form=ConfirmActionForm(),
     )
 

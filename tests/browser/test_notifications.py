@@ -182,8 +182,9 @@ def test_response_shows_in_notification_centre_and_mail(
     link = deliver_mail_and_find_link(sakai.email, "/conversations/")
     assert link == live_server.url + conversation_path
     mail = next(m for m in reversed(mail_sink.received_by(sakai.email)) if link in m.body)
-    assert text in mail.subject
+    assert mail.subject.endswith(f"{CHIYODA_NAME} から応答がありました: {title}")  # who, then what about
     assert mail.body.startswith(f"{sakai.name} 様")
+    assert text in mail.body.splitlines() and RESPONSE_MESSAGE in mail.body.splitlines()  # and what they wrote
     assert mail.email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     found = re.fullmatch(r"<([^>]+)>", re.sub(r"\s+", "", str(mail.email["List-Unsubscribe"])))
     assert found, mail.email["List-Unsubscribe"]
@@ -255,7 +256,8 @@ SHOTS = Path("/tmp/shots")
 
 def test_settings_headings_and_a_returned_edit_at_both_widths(new_page, add_user, moderator, live_server):
     """The settings page groups the kinds under headings (the new ones among them); the post's organization reads
-    why its last edit was returned beside the post. axe and a screenshot of each at 1280 and 390 pixels."""
+    why its last edit was returned beside the post, and in brief under the notice. axe and a screenshot of each at
+    1280 and 390 pixels."""
     officer = add_user("notify.returned@city.fukui-sakai.lg.jp", code=SAKAI, name="三国 湊")
     post_id = published_proposal(live_server, officer, moderator, **sakai_proposal("越前がにの試食会"))
     with live_server.app.app_context():
@@ -288,3 +290,10 @@ def test_settings_headings_and_a_returned_edit_at_both_widths(new_page, add_user
         page.set_viewport_size({"width": width, "height": 900})
         assert_accessible(page, f"post with a returned edit at {width}px")
         page.screenshot(path=str(SHOTS / f"post-returned-edit-{width}.png"), full_page=True)
+
+    page.goto("/notifications")  # the reason, in brief, under the notice
+    expect(main.locator(".notification__brief").first).to_have_text("理由: 試食は保健所への届出が必要です。")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert_accessible(page, f"notifications with a brief at {width}px")
+        page.screenshot(path=str(SHOTS / f"notifications-brief-{width}.png"), full_page=True)

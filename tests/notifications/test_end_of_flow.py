@@ -325,3 +325,25 @@ def test_the_new_kinds_can_be_set_under_their_headings_and_the_queue_only_by_mod
     page = client.get("/settings/notifications").get_data(as_text=True)
     queue = page.index("事務局の審査")
     assert queue < page.index("mode_revision_submitted") and queue < page.index("mode_case_awaiting_publication")
+
+
+def test_an_outcome_changed_after_both_consents_takes_the_case_off_the_moderators_queue(app, cast, make_post):
+    partnership = consented(cast, make_post)
+    assert unread_of(cast.moderator2) == 1
+
+    responses.update_outcome(cast.people.shinagawa, partnership, outcome(summary="来場者数を追記した。"))
+    db.session.commit()
+
+    assert not partnership.has_both_consents  # both sides are asked again; nothing awaits the secretariat
+    assert unread_of(cast.moderator2) == 0
+
+
+def test_the_notification_centre_gives_the_reason_in_brief(app, cast, auth, client, make_post):
+    post = make_post(cast.people.sakai)
+    posts.hide_post(cast.people.moderator, post, "電話番号が誤っているため。")
+    db.session.commit()
+    auth.login(cast.people.sakai_colleague)
+
+    page = client.get("/notifications").get_data(as_text=True)
+
+    assert '<p class="notification__brief">理由: 電話番号が誤っているため。</p>' in page

@@ -86,15 +86,30 @@ post_rejected = _signals.signal(
     "post-rejected", doc="A moderator returned a post for revision: kwargs post, moderator, comment."
 )
 post_hidden = _signals.signal("post-hidden", doc="A moderator hid a post: kwargs post, moderator, reason.")
+post_unhidden = _signals.signal(
+    "post-unhidden",
+    doc="A moderator put a hidden post back in the state it was hidden from: kwargs post, moderator, reason (may be "
+    "empty).",
+)
 revision_submitted = _signals.signal(
     "revision-submitted", doc="An edit of a published post awaits review: kwargs revision."
 )
 revision_decided = _signals.signal(
-    "revision-decided", doc="A moderator approved or rejected a revision: kwargs revision, moderator."
+    "revision-decided",
+    doc="A moderator approved or rejected a revision: kwargs revision, moderator (a refusal's reason is the "
+    "revision's comment).",
 )
-post_reported = _signals.signal("post-reported", doc="A member reported a post: kwargs report.")
+post_reported = _signals.signal("post-reported", doc="A member reported a post or a message: kwargs report.")
+reports_resolved = _signals.signal(
+    "reports-resolved",
+    doc="A moderator closed reports (dismissed, or what they report hidden): kwargs report_ids.",
+)
 co_proposer_invited = _signals.signal(
     "co-proposer-invited", doc="An organization was invited to co-propose a post: kwargs co_proposer."
+)
+co_proposer_answered = _signals.signal(
+    "co-proposer-answered",
+    doc="An invited organization accepted or declined to co-propose a post: kwargs co_proposer (its state says which).",
 )
 
 response_received = _signals.signal("response-received", doc="An organization answered a post: kwargs response.")
@@ -104,7 +119,16 @@ response_decided = _signals.signal(
 )
 outcome_updated = _signals.signal("outcome-updated", doc="A partnership's outcome was recorded: kwargs partnership.")
 publication_consented = _signals.signal(
-    "publication-consented", doc="One side agreed to publish a partnership as a case: kwargs partnership."
+    "publication-consented",
+    doc="One side agreed to publish a partnership as a case: kwargs partnership (has_both_consents says whether the "
+    "other side had already agreed).",
+)
+case_published = _signals.signal(
+    "case-published", doc="A moderator published a partnership as a public case: kwargs partnership, moderator."
+)
+case_withdrawn = _signals.signal(
+    "case-withdrawn",
+    doc="A moderator took a case off the public pages: kwargs partnership, moderator, reason.",
 )
 deadline_approaching = _signals.signal(
     "deadline-approaching", doc="A published post's deadline is seven days away: kwargs post."

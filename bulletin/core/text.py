@@ -154,3 +154,23 @@ def format_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+
+
+ELLIPSIS = "…"
+# Characters that belong to the one before them: combining marks, variation selectors, joiners, voiced-sound marks.
+_CLINGS_TO_PREVIOUS = re.compile(
+    r"[\u0300-\u036f\u1ab0-\u1aff\u20d0-\u20ff\u3099\u309a\ufe00-\ufe0f\u200c\u200d\U000e0100-\U000e01ef\U0001f3fb-\U0001f3ff]"
+)
+
+
+def excerpt(text: str | None, limit: int) -> str:
+    """The text's first `limit` characters, ended with an ellipsis (…) when there was more. The cut falls between
+    whole characters as a reader sees them: a combining mark, a variation selector or a joiner stays with the
+    character before it (が written か + ゛ is never split)."""
+    text = (text or "").strip()
+    if len(text) <= limit:
+        return text
+    cut = limit
+    while cut > 0 and (_CLINGS_TO_PREVIOUS.match(text, cut) or text[cut - 1] == "\u200d"):
+        cut -= 1
+    return text[:cut].rstrip() + ELLIPSIS

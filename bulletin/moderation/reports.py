@@ -94,6 +94,7 @@ def dismiss_report(actor: User, report: Report, note: str = "") -> None:
     _resolve(actor, report, ReportState.DISMISSED, note.strip() or None)
     log_decision(actor, "dismiss_report", *_subject(report), reason=report.resolution_note, report_id=report.id)
     db.session.flush()
+    signals.reports_resolved.send(actor, report_ids=[report.id])
 
 
 def hide_reported_post(actor: User, report: Report, reason: str) -> None:
@@ -107,6 +108,7 @@ def hide_reported_post(actor: User, report: Report, reason: str) -> None:
         return
     assert report.post is not None  # a report is of a message or of a post (a CHECK constraint)
     hide_post(actor, report.post, reason)
+    also_open = _open_report_ids(Report.post_id == report.post_id)
     db.session.execute(
         update(Report)
         .where(Report.post_id == report.post_id, Report.state == ReportState.OPEN)
@@ -116,6 +118,7 @@ def hide_reported_post(actor: User, report: Report, reason: str) -> None:
         .execution_options(synchronize_session="fetch")
     )
     db.session.flush()
+    signals.reports_resolved.send(actor, report_ids=[report.id, *also_open])
 
 
 def _hide_message(actor: User, message: Message, report: Report, reason: str) -> None:
@@ -125,6 +128,7 @@ def _hide_message(actor: User, message: Message, report: Report, reason: str) ->
     message.hidden_at = utcnow()
     message.hidden_reason = reason
     log_decision(actor, "hide_message", *_subject(report), reason=reason, message_id=message.id)
+    also_open = _open_report_ids(Report.message_id == message.id)
     db.session.execute(
         update(Report)
         .where(Report.message_id == message.id, Report.state == ReportState.OPEN)
@@ -132,3 +136,9 @@ def _hide_message(actor: User, message: Message, report: Report, reason: str) ->
         .execution_options(synchronize_session="fetch")
     )
     db.session.flush()
+    signals.reports_resolved.send(actor, report_ids=[report.id, *also_open])
+
+
+def _open_report_ids(of_subject) -> list[int]:
+    """The ids of the open reports on a post or a message (closed with the one decided)."""
+    return list(db.session.scalars(select(Report.id).where(of_subject, Report.state == ReportState.OPEN)))

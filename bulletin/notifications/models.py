@@ -80,6 +80,9 @@ class Notification(Model):
     kind: Mapped[str] = mapped_column(String(40))
     params: Mapped[dict] = mapped_column(JSON, default=dict)
     url: Mapped[str] = mapped_column(String(300))
+    # The queue item a moderator's notice is about ("post:12", "report:3"): once any moderator has decided it, every
+    # moderator's notice of it is read.
+    subject: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None]
     digest_pending: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
@@ -87,6 +90,7 @@ class Notification(Model):
     __table_args__ = (
         db.Index("ix_notification_user_id_id", "user_id", "id"),
         db.Index("ix_notification_digest_pending", "digest_pending", "user_id"),
+        db.Index("ix_notification_subject", "subject"),
     )
 
 

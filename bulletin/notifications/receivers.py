@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from bulletin.accounts.models import OrgRole, User
 from bulletin.core import signals
-from bulletin.core.text import format_fiscal_year
+from bulletin.core.text import excerpt, format_fiscal_year
 from bulletin.core.urls import absolute_url
+from bulletin.extensions import db
 from bulletin.notifications.mail import asked_too_often, queue_email
-from bulletin.notifications.services import moderators, notify, post_audience, staff_of
+from bulletin.notifications.services import moderators, notify, post_audience, resolve_notices, staff_of
+from bulletin.responses.models import ConversationRead, Message
 
 
 def on_user_registered(sender, user: User, token: str, **_):
@@ -300,10 +304,37 @@ def connect_receivers() -> None:
 
 
 # --- in-app notifications (and their e-mail, by preference) for the events of DESIGN §4 ----------------------
+#
+# The e-mail carries the substance so that an officer can decide from it: the reason given, the text written (its
+# first QUOTE_LENGTH characters), a new post's facts. It is rendered at the event and kept in the outbox, so it says
+# what was true then. The notification's params keep a brief of the same (BRIEF_LENGTH) for the daily digest.
+
+QUOTE_LENGTH = 1000
+BRIEF_LENGTH = 100
+QUOTED_MESSAGES = 3  # a coalesced mail quotes at most the latest three messages its reader has not read
 
 
 def _org_name(organization) -> str:
     return organization.display_name if organization is not None else ""
+
+
+def _quote(text: str | None) -> dict:
+    """A text as a mail quotes it: its first QUOTE_LENGTH characters, and whether there was more."""
+    quoted = excerpt(text, QUOTE_LENGTH)
+    return {"text": quoted, "cut": quoted != (text or "").strip()}
+
+
+def _with_reason(params: dict, reason: str | None) -> tuple[dict, dict]:
+    """The params with the reason's brief, and the mail's context with the reason in full."""
+    reason = (reason or "").strip()
+    if not reason:
+        return params, {}
+    return {**params, "reason": excerpt(reason, BRIEF_LENGTH)}, {"reason": _quote(reason)}
+
+
+def _resolve(*subjects: str) -> None:
+    """The queue items are decided: every moderator's notice of them is read."""
+    resolve_notices(subjects)
 
 
 def on_user_confirmed_notify(sender, user: User, awaiting_approval: bool, **_):
@@ -321,6 +352,7 @@ def on_user_confirmed_notify(sender, user: User, awaiting_approval: bool, **_):
             "domain_confirmed": domain_confirmed,
             "queue_url": absolute_url("moderation.queue"),
         },
+        subject=f"user:{user.id}",
     )
 
 
@@ -333,50 +365,126 @@ def on_email_change_awaiting_review(sender, change, **_):
         "moderation.queue",
         email_template="email_change_pending",
         email_context={"change": change, "queue_url": absolute_url("moderation.queue")},
+        subject=f"email-change:{user.id}",
     )
+
+
+def on_email_change_decided(sender, user: User | None = None, change=None, **_):
+    _resolve(f"email-change:{user.id if user is not None else change.user_id}")
 
 
 def on_membership_decided(sender, user: User, **kwargs):
-    """The organization's staff learn who joined (or was refused); the person is told by the account mail."""
+    """The organization's staff learn who joined (or was refused, and why); the person is told by the account mail."""
+    _resolve(f"user:{user.id}")
     if user.organization_id is None:
         return
     kind = "member_rejected" if "reason" in kwargs else "member_approved"
+    params, details = _with_reason({"name": user.name, "org": _org_name(user.organization)}, kwargs.get("reason"))
     colleagues = [colleague for colleague in staff_of([user.organization_id]) if colleague.id != user.id]
-    notify(colleagues, kind, {"name": user.name, "org": _org_name(user.organization)}, "accounts.members", actor=sender)
+    notify(colleagues, kind, params, "accounts.members", actor=sender, email_context=details)
+
+
+def _queue_notice(sender, kind: str, title: str, subject: str, endpoint: str, **url_values) -> None:
+    """Every moderator (but the one who acted) is told of an item for the queue, named by `subject`."""
+    notify(moderators(), kind, {"title": title}, endpoint, actor=sender, subject=subject, **url_values)
 
 
 def on_post_submitted(sender, post, **_):
-    notify(
-        moderators(), "post_submitted", {"title": post.title}, "moderation.review_post", actor=sender, post_id=post.id
-    )
+    _queue_notice(sender, "post_submitted", post.title, f"post:{post.id}", "moderation.review_post", post_id=post.id)
+
+
+def on_revision_submitted(sender, revision, **_):
+    title, subject = revision.post.title, f"revision:{revision.id}"
+    _queue_notice(sender, "revision_submitted", title, subject, "moderation.review_revision", revision_id=revision.id)
 
 
 def on_post_reported(sender, report, **_):
     title = report.post.title if report.post is not None else report.message.conversation.post.title
-    notify(moderators(), "report_filed", {"title": title}, "moderation.queue", actor=sender)
+    _queue_notice(sender, "report_filed", title, f"report:{report.id}", "moderation.queue")
+
+
+def on_reports_resolved(sender, report_ids: list[int], **_):
+    _resolve(*(f"report:{report_id}" for report_id in report_ids))
+
+
+def _new_post_params(post) -> dict:
+    """What the digest says of a new post: its proposer, title, category, deadline, desired period and the start of
+    its summary."""
+    return {
+        "org": _org_name(post.organization),
+        "title": post.title,
+        "category": post.category,
+        "deadline": post.deadline.isoformat() if post.deadline else None,
+        "desired_from": post.desired_from.isoformat() if post.desired_from else None,
+        "desired_until": post.desired_until.isoformat() if post.desired_until else None,
+        "summary": excerpt(post.summary, BRIEF_LENGTH),
+    }
 
 
 def on_post_approved(sender, post, **_):
+    _resolve(f"post:{post.id}")
     targeted, followers = post_audience(post)
-    params = {"org": _org_name(post.organization), "title": post.title}
-    notify(targeted, "post_targeted", params, "posts.show", actor=sender, post_id=post.id)
-    notify(followers, "post_published", params, "posts.show", actor=sender, post_id=post.id)
+    params, facts = _new_post_params(post), {"post": post}
+    for recipients, kind in ((targeted, "post_targeted"), (followers, "post_published")):
+        notify(
+            recipients,
+            kind,
+            params,
+            "posts.show",
+            actor=sender,
+            email_template="new_post",
+            email_context=facts,
+            post_id=post.id,
+        )
+    _tell_post_organizations(sender, post, "post_approved", "posts.show")
+
+
+def _tell_post_organizations(sender, post, kind: str, endpoint: str, reason: str | None = None) -> None:
+    """The staff of the post's organization and of its accepted co-proposers, told of a decision on it."""
+    params, details = _with_reason({"title": post.title}, reason)
     notify(
-        staff_of(post.organization_ids()),
-        "post_approved",
-        {"title": post.title},
-        "posts.show",
-        actor=sender,
-        post_id=post.id,
+        staff_of(post.organization_ids()), kind, params, endpoint, actor=sender, email_context=details, post_id=post.id
     )
 
 
-def on_post_rejected(sender, post, **_):
+def on_post_rejected(sender, post, comment: str, **_):
+    _resolve(f"post:{post.id}")
+    _tell_post_organizations(sender, post, "post_rejected", "posts.edit", comment)
+
+
+def on_post_hidden(sender, post, reason: str, **_):
+    _tell_post_organizations(sender, post, "post_hidden", "posts.show", reason)
+
+
+def on_post_unhidden(sender, post, reason: str, **_):
+    _tell_post_organizations(sender, post, "post_unhidden", "posts.show", reason)
+
+
+def on_revision_decided(sender, revision, **_):
+    _resolve(f"revision:{revision.id}")
+    refused = revision.state == "rejected"
+    kind = "revision_rejected" if refused else "revision_approved"
+    _tell_post_organizations(sender, revision.post, kind, "posts.show", revision.comment if refused else None)
+
+
+def on_co_proposer_invited(sender, co_proposer, **_):
+    post = co_proposer.post
     notify(
-        staff_of(post.organization_ids()),
-        "post_rejected",
-        {"title": post.title},
-        "posts.edit",
+        staff_of([co_proposer.organization_id]),
+        "co_proposer_invited",
+        {"org": _org_name(post.organization), "title": post.title},
+        "posts.ours",
+        actor=sender,
+    )
+
+
+def on_co_proposer_answered(sender, co_proposer, **_):
+    post = co_proposer.post
+    notify(
+        staff_of([post.organization_id]),
+        "co_proposer_accepted" if co_proposer.state == "accepted" else "co_proposer_declined",
+        {"org": _org_name(co_proposer.organization), "title": post.title},
+        "posts.show",
         actor=sender,
         post_id=post.id,
     )
@@ -384,14 +492,53 @@ def on_post_rejected(sender, post, **_):
 
 def on_response_received(sender, response, **_):
     post = response.post
+    conversation = response.conversation
+    first = db.session.scalar(
+        select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id).limit(1)
+    )
     notify(
         staff_of([post.organization_id]),
         "response_received",
-        {"org": _org_name(response.organization), "title": post.title},
+        {
+            "org": _org_name(response.organization),
+            "title": post.title,
+            "excerpt": excerpt(first.body if first else "", BRIEF_LENGTH),
+        },
         "responses.conversation",
         actor=sender,
-        conversation_id=response.conversation.id,
+        email_context={
+            "quotes": [{"org": _org_name(response.organization), "response_kind": response.kind, **_quote(first.body)}]
+            if first is not None
+            else []
+        },
+        conversation_id=conversation.id,
     )
+
+
+def _unread_messages_for(conversation, latest: list) -> Callable[[User], dict]:
+    """For each reader, the latest messages they have not read that their own organization did not write, oldest
+    first: the messages a (coalesced) mail quotes."""
+    markers = dict(
+        db.session.execute(
+            select(ConversationRead.user_id, ConversationRead.last_read_message_id).where(
+                ConversationRead.conversation_id == conversation.id
+            )
+        ).all()
+    )
+
+    def quotes(user: User) -> dict:
+        unread = [
+            message
+            for message in latest
+            if message.id > markers.get(user.id, 0) and message.organization_id != user.organization_id
+        ]
+        return {
+            "quotes": [
+                {"org": _org_name(message.organization) or None, **_quote(message.body)} for message in reversed(unread)
+            ]
+        }
+
+    return quotes
 
 
 def on_message_posted(sender, message, conversation, **_):
@@ -402,12 +549,21 @@ def on_message_posted(sender, message, conversation, **_):
     else:  # a moderator wrote: both sides are told
         others, author_org = list(conversation.organization_ids()), None
     name = _org_name(author_org) if author_org is not None else None  # the secretariat: named when read
+    latest = list(
+        db.session.scalars(
+            select(Message)
+            .where(Message.conversation_id == conversation.id, Message.hidden_at.is_(None))
+            .order_by(Message.id.desc())
+            .limit(QUOTED_MESSAGES)
+        )
+    )
     notify(
         staff_of(others),
         "message_posted",
-        {"org": name, "title": conversation.post.title},
+        {"org": name, "title": conversation.post.title, "excerpt": excerpt(message.body, BRIEF_LENGTH)},
         "responses.conversation",
         actor=sender,
+        email_context_for=_unread_messages_for(conversation, latest),
         coalesce_as=f"conversation:{conversation.id}",
         conversation_id=conversation.id,
     )
@@ -425,18 +581,68 @@ def on_response_decided(sender, response, partnership, **_):
     )
 
 
+def _other_organization(partnership, organization_id: int | None) -> int:
+    """The organization of the partnership that is not this one."""
+    if organization_id == partnership.post_organization_id:
+        return partnership.partner_organization_id
+    return partnership.post_organization_id
+
+
 def on_outcome_updated(sender, partnership, **_):
-    other = (
-        partnership.partner_organization_id
-        if sender.organization_id == partnership.post_organization_id
-        else partnership.post_organization_id
-    )
+    if not partnership.has_both_consents:  # an edit asked both sides again: nothing awaits publication any more
+        _resolve(f"partnership:{partnership.id}")
     notify(
-        staff_of([other]),
+        staff_of([_other_organization(partnership, sender.organization_id)]),
         "outcome_updated",
         {"org": _org_name(sender.organization), "title": partnership.title},
         "responses.partnership",
         actor=sender,
+        partnership_id=partnership.id,
+    )
+
+
+def on_publication_consented(sender, partnership, **_):
+    notify(
+        staff_of([_other_organization(partnership, sender.organization_id)]),
+        "publication_consented",
+        {"org": _org_name(sender.organization), "title": partnership.title},
+        "responses.partnership",
+        actor=sender,
+        partnership_id=partnership.id,
+    )
+    if partnership.has_both_consents:
+        subject = f"partnership:{partnership.id}"
+        _queue_notice(
+            sender,
+            "case_awaiting_publication",
+            partnership.title,
+            subject,
+            "responses.partnership",
+            partnership_id=partnership.id,
+        )
+
+
+def on_case_published(sender, partnership, **_):
+    _resolve(f"partnership:{partnership.id}")
+    notify(
+        staff_of(partnership.organization_ids()),
+        "case_published",
+        {"title": partnership.title},
+        "responses.case",
+        actor=sender,
+        partnership_id=partnership.id,
+    )
+
+
+def on_case_withdrawn(sender, partnership, reason: str, **_):
+    params, details = _with_reason({"title": partnership.title}, reason)
+    notify(
+        staff_of(partnership.organization_ids()),
+        "case_withdrawn",
+        params,
+        "responses.partnership",
+        actor=sender,
+        email_context=details,
         partnership_id=partnership.id,
     )
 
@@ -456,16 +662,28 @@ def connect_notification_receivers() -> None:
     pairs = (
         (signals.user_confirmed, on_user_confirmed_notify),
         (signals.email_change_awaiting_review, on_email_change_awaiting_review),
+        (signals.email_changed, on_email_change_decided),
+        (signals.email_change_rejected, on_email_change_decided),
         (signals.user_approved, on_membership_decided),
         (signals.user_rejected, on_membership_decided),
         (signals.post_submitted, on_post_submitted),
+        (signals.revision_submitted, on_revision_submitted),
         (signals.post_reported, on_post_reported),
+        (signals.reports_resolved, on_reports_resolved),
         (signals.post_approved, on_post_approved),
         (signals.post_rejected, on_post_rejected),
+        (signals.post_hidden, on_post_hidden),
+        (signals.post_unhidden, on_post_unhidden),
+        (signals.revision_decided, on_revision_decided),
+        (signals.co_proposer_invited, on_co_proposer_invited),
+        (signals.co_proposer_answered, on_co_proposer_answered),
         (signals.response_received, on_response_received),
         (signals.message_posted, on_message_posted),
         (signals.response_decided, on_response_decided),
         (signals.outcome_updated, on_outcome_updated),
+        (signals.publication_consented, on_publication_consented),
+        (signals.case_published, on_case_published),
+        (signals.case_withdrawn, on_case_withdrawn),
         (signals.deadline_approaching, on_deadline_approaching),
     )
     for signal, receiver in pairs:

@@ -4,19 +4,19 @@ whatever the number of recipients."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import and_, case, delete, exists, insert, or_, select, update
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.engine import CursorResult
 
 from bulletin.accounts.models import User, UserState
 from bulletin.core.db import utcnow
 from bulletin.core.urls import absolute_url, path_for
 from bulletin.extensions import db
-from bulletin.notifications.kinds import KINDS, notification_text
+from bulletin.notifications.kinds import KINDS, notification_brief, notification_subject, notification_text
 from bulletin.notifications.mail import queue_email, render_email, waiting_with_key
 from bulletin.notifications.models import (
     DeliveryMode,
@@ -89,12 +89,18 @@ def notify(
     actor: User | None = None,
     email_template: str = "notification",
     email_context: dict | None = None,
+    email_context_for: Callable[[User], dict] | None = None,
     coalesce_as: str | None = None,
+    subject: str | None = None,
     **url_values,
 ) -> int:
     """Notify each active recipient once (never the actor of the event); returns how many were told.
 
-    The e-mail uses `email/<email_template>.txt`; kinds whose mail says more than the sentence bring their own.
+    `params` are stored with the notification and kept small: the in-app sentence and the digest's brief read them.
+    The e-mail, rendered now and stored in the outbox, uses `email/<email_template>.txt` with `email_context` (the
+    event's substance in full) and what `email_context_for` gives for each recipient. A coalesced mail still waiting
+    is written anew instead (it then says the latest). `subject` names the queue item of a moderator's notice
+    ("post:12"), so that deciding the item reads every moderator's notice of it (`resolve_notices`).
     """
     seen: set[int] = set()
     users = []
@@ -116,6 +122,7 @@ def notify(
                 "kind": kind,
                 "params": params,
                 "url": path,
+                "subject": subject,
                 "created_at": now,
                 "digest_pending": modes[user.id] == DeliveryMode.DIGEST,
             }
@@ -130,43 +137,83 @@ def notify(
     )
     keys = {user.id: f"{coalesce_as}:{user.id}" for user in users} if coalesce_as else {}
     waiting = (
-        set(db.session.scalars(select(OutboxMessage.coalesce_key).where(*waiting_with_key(list(keys.values())))))
+        dict(
+            db.session.execute(
+                select(OutboxMessage.coalesce_key, OutboxMessage.id).where(*waiting_with_key(list(keys.values())))
+            ).all()
+        )
         if keys
-        else set()
+        else {}
     )
-    mails = []
+    mails, rewritten = [], []
     for user in users:
         db.session.expire(user, ["unread_notifications"])
-        if modes[user.id] == DeliveryMode.IMMEDIATE and keys.get(user.id) not in waiting:
-            mails.append(
-                render_email(
-                    user,
-                    kind,
-                    _Subject(kind, params),
-                    email_template,
-                    unsubscribable=True,
-                    coalesce_key=keys.get(user.id),
-                    coalesce_seconds=current_app.config["MAIL_COALESCE_SECONDS"] if coalesce_as else 0,
-                    kind_name=kind,
-                    params=params,
-                    text_of=notification_text,
-                    link=absolute_url(endpoint, **url_values),
-                    **(email_context or {}),
-                )
-            )
+        if modes[user.id] != DeliveryMode.IMMEDIATE:
+            continue
+        mail = render_email(
+            user,
+            kind,
+            _Subject(kind, params, user),
+            email_template,
+            unsubscribable=True,
+            coalesce_key=keys.get(user.id),
+            coalesce_seconds=current_app.config["MAIL_COALESCE_SECONDS"] if coalesce_as else 0,
+            kind_name=kind,
+            params=params,
+            text_of=notification_text,
+            link=absolute_url(endpoint, **url_values),
+            **(email_context or {}),
+            **(email_context_for(user) if email_context_for else {}),
+        )
+        waiting_id = waiting.get(keys.get(user.id))
+        if waiting_id is None:
+            mails.append(mail)
+        else:
+            rewritten.append({"id": waiting_id, "body": mail["body"]})
     if mails:  # one statement whatever the number of recipients (no RETURNING: nobody needs their ids)
         db.session.execute(insert(OutboxMessage), mails)
+    if rewritten:  # one statement too, by primary key
+        db.session.execute(update(OutboxMessage), rewritten, execution_options={"synchronize_session": False})
     return len(users)
 
 
 class _Subject:
-    """The notification's sentence as an e-mail subject, rendered in the recipient's language."""
+    """The notification's e-mail subject, rendered in the recipient's language."""
 
-    def __init__(self, kind: str, params: dict):
-        self.kind, self.params = kind, params
+    def __init__(self, kind: str, params: dict, recipient: User):
+        self.kind, self.params, self.recipient = kind, params, recipient
 
     def __str__(self) -> str:
-        return notification_text(self.kind, self.params)
+        return notification_subject(self.kind, self.params, self.recipient)
+
+
+def resolve_notices(subjects: Iterable[str]) -> None:
+    """A moderator decided these queue items: every notice of them is read (and left out of digests to come), and
+    the unread counts of the moderators who had them go down, in two statements."""
+    names = list(subjects)
+    of_them = and_(Notification.subject.in_(names), Notification.read_at.is_(None))
+    unread_of_others = (
+        select(func.count())
+        .select_from(Notification)
+        .where(
+            Notification.user_id == User.id,
+            Notification.read_at.is_(None),
+            or_(Notification.subject.is_(None), Notification.subject.not_in(names)),
+        )
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(User)
+        .where(User.id.in_(select(Notification.user_id).where(of_them)))
+        .values(unread_notifications=unread_of_others)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(Notification)
+        .where(of_them)
+        .values(read_at=utcnow(), digest_pending=False)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def mark_read(user: User, notification: Notification) -> None:
@@ -286,6 +333,7 @@ def send_digests() -> int:
                 groups=groups,
                 kinds=KINDS,
                 text_of=notification_text,
+                brief_of=notification_brief,
                 base_url=absolute_url("main.index").rstrip("/"),
             )
             sent += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import groupby
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -15,7 +17,7 @@ from bulletin.core.transaction import write_separately
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import csrf, db
 from bulletin.notifications import services
-from bulletin.notifications.kinds import KINDS, notification_text
+from bulletin.notifications.kinds import KINDS, notification_brief, notification_text
 from bulletin.notifications.models import DeliveryMode, Notification
 from bulletin.organizations.data import prefectures as prefectures_by_code
 from bulletin.organizations.services import prefecture_groups
@@ -46,6 +48,7 @@ def index():
         page=page,
         has_next=len(rows) > PER_PAGE,
         text_of=notification_text,
+        brief_of=notification_brief,
         action_form=ConfirmActionForm(),
     )
 
@@ -100,7 +103,7 @@ def settings():
     modes = services.preferences_of(current_user, kinds)
     return render_template(
         "notifications/settings.html",
-        kinds=kinds,
+        groups=[(label, list(members)) for label, members in groupby(kinds, key=lambda kind: KINDS[kind].group)],
         definitions=KINDS,
         modes=modes,
         delivery_modes=list(DeliveryMode),

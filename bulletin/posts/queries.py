@@ -218,6 +218,24 @@ def pending_revision(post: Post) -> PostRevision | None:
     )
 
 
+def revision_told_to_owners(post: Post) -> PostRevision | None:
+    """The edit of the published post its organizations read about beside it, in one query: the one awaiting review,
+    else the last one a moderator decided (a refused one shows its reason until a later edit is decided)."""
+    return db.session.scalar(
+        select(PostRevision)
+        .where(
+            PostRevision.post_id == post.id,
+            or_(PostRevision.state == RevisionState.PENDING, PostRevision.decided_by_id.is_not(None)),
+        )
+        .order_by(
+            (PostRevision.state == RevisionState.PENDING).desc(),
+            PostRevision.decided_at.desc(),
+            PostRevision.id.desc(),
+        )
+        .limit(1)
+    )
+
+
 def organization_posts(user: User) -> list[Post]:
     """Every post of the user's organization (and those it co-proposes), in every state, newest first."""
     co_posts = select(CoProposer.post_id).where(

@@ -542,6 +542,7 @@ def unhide_post(actor: User, post: Post, reason: str = "") -> None:
     transition(post, "unhide", target=previous, hidden_reason=None, hidden_from_state=None)
     log_decision(actor, "unhide_post", "post", post.id, post.title, reason=reason.strip() or None)
     db.session.flush()
+    signals.post_unhidden.send(actor, post=post, moderator=actor, reason=reason.strip())
 
 
 def close_post(actor: User, post: Post, reason: str) -> None:
@@ -694,6 +695,7 @@ def answer_co_proposal(actor: User, co_proposer: CoProposer, accept: bool) -> No
     if not answered:
         raise PostError(_l("この招待にはすでに回答済みです。"))
     refresh_search_text(co_proposer.post)
+    signals.co_proposer_answered.send(actor, co_proposer=co_proposer)
 
 
 def remind_deadlines(today: date | None = None) -> int:

@@ -19,7 +19,7 @@ from bulletin.organizations.services import get_by_code, ward_choices, ward_grou
 from bulletin.posts import queries, services
 from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.forms import CloseForm, CoProposerForm, PostForm
-from bulletin.posts.models import CoProposer, Post, PostKind, PostState
+from bulletin.posts.models import CoProposer, Post, PostKind, PostState, RevisionState
 from bulletin.posts.rendering import render_markdown
 from bulletin.responses import queries as response_queries
 
@@ -161,11 +161,12 @@ def new():
 def show(post_id: int):
     """One post: organization, period, deadline, attachments, what the viewer may do with it, and its responses."""
     post = queries.visible_post_or_404(post_id, current_user)
-    revision = queries.pending_revision(post) if post.belongs_to(current_user) else None
+    edit = queries.revision_told_to_owners(post) if post.belongs_to(current_user) else None
     return render_template(
         "posts/show.html",
         post=post,
-        revision=revision,
+        revision=edit if edit is not None and edit.state == RevisionState.PENDING else None,
+        refused_revision=edit if edit is not None and edit.state == RevisionState.REJECTED else None,
         panel=response_queries.responses_panel(current_user, post),
         action_form=ConfirmActionForm(),
         close_form=CloseForm(formdata=None),

@@ -322,6 +322,7 @@ def publish_case(actor: User, partnership: Partnership) -> None:
         raise already
     log_decision(actor, "publish_case", "partnership", partnership.id, partnership.title)
     db.session.flush()
+    signals.case_published.send(actor, partnership=partnership, moderator=actor)
 
 
 def unpublish_case(actor: User, partnership: Partnership, reason: str) -> None:
@@ -339,3 +340,4 @@ def unpublish_case(actor: User, partnership: Partnership, reason: str) -> None:
         raise ResponseError(_l("この連携は公開されていません。"))
     log_decision(actor, "unpublish_case", "partnership", partnership.id, partnership.title, reason=reason)
     db.session.flush()
+    signals.case_withdrawn.send(actor, partnership=partnership, moderator=actor, reason=reason)

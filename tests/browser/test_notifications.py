@@ -11,6 +11,7 @@ this module's own.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -18,6 +19,7 @@ from playwright.sync_api import Page, expect
 from bulletin.extensions import db
 from bulletin.notifications.models import DeliveryMode, NotificationPreference
 from bulletin.posts.models import Post
+from bulletin.posts.services import PostInput, reject_revision, update_post
 from bulletin.responses.models import ResponseKind
 from bulletin.responses.services import respond
 from tests.browser.pages import assert_accessible, heading, logged_in, published_proposal, user_by_email
@@ -181,8 +183,9 @@ def test_response_shows_in_notification_centre_and_mail(
     link = deliver_mail_and_find_link(sakai.email, "/conversations/")
     assert link == live_server.url + conversation_path
     mail = next(m for m in reversed(mail_sink.received_by(sakai.email)) if link in m.body)
-    assert text in mail.subject
+    assert mail.subject.endswith(f"{CHIYODA_NAME} から応答がありました: {title}")  # who, then what about
     assert mail.body.startswith(f"{sakai.name} 様")
+    assert text in mail.body.splitlines() and RESPONSE_MESSAGE in mail.body.splitlines()  # and what they wrote
     assert mail.email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     found = re.fullmatch(r"<([^>]+)>", re.sub(r"\s+", "", str(mail.email["List-Unsubscribe"])))
     assert found, mail.email["List-Unsubscribe"]
@@ -247,3 +250,51 @@ def test_mark_all_read(new_page, add_user, moderator, live_server):
     )
     expect(city.get_by_role("button", name="すべて既読にする")).to_have_count(0)
     assert_accessible(city, "notifications, all read")
+
+
+SHOTS = Path("/tmp/shots")
+
+
+def test_settings_headings_and_a_returned_edit_at_both_widths(new_page, add_user, moderator, live_server):
+    """The settings page groups the kinds under headings (the new ones among them); the post's organization reads
+    why its last edit was returned beside the post, and in brief under the notice. axe and a screenshot of each at
+    1280 and 390 pixels."""
+    officer = add_user("notify.returned@city.fukui-sakai.lg.jp", code=SAKAI, name="三国 湊")
+    post_id = published_proposal(live_server, officer, moderator, **sakai_proposal("越前がにの試食会"))
+    with live_server.app.app_context():
+        post = db.session.get(Post, post_id)
+        edited = PostInput(kind=post.kind, **(sakai_proposal("越前がにの試食会") | {"summary": "試食会を追加します。"}))
+        revision = update_post(user_by_email(officer.email), post, edited)
+        assert revision is not None
+        reject_revision(user_by_email(moderator.email), revision, revision.version, "試食は保健所への届出が必要です。")
+        db.session.commit()
+    page = logged_in(new_page, officer)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+
+    page.goto("/settings/notifications")
+    main = page.get_by_role("main")
+    expect(main.get_by_role("heading", level=2)).to_have_text(
+        ["新しい投稿と招待", "自団体の投稿", "応答とやりとり", "連携と事例", "自団体の職員"]
+    )
+    expect_mode(page, "公開中の投稿の修正の差し戻し", "すぐにメール")
+    expect_mode(page, "連携事例の公開への同意", "すぐにメール")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert_accessible(page, f"notification settings at {width}px")
+        page.screenshot(path=str(SHOTS / f"notification-settings-{width}.png"), full_page=True)
+
+    page.goto(f"/posts/{post_id}")
+    note = main.get_by_role("note").filter(has_text="前回の修正は差し戻されました")
+    expect(note).to_contain_text("試食は保健所への届出が必要です。")
+    expect(note.get_by_role("link", name="修正して再提出する")).to_have_attribute("href", f"/posts/{post_id}/edit")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert_accessible(page, f"post with a returned edit at {width}px")
+        page.screenshot(path=str(SHOTS / f"post-returned-edit-{width}.png"), full_page=True)
+
+    page.goto("/notifications")  # the reason, in brief, under the notice
+    expect(main.locator(".notification__brief").first).to_have_text("理由: 試食は保健所への届出が必要です。")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert_accessible(page, f"notifications with a brief at {width}px")
+        page.screenshot(path=str(SHOTS / f"notifications-brief-{width}.png"), full_page=True)

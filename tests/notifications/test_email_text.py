@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -119,8 +120,14 @@ def test_email_text_matches_the_saved_text(app, create_user, moderator, outbox, 
         _events(user, moderator, invitation, colleague)[kind]()
     db.session.flush()
     [message] = [m for m in outbox() if m.kind == kind and (kind not in TO_THE_ACCOUNT or m.recipient == user.email)]
-    actual = f"Subject: {message.subject}\n\n{_normalise(message.body)}"
-    path = EXPECTED / f"{kind}.{locale}.txt"
+    assert_saved_text(message, f"{kind}.{locale}", _normalise)
+
+
+def assert_saved_text(message, name: str, normalise: Callable[[str], str]) -> None:
+    """The mail is the saved expected/<name>.txt (its subject and body, normalised), with every link alone on its
+    line; UPDATE_EXPECTED=1 saves it instead."""
+    actual = f"Subject: {message.subject}\n\n{normalise(message.body)}"
+    path = EXPECTED / f"{name}.txt"
     if os.environ.get("UPDATE_EXPECTED"):
         path.write_text(actual, encoding="utf-8")
     assert actual == path.read_text(encoding="utf-8")

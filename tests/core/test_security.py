@@ -118,6 +118,9 @@ PAGES = {
     "main.index": [(None, "/"), ("org_admin", "/"), ("moderator", "/")],
     "main.terms": [(None, "/terms")],
     "main.accessibility": [(None, "/accessibility")],
+    "main.privacy": [(None, "/privacy"), ("member_a", "/privacy")],
+    "main.contact": [(None, "/contact")],
+    "main.guide": [(None, "/guide"), ("moderator", "/guide")],
     "accounts.register": [
         (None, "/register"),
         (None, "/register?org_q=さかい"),
@@ -526,7 +529,16 @@ def test_readyz_reports_an_unreachable_database(tmp_path):
 
 # --- caching -------------------------------------------------------------------------------------------------------
 
-PUBLIC_PAGES = {"main.index", "main.terms", "main.accessibility", "responses.cases", "responses.case"}
+PUBLIC_PAGES = {
+    "main.index",
+    "main.terms",
+    "main.accessibility",
+    "main.privacy",
+    "main.contact",
+    "main.guide",
+    "responses.cases",
+    "responses.case",
+}
 
 
 def test_private_pages_are_never_stored_and_public_ones_only_by_the_browser(app, world):

@@ -603,7 +603,11 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             email_change_is(EmailChangeState.REJECTED),
         )
     ],
-    ("moderation.log", "GET"): [Case("/moderation/log", MODERATORS_ONLY, needs_posts=True)],
+    ("moderation.log", "GET"): [
+        Case("/moderation/log", MODERATORS_ONLY, needs_posts=True),
+        Case("/moderation/log?action=approve_post&organization=坂井&date_from=2015-04-01", MODERATORS_ONLY),
+    ],
+    ("moderation.log_csv", "GET"): [Case("/moderation/log.csv?organization=坂井", MODERATORS_ONLY, needs_posts=True)],
     ("moderation.approve_user", "POST"): [
         Case(
             "/moderation/users/{w.applicant.id}/approve",

@@ -110,6 +110,7 @@ NOT_PAGES = {
     "organizations.search_json",
     "posts.attachment",
     "responses.photo",
+    "moderation.log_csv",
 }
 
 # How to reach each page: endpoint -> (who looks at it, path). A page added to the URL map without a line here
@@ -159,7 +160,7 @@ PAGES = {
     "moderation.mail": [("moderator", "/moderation/mail")],
     "notifications.index": [("member_a", "/notifications"), ("moderator", "/notifications")],
     "notifications.settings": [("member_a", "/settings/notifications"), ("moderator", "/settings/notifications")],
-    "moderation.log": [("moderator", "/moderation/log")],
+    "moderation.log": [("moderator", "/moderation/log"), ("moderator", "/moderation/log?organization=坂井&page=2")],
     "moderation.user_page": [
         ("moderator", "/moderation/users/{w.member_a.id}"),
         ("moderator", "/moderation/users/{w.suspended.id}"),

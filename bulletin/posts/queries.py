@@ -1,7 +1,8 @@
 """Read side of posts: the list with its filters, one post with what its page shows, an organization's posts.
 
 Every page costs a fixed number of queries whatever the number of posts: relations the templates use are
-eager-loaded, and the list asks for one row more than a page instead of counting the whole table.
+eager-loaded, and the list asks for one row more than a page to know whether another follows; the number of results
+is counted over the filtered posts only, never over the whole table.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import defer, joinedload, load_only, selectinload
 
 from bulletin.accounts.models import User
@@ -62,6 +63,11 @@ class PostFilters:
             page=min(max(page, 1), 10_000),
         )
 
+    @property
+    def is_filtered(self) -> bool:
+        """Any condition narrows the list (the sort alone does not)."""
+        return bool(self.q or self.kind or self.category or self.prefecture or self.ward or self.status != "open")
+
     def as_args(self, **changes) -> dict:
         """Query arguments for a link to another page or sort of the same list."""
         values = {**self.__dict__, **changes}
@@ -82,6 +88,7 @@ class PostPage:
     items: list[Post]
     page: int
     has_next: bool
+    total: int
 
     @property
     def has_prev(self) -> bool:
@@ -140,12 +147,15 @@ def list_posts(filters: PostFilters) -> PostPage:
             statement = statement.where(Post.search_text.contains(word, autoescape=True))
     if filters.sort == "deadline":
         # Closing soonest first, among posts that have a deadline (the index gives this order directly).
-        statement = statement.where(Post.deadline.is_not(None)).order_by(Post.deadline, Post.id)
+        statement = statement.where(Post.deadline.is_not(None))
+        order: tuple = (Post.deadline, Post.id)
     else:
-        statement = statement.order_by(Post.published_at.desc(), Post.id.desc())
-    statement = statement.offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
+        order = (Post.published_at.desc(), Post.id.desc())
+    # The number of results: a count of the filtered posts' ids, never of the whole table.
+    total = db.session.scalar(select(func.count()).select_from(statement.with_only_columns(Post.id).subquery()))
+    statement = statement.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
     posts = list(db.session.scalars(_with_list_relations(statement)).unique())
-    return PostPage(items=posts[:PER_PAGE], page=filters.page, has_next=len(posts) > PER_PAGE)
+    return PostPage(items=posts[:PER_PAGE], page=filters.page, has_next=len(posts) > PER_PAGE, total=total or 0)
 
 
 def get_post(post_id: int) -> Post | None:

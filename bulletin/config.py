@@ -188,6 +188,8 @@ class Config:
 class DevelopmentConfig(Config):
     """Local development: SQLite in instance/, mail written to instance/mail."""
 
+    CONTACT_EMAIL = "renkei@tokyo23.example.jp"  # the demo secretariat's address (a reserved example domain)
+
 
 class TestingConfig(Config):
     """The test suite: fast password hashing, no CSRF in unit tests unless asked, no rate limits unless asked."""

@@ -72,6 +72,11 @@ class Config:
     # Where staff of a suspended organization, or a suspended officer, write to the secretariat (shown on the page
     # and in the mail that tells them why); unset: "the secretariat" without an address.
     CONTACT_EMAIL: str | None = None
+    # The rest of the secretariat's contact on /contact. Unset name and hours read as the secretariat's usual ones
+    # (in the reader's language); an unset phone number is left out.
+    CONTACT_NAME: str | None = None
+    CONTACT_PHONE: str | None = None
+    CONTACT_HOURS: str | None = None
     CONFIRM_TOKEN_MAX_AGE = 3 * 24 * 3600
     EMAIL_CHANGE_TOKEN_MAX_AGE = 3 * 24 * 3600  # the link to the new address, as long as a registration's
     RESET_TOKEN_MAX_AGE = 2 * 3600
@@ -143,6 +148,9 @@ class Config:
             "STAFF_REVIEW_OPENS",
             "STAFF_REVIEW_REMINDERS_UNTIL",
             "CONTACT_EMAIL",
+            "CONTACT_NAME",
+            "CONTACT_PHONE",
+            "CONTACT_HOURS",
         ):
             if env.get(name):
                 overrides[name] = env[name]
@@ -179,6 +187,8 @@ class Config:
 
 class DevelopmentConfig(Config):
     """Local development: SQLite in instance/, mail written to instance/mail."""
+
+    CONTACT_EMAIL = "renkei@tokyo23.example.jp"  # the demo secretariat's address (a reserved example domain)
 
 
 class TestingConfig(Config):

@@ -404,6 +404,9 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ("main.index", "GET"): [Case("/", expect(everyone=OK))],
     ("main.terms", "GET"): [Case("/terms", expect(everyone=OK))],
     ("main.accessibility", "GET"): [Case("/accessibility", expect(everyone=OK))],
+    ("main.privacy", "GET"): [Case("/privacy", expect(everyone=OK))],
+    ("main.contact", "GET"): [Case("/contact", expect(everyone=OK))],
+    ("main.guide", "GET"): [Case("/guide", expect(everyone=OK))],
     ("main.healthz", "GET"): [Case("/healthz", expect(everyone=OK))],
     ("main.readyz", "GET"): [Case("/readyz", expect(everyone=OK))],
     ("static", "GET"): [Case("/static/css/site.css", expect(everyone=OK))],
@@ -600,7 +603,11 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             email_change_is(EmailChangeState.REJECTED),
         )
     ],
-    ("moderation.log", "GET"): [Case("/moderation/log", MODERATORS_ONLY, needs_posts=True)],
+    ("moderation.log", "GET"): [
+        Case("/moderation/log", MODERATORS_ONLY, needs_posts=True),
+        Case("/moderation/log?action=approve_post&organization=坂井&date_from=2015-04-01", MODERATORS_ONLY),
+    ],
+    ("moderation.log_csv", "GET"): [Case("/moderation/log.csv?organization=坂井", MODERATORS_ONLY, needs_posts=True)],
     ("moderation.approve_user", "POST"): [
         Case(
             "/moderation/users/{w.applicant.id}/approve",

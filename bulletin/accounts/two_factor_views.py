@@ -27,7 +27,18 @@ PENDING = "two_factor_login"
 
 # What a moderator who must enrol may still open: the enrolment itself, logging out, the language, the policies.
 ALWAYS_OPEN = frozenset(
-    {"static", "accounts.logout", "main.set_locale", "main.terms", "main.accessibility", "main.healthz", "main.readyz"}
+    {
+        "static",
+        "accounts.logout",
+        "main.set_locale",
+        "main.terms",
+        "main.accessibility",
+        "main.privacy",
+        "main.contact",
+        "main.guide",
+        "main.healthz",
+        "main.readyz",
+    }
 )
 
 

@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -77,6 +78,19 @@ class ModerationDecision(Model):
             return str(DecisionAction(self.action).label)
         except ValueError:
             return self.action
+
+    @property
+    def notes(self) -> list[str]:
+        """The reason and what a reader needs of the details: the version decided, the domain confirmed or revoked."""
+        details = self.details or {}
+        notes = [self.reason] if self.reason else []
+        if details.get("version"):
+            notes.append(gettext("第%(n)d版", n=details["version"]))
+        if details.get("confirmed_domain"):
+            notes.append(gettext("ドメイン確認: %(d)s", d=details["confirmed_domain"]))
+        if details.get("domain"):
+            notes.append(details["domain"])
+        return notes
 
 
 @event.listens_for(ModerationDecision, "before_update")

@@ -9,7 +9,18 @@ from bulletin.core.errors import render_error
 
 # Pages anyone may read whose content is the same for every anonymous visitor. Everything else, and every page a
 # signed-in user sees, is private and never stored by a cache.
-PUBLIC_ENDPOINTS = frozenset({"main.index", "main.terms", "main.accessibility", "responses.cases", "responses.case"})
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "main.index",
+        "main.terms",
+        "main.accessibility",
+        "main.privacy",
+        "main.contact",
+        "main.guide",
+        "responses.cases",
+        "responses.case",
+    }
+)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (

@@ -35,6 +35,24 @@ def accessibility():
     return render_template("main/accessibility.html")
 
 
+@bp.get("/privacy")
+def privacy():
+    """プライバシーポリシー: what the board keeps, why, for how long (the configured periods), and who sees it."""
+    return render_template("main/privacy.html")
+
+
+@bp.get("/contact")
+def contact():
+    """お問い合わせ: the secretariat's contact, as configured."""
+    return render_template("main/contact.html")
+
+
+@bp.get("/guide")
+def guide():
+    """利用の手引き: a short guide for each role."""
+    return render_template("main/guide.html")
+
+
 @bp.post("/locale")
 def set_locale():
     """Switch the interface language; remembered for the session and, when logged in, on the account."""

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from bulletin.core.audit import DecisionAction
 from bulletin.core.forms import JapaneseDateField, NoControlCharacters, ReasonForm, strip_line, strip_text
 from bulletin.core.security_events import SecurityEventKind
 
@@ -53,11 +54,18 @@ class RejectUserForm(FlaskForm):
     )
 
 
-class SecurityLogFilter(FlaskForm):
-    """/moderation/security: the filters of the security log, sent in the query string."""
+class LogFilter(FlaskForm):
+    """The filters of a log, sent in the query string: a period of days in Japan, and what each log adds."""
 
     class Meta:
         csrf = False  # a search changes nothing
+
+    date_from = JapaneseDateField(_l("期間の始め"), validators=[Optional()], format="%Y-%m-%d")
+    date_until = JapaneseDateField(_l("期間の終わり"), validators=[Optional()], format="%Y-%m-%d")
+
+
+class SecurityLogFilter(LogFilter):
+    """/moderation/security: the filters of the security log."""
 
     kind = SelectField(
         _l("種類"),
@@ -73,8 +81,28 @@ class SecurityLogFilter(FlaskForm):
             NoControlCharacters(),
         ],
     )
-    date_from = JapaneseDateField(_l("期間の始め"), validators=[Optional()], format="%Y-%m-%d")
-    date_until = JapaneseDateField(_l("期間の終わり"), validators=[Optional()], format="%Y-%m-%d")
+
+
+class ModerationLogFilter(LogFilter):
+    """/moderation/log and /moderation/log.csv: the filters of the moderation log; the moderator's choices are filled
+    by the view."""
+
+    action = SelectField(
+        _l("操作"),
+        choices=[SelectChoice("", _l("すべて"))]
+        + [SelectChoice(action.value, action.label) for action in DecisionAction],
+        validators=[Optional()],
+    )
+    moderator = SelectField(_l("モデレーター"), validators=[Optional()])
+    organization = StringField(
+        _l("団体（コードまたは名前）"),
+        filters=[strip_line],
+        validators=[
+            Optional(),
+            Length(max=100, message=_l("%(max)d文字以内で入力してください。")),
+            NoControlCharacters(),
+        ],
+    )
 
 
 class ApproveEmailChangeForm(FlaskForm):

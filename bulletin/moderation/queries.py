@@ -3,12 +3,14 @@ April review's progress, the security log, and what moderators see of an account
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import cast
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from bulletin.accounts.models import EmailChange, EmailChangeState, OrgRole, StaffReview, User, UserSession, UserState
 from bulletin.accounts.sessions import absolute_limit, idle_limit
@@ -23,7 +25,7 @@ from bulletin.organizations.codes import is_valid_code
 from bulletin.organizations.models import EmailDomain, Membership, Organization
 from bulletin.organizations.services import domain_owners
 from bulletin.posts.models import Post, PostRevision, PostState, RevisionState
-from bulletin.responses.models import Conversation, Message
+from bulletin.responses.models import Conversation, Message, Partnership
 
 
 class RegistrationFlag(LabelledStrEnum):
@@ -119,14 +121,147 @@ def get_email_change(change_id: int) -> EmailChange | None:
     )
 
 
-def moderation_log(page: int, per_page: int = 50):
-    """The moderation log, newest first, paginated."""
-    statement = (
-        select(ModerationDecision)
-        .options(joinedload(ModerationDecision.actor))
-        .order_by(ModerationDecision.created_at.desc(), ModerationDecision.id.desc())
+def within_days(column, first: date | None, last: date | None) -> list:
+    """Conditions keeping a timestamp within the days from `first` to `last` in Japan, both included (either open)."""
+    conditions = []
+    if first is not None:
+        conditions.append(column >= start_of_japanese_day(first))
+    if last is not None:
+        conditions.append(column < start_of_japanese_day(last + timedelta(days=1)))
+    return conditions
+
+
+@dataclass(frozen=True)
+class ModerationLogQuery:
+    """What the moderator filters the moderation log by."""
+
+    action: str = ""
+    moderator: str = ""  # a moderator's id, SYSTEM for the lines no one decided (expiry), or "" for everyone
+    organization: str = ""  # a 6-digit code, or part of a name or its reading
+    date_from: date | None = None
+    date_until: date | None = None
+
+
+SYSTEM = "system"
+
+
+@dataclass
+class LogLine:
+    """A line of the moderation log with the organizations its subject belongs to (two for a conversation or a
+    partnership)."""
+
+    decision: ModerationDecision
+    organizations: list[Organization]
+
+
+@dataclass
+class LogPage:
+    """One page of the filtered moderation log, and how many lines match in all."""
+
+    lines: list[LogLine]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the matching lines fill."""
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        """Whether a previous page exists."""
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        """Whether a next page exists."""
+        return self.page < self.pages
+
+
+def _subject_organization_ids():
+    """The organization a decision's subject belongs to, and the other one for a conversation or a partnership: SQL
+    expressions over the log's subject columns (each a lookup by primary key)."""
+    decision = ModerationDecision
+
+    def of(column, key):
+        return select(column).where(key == decision.subject_id).scalar_subquery()
+
+    first = case(
+        (decision.subject_type == "organization", decision.subject_id),
+        (decision.subject_type == "user", of(User.organization_id, User.id)),
+        (decision.subject_type == "post", of(Post.organization_id, Post.id)),
+        (decision.subject_type == "conversation", of(Conversation.post_organization_id, Conversation.id)),
+        (decision.subject_type == "partnership", of(Partnership.post_organization_id, Partnership.id)),
     )
-    return db.paginate(statement, page=page, per_page=per_page, error_out=False)
+    second = case(
+        (decision.subject_type == "conversation", of(Conversation.partner_organization_id, Conversation.id)),
+        (decision.subject_type == "partnership", of(Partnership.partner_organization_id, Partnership.id)),
+    )
+    return first, second
+
+
+def _moderation_log_statement(query: ModerationLogQuery):
+    first_id, second_id = _subject_organization_ids()
+    first, second = aliased(Organization), aliased(Organization)
+    statement = (
+        select(ModerationDecision, first, second)
+        .select_from(ModerationDecision)
+        .outerjoin(first, first.id == first_id)
+        .outerjoin(second, second.id == second_id)
+    )
+    if query.action:
+        statement = statement.where(ModerationDecision.action == query.action)
+    if query.moderator == SYSTEM:
+        statement = statement.where(ModerationDecision.actor_id.is_(None))
+    elif query.moderator:
+        statement = statement.where(ModerationDecision.actor_id == int(query.moderator))
+    if query.organization:
+        text = query.organization
+        named = [
+            or_(org.code == text, org.name.contains(text, autoescape=True), org.kana.contains(text, autoescape=True))
+            for org in (first, second)
+        ]
+        statement = statement.where(or_(*named))
+    return statement.where(*within_days(ModerationDecision.created_at, query.date_from, query.date_until))
+
+
+def _log_lines(statement) -> list[LogLine]:
+    rows = db.session.execute(
+        statement.options(joinedload(ModerationDecision.actor)).order_by(
+            ModerationDecision.created_at.desc(), ModerationDecision.id.desc()
+        )
+    )
+    lines = []
+    for decision, first, second in cast(
+        Iterable[tuple[ModerationDecision, Organization | None, Organization | None]], rows
+    ):
+        lines.append(LogLine(decision, [org for org in (first, second) if org is not None]))
+    return lines
+
+
+def moderation_log(query: ModerationLogQuery, page: int, per_page: int = 50) -> LogPage:
+    """The moderation log, newest first, filtered and paginated, with each line's moderator and organizations: two
+    queries whatever the size of the log."""
+    statement = _moderation_log_statement(query)
+    counted = statement.with_only_columns(ModerationDecision.id).subquery()
+    total = db.session.scalar(select(func.count()).select_from(counted)) or 0
+    lines = _log_lines(statement.offset((page - 1) * per_page).limit(per_page))
+    return LogPage(lines=lines, page=page, per_page=per_page, total=total)
+
+
+def moderation_log_export(query: ModerationLogQuery) -> list[LogLine]:
+    """Every line of the moderation log the filters match, newest first (for the CSV)."""
+    return _log_lines(_moderation_log_statement(query))
+
+
+def moderator_choices() -> list[tuple[str, str]]:
+    """Everyone who has been a moderator or has decided something, by name: the log's moderator filter."""
+    deciders = select(ModerationDecision.actor_id).where(ModerationDecision.actor_id.is_not(None)).distinct()
+    users = db.session.execute(
+        select(User.id, User.name).where(or_(User.is_moderator, User.id.in_(deciders))).order_by(User.name, User.id)
+    )
+    return [(str(user_id), name) for user_id, name in users]
 
 
 def get_user(user_id: int) -> User | None:
@@ -213,11 +348,7 @@ def security_log(query: SecurityLogQuery, page: int, per_page: int = 50):
     if query.user_id is not None:
         by_or_about = or_(SecurityEvent.user_id == query.user_id, SecurityEvent.actor_id == query.user_id)
         statement = statement.where(by_or_about)
-    if query.date_from is not None:
-        statement = statement.where(SecurityEvent.created_at >= start_of_japanese_day(query.date_from))
-    if query.date_until is not None:
-        day_after = start_of_japanese_day(query.date_until + timedelta(days=1))
-        statement = statement.where(SecurityEvent.created_at < day_after)
+    statement = statement.where(*within_days(SecurityEvent.created_at, query.date_from, query.date_until))
     statement = statement.order_by(SecurityEvent.created_at.desc(), SecurityEvent.id.desc())
     return db.paginate(statement, page=page, per_page=per_page, error_out=False)
 

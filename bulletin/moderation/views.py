@@ -4,23 +4,27 @@ members' reports."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from wtforms import SelectChoice
 
 from bulletin.accounts.staff_review import current_period, period_of
 from bulletin.core.diff import diff_fields
 from bulletin.core.errors import NotTheVersionShown
 from bulletin.core.forms import ConfirmActionForm, NoteForm, ReasonForm
+from bulletin.core.text import today_in_japan
 from bulletin.core.transaction import carry_out, refusal_shown_on, refused_go_to
 from bulletin.extensions import db
 from bulletin.moderation import queries, reports, services
+from bulletin.moderation.export import moderation_log_csv
 from bulletin.moderation.forms import (
     ApproveEmailChangeForm,
     ApproveUserForm,
     DecisionForm,
     DomainForm,
+    ModerationLogFilter,
     RejectUserForm,
     ReturnForm,
     RevokeDomainForm,
@@ -318,11 +322,47 @@ def revoke_domain(code: str, domain_id: int):
     return redirect(here)
 
 
+def _log_filter() -> tuple[ModerationLogFilter, queries.ModerationLogQuery, dict[str, str]]:
+    """The moderation log's filter form read from the query string, the query it asks for (none while it has an
+    error), and the filters to keep in links."""
+    form = ModerationLogFilter(request.args)
+    form.moderator.choices = [
+        SelectChoice("", _("すべて")),
+        *(SelectChoice(user_id, name) for user_id, name in queries.moderator_choices()),
+        SelectChoice(queries.SYSTEM, _("システム（自動）")),
+    ]
+    if not form.validate():
+        return form, queries.ModerationLogQuery(), {}
+    query = queries.ModerationLogQuery(
+        action=form.action.data or "",
+        moderator=form.moderator.data or "",
+        organization=form.organization.data or "",
+        date_from=form.date_from.data,
+        date_until=form.date_until.data,
+    )
+    return form, query, {key: value for key, value in request.args.items() if key != "page" and value}
+
+
 @bp.get("/log")
 def log():
-    """Every decision, newest first. Nothing here can be edited or deleted."""
+    """Every decision, newest first, filtered by kind, moderator, organization and period. Nothing here can be edited
+    or deleted."""
+    form, query, filters = _log_filter()
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
-    return render_template("moderation/log.html", pagination=queries.moderation_log(page))
+    return render_template("moderation/log.html", form=form, log=queries.moderation_log(query, page), filters=filters)
+
+
+@bp.get("/log.csv")
+def log_csv():
+    """The filtered moderation log as CSV (UTF-8 with a BOM, so that Excel reads the Japanese): one row a decision."""
+    _form, query, _filters = _log_filter()
+    body = moderation_log_csv(queries.moderation_log_export(query))
+    filename = f"moderation-log-{today_in_japan():%Y%m%d}.csv"
+    return Response(
+        body.encode("utf-8-sig"),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @bp.get("/security")

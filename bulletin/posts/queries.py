@@ -1,7 +1,8 @@
 """Read side of posts: the list with its filters, one post with what its page shows, an organization's posts.
 
 Every page costs a fixed number of queries whatever the number of posts: relations the templates use are
-eager-loaded, and the list asks for one row more than a page instead of counting the whole table.
+eager-loaded, and the list asks for one row more than a page to know whether another follows; the number of results
+is counted over the filtered posts only, never over the whole table.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import abort
-from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, or_, select
+from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, func, or_, select
 from sqlalchemy.orm import defer, joinedload, load_only, selectinload
 
 from bulletin.accounts.models import User
@@ -62,6 +63,11 @@ class PostFilters:
             page=min(max(page, 1), 10_000),
         )
 
+    @property
+    def is_filtered(self) -> bool:
+        """Any condition narrows the list (the sort alone does not)."""
+        return bool(self.q or self.kind or self.category or self.prefecture or self.ward or self.status != "open")
+
     def as_args(self, **changes) -> dict:
         """Query arguments for a link to another page or sort of the same list."""
         values = {**self.__dict__, **changes}
@@ -83,6 +89,7 @@ class PostPage:
     items: list[Post]
     page: int
     has_next: bool
+    total: int
     ignored_voicing: bool = False
 
     @property
@@ -152,6 +159,8 @@ def list_posts(filters: PostFilters) -> PostPage:
         else:
             statement = statement.where(exact)
         statement = statement.add_columns(exact.label("exact_match"))
+    # The number of results: a count of the filtered posts' ids, never of the whole table.
+    total = db.session.scalar(select(func.count()).select_from(statement.with_only_columns(Post.id).subquery()))
     statement = statement.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
     rows = db.session.execute(_with_list_relations(statement)).unique().all()
     posts = [row[0] for row in rows]
@@ -159,6 +168,7 @@ def list_posts(filters: PostFilters) -> PostPage:
         items=posts[:PER_PAGE],
         page=filters.page,
         has_next=len(posts) > PER_PAGE,
+        total=total or 0,
         ignored_voicing=loose is not None and bool(rows) and not rows[0][1],
     )
 

@@ -32,6 +32,12 @@ def require_login():
     """Posts are for members; the public pages are the cases (a later part of the board)."""
 
 
+@bp.app_context_processor
+def post_permissions() -> dict:
+    """The header offers 新規投稿 to those who may write a post."""
+    return {"can_create_post": services.can_create_post}
+
+
 @bp.get("/posts")
 def index():
     """Published posts with filters, 20 a page."""

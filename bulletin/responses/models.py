@@ -52,6 +52,8 @@ class Response(Model):
     organization: Mapped[Organization] = relationship()
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
     conversation: Mapped[Conversation] = relationship(back_populates="response", uselist=False)
+    # The partnership its acceptance recorded (read only: accept_response creates it).
+    partnership: Mapped[Partnership | None] = relationship(viewonly=True, uselist=False)
 
     __table_args__ = (
         UniqueConstraint("post_id", "organization_id", name="uq_response_post_organization"),

@@ -24,7 +24,7 @@ from bulletin.responses.models import (
     Response,
     ResponseState,
 )
-from bulletin.responses.services import can_respond, existing_response
+from bulletin.responses.services import can_respond
 
 DASHBOARD_LIMIT = 200
 CASES_PER_PAGE = 20
@@ -39,7 +39,7 @@ def get_conversation(conversation_id: int) -> Conversation | None:
             joinedload(Conversation.post).joinedload(Post.organization),
             joinedload(Conversation.post_organization),
             joinedload(Conversation.partner_organization),
-            joinedload(Conversation.response),
+            joinedload(Conversation.response).joinedload(Response.partnership),
         )
     )
 
@@ -140,9 +140,22 @@ def responses_to(post: Post) -> list[Response]:
         db.session.scalars(
             select(Response)
             .where(Response.post_id == post.id)
-            .options(joinedload(Response.organization), joinedload(Response.conversation))
+            .options(
+                joinedload(Response.organization),
+                joinedload(Response.conversation),
+                joinedload(Response.partnership),
+            )
             .order_by(Response.created_at)
         )
+    )
+
+
+def _own_response(post: Post, organization_id: int) -> Response | None:
+    """The organization's response to the post, with its conversation and the partnership it may have become."""
+    return db.session.scalar(
+        select(Response)
+        .where(Response.post_id == post.id, Response.organization_id == organization_id)
+        .options(joinedload(Response.conversation), joinedload(Response.partnership))
     )
 
 
@@ -160,7 +173,7 @@ def responses_panel(user: User, post: Post) -> ResponsesPanel:
     moderators see every response, as the conversations are theirs."""
     if not user.is_authenticated:
         return ResponsesPanel()
-    own = existing_response(post, user.organization_id) if user.organization_id and not post.belongs_to(user) else None
+    own = _own_response(post, user.organization_id) if user.organization_id and not post.belongs_to(user) else None
     return ResponsesPanel(
         can_respond=own is None and can_respond(user, post),
         own=own,

@@ -88,8 +88,8 @@ def test_response_becomes_partnership_and_public_case(new_page, add_user, modera
 
     # 坂井市 sees it on the dashboard, unread.
     city = logged_in(new_page, sakai)
-    city.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="団体のページ").click()
-    expect(heading(city)).to_contain_text("団体のページ")
+    city.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="自団体の窓口").click()
+    expect(heading(city)).to_contain_text("自団体の窓口")
     awaiting = city.get_by_role("region", name=re.compile("^回答を待っている応答"))
     expect(awaiting).to_contain_text("東京都 品川区: 具体的に提案します")
     row = city.get_by_role("row").filter(has=city.get_by_role("link", name=POST_TITLE))
@@ -121,7 +121,7 @@ def test_response_becomes_partnership_and_public_case(new_page, add_user, modera
     assert_accessible(city, "partnership page before the outcome")
 
     # 品川区 finds the reply unread and the partnership on its dashboard, and records the outcome.
-    ward.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="団体のページ").click()
+    ward.get_by_role("navigation", name="メインメニュー").get_by_role("link", name="自団体の窓口").click()
     ward_row = ward.get_by_role("row").filter(has=ward.get_by_role("link", name=POST_TITLE))
     expect(ward_row.get_by_role("cell").last).to_have_text("1件")
     ward.get_by_role("region", name=re.compile(r"^連携（")).get_by_role("link", name=POST_TITLE).click()

@@ -110,6 +110,7 @@ NOT_PAGES = {
     "organizations.search_json",
     "posts.attachment",
     "responses.photo",
+    "moderation.log_csv",
 }
 
 # How to reach each page: endpoint -> (who looks at it, path). A page added to the URL map without a line here
@@ -118,6 +119,9 @@ PAGES = {
     "main.index": [(None, "/"), ("org_admin", "/"), ("moderator", "/")],
     "main.terms": [(None, "/terms")],
     "main.accessibility": [(None, "/accessibility")],
+    "main.privacy": [(None, "/privacy"), ("member_a", "/privacy")],
+    "main.contact": [(None, "/contact")],
+    "main.guide": [(None, "/guide"), ("moderator", "/guide")],
     "accounts.register": [
         (None, "/register"),
         (None, "/register?org_q=さかい"),
@@ -156,7 +160,7 @@ PAGES = {
     "moderation.mail": [("moderator", "/moderation/mail")],
     "notifications.index": [("member_a", "/notifications"), ("moderator", "/notifications")],
     "notifications.settings": [("member_a", "/settings/notifications"), ("moderator", "/settings/notifications")],
-    "moderation.log": [("moderator", "/moderation/log")],
+    "moderation.log": [("moderator", "/moderation/log"), ("moderator", "/moderation/log?organization=坂井&page=2")],
     "moderation.user_page": [
         ("moderator", "/moderation/users/{w.member_a.id}"),
         ("moderator", "/moderation/users/{w.suspended.id}"),
@@ -526,7 +530,16 @@ def test_readyz_reports_an_unreachable_database(tmp_path):
 
 # --- caching -------------------------------------------------------------------------------------------------------
 
-PUBLIC_PAGES = {"main.index", "main.terms", "main.accessibility", "responses.cases", "responses.case"}
+PUBLIC_PAGES = {
+    "main.index",
+    "main.terms",
+    "main.accessibility",
+    "main.privacy",
+    "main.contact",
+    "main.guide",
+    "responses.cases",
+    "responses.case",
+}
 
 
 def test_private_pages_are_never_stored_and_public_ones_only_by_the_browser(app, world):

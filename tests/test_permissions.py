@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from types import SimpleNamespace
 
 import pytest
@@ -39,7 +39,7 @@ from bulletin.notifications.models import Notification, NotificationPreference, 
 from bulletin.organizations.models import EmailDomain, Membership, Organization
 from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
-from tests.constants import GIFU, KUSHIRO_TOWN, NEW_PASSWORD, PASSWORD, SAKAI
+from tests.constants import CONFIRMED, GIFU, KUSHIRO_TOWN, NEW_PASSWORD, PASSWORD, SAKAI
 from tests.factories import (
     World,
     build_world,
@@ -352,6 +352,24 @@ def actors_staff_confirmed(w, actor) -> bool:
 
 def email_change_is(state: EmailChangeState) -> Callable:
     return lambda w, actor: db.session.get(EmailChange, w.email_change).state == state
+
+
+def response_decision(verb: str, confirmed: Outcome, state: ResponseState) -> dict[tuple[str, str], list[Case]]:
+    """Accepting or declining the open response: a GET, and the button without JavaScript (no `confirm`), show the
+    confirm page to the post's side and change nothing; confirmed, it is decided. The other side and moderators are
+    refused (back to the conversation), a third organization gets 404."""
+    path = "/responses/{w.open_response}/" + verb
+    refused = {"ward": to(CONVERSATION), "moderator": to(CONVERSATION)}
+    asks = Case(path, between_the_two(owners=OK, **refused), effect=response_is(state), needs_responses=True)
+    return {
+        (f"responses.{verb}", "GET"): [asks],
+        (f"responses.{verb}", "POST"): [
+            Case(
+                path, between_the_two(owners=confirmed, **refused), CONFIRMED, response_is(state), needs_responses=True
+            ),
+            replace(asks, label="unconfirmed"),
+        ],
+    }
 
 
 ROUTES: dict[tuple[str, str], list[Case]] = {
@@ -691,14 +709,23 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             needs_posts=True,
         )
     ],
+    ("moderation.hide_post", "GET"): [Case("/moderation/posts/{w.published}/hide", MODERATORS_ONLY, needs_posts=True)],
     ("moderation.hide_post", "POST"): [
         Case(
             "/moderation/posts/{w.published}/hide",
             moderators_only(done(QUEUE)),
-            {"reason": "規約に反する内容のため"},
+            {"reason": "規約に反する内容のため", **CONFIRMED},
             state_is("published", PostState.HIDDEN),
             needs_posts=True,
-        )
+        ),
+        Case(
+            "/moderation/posts/{w.published}/hide",  # the button without JavaScript: the confirm page, nothing hidden
+            MODERATORS_ONLY,
+            {"reason": "規約に反する内容のため"},
+            state_is("published", PostState.HIDDEN),
+            label="unconfirmed",
+            needs_posts=True,
+        ),
     ],
     ("moderation.unhide_post", "POST"): [
         Case(
@@ -905,22 +932,8 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             needs_responses=True,
         )
     ],
-    ("responses.accept", "POST"): [
-        Case(
-            "/responses/{w.open_response}/accept",
-            between_the_two(owners=done(PARTNERSHIP), ward=to(CONVERSATION), moderator=to(CONVERSATION)),
-            effect=response_is(ResponseState.ACCEPTED),
-            needs_responses=True,
-        )
-    ],
-    ("responses.decline", "POST"): [
-        Case(
-            "/responses/{w.open_response}/decline",
-            between_the_two(owners=done(CONVERSATION), ward=to(CONVERSATION), moderator=to(CONVERSATION)),
-            effect=response_is(ResponseState.DECLINED),
-            needs_responses=True,
-        )
-    ],
+    **response_decision("accept", done(PARTNERSHIP), ResponseState.ACCEPTED),
+    **response_decision("decline", done(CONVERSATION), ResponseState.DECLINED),
     ("responses.partnership", "GET"): [
         Case("/partnerships/{w.partnership}", BETWEEN_THE_TWO, label="partnership", needs_responses=True),
         Case("/partnerships/{w.case}", BETWEEN_THE_TWO, label="case", needs_responses=True),
@@ -951,18 +964,43 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             needs_responses=True,
         )
     ],
-    ("responses.publish", "POST"): [
+    ("responses.publish", "GET"): [
         Case(
             "/partnerships/{w.consented}/publish",
-            moderators_only(done(PARTNERSHIP)),
+            MODERATORS_ONLY,
             effect=published("consented"),
             label="publish",
             needs_responses=True,
         ),
         Case(
-            "/partnerships/{w.partnership}/publish",  # without both consents: refused, also for moderators
+            "/partnerships/{w.partnership}/publish",  # without both consents: nothing to confirm
             moderators_only(to(PARTNERSHIP)),
             effect=published("partnership"),
+            label="publish without consents",
+            needs_responses=True,
+        ),
+    ],
+    ("responses.publish", "POST"): [
+        Case(
+            "/partnerships/{w.consented}/publish",
+            moderators_only(done(PARTNERSHIP)),
+            CONFIRMED,
+            published("consented"),
+            label="publish",
+            needs_responses=True,
+        ),
+        Case(
+            "/partnerships/{w.consented}/publish",  # the button without JavaScript: the confirm page only
+            MODERATORS_ONLY,
+            effect=published("consented"),
+            label="unconfirmed",
+            needs_responses=True,
+        ),
+        Case(
+            "/partnerships/{w.partnership}/publish",  # without both consents: refused, also for moderators
+            moderators_only(to(PARTNERSHIP)),
+            CONFIRMED,
+            published("partnership"),
             label="publish without consents",
             needs_responses=True,
         ),

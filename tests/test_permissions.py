@@ -934,6 +934,19 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ],
     **response_decision("accept", done(PARTNERSHIP), ResponseState.ACCEPTED),
     **response_decision("decline", done(CONVERSATION), ResponseState.DECLINED),
+    ("responses.message_file", "GET"): [
+        Case(
+            "/conversations/{w.conversation}/messages/{w.file_message}/files/{w.message_file}",
+            expect(anonymous=NOT_FOUND, org_users=OK, member_b=NOT_FOUND, moderator=OK),
+            needs_responses=True,
+        ),
+        Case(
+            "/conversations/{w.conversation}/messages/{w.ward_message}/files/{w.message_file}",  # another message's
+            expect(everyone=NOT_FOUND),
+            label="tampered",
+            needs_responses=True,
+        ),
+    ],
     ("responses.partnership", "GET"): [
         Case("/partnerships/{w.partnership}", BETWEEN_THE_TWO, label="partnership", needs_responses=True),
         Case("/partnerships/{w.case}", BETWEEN_THE_TWO, label="case", needs_responses=True),

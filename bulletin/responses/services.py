@@ -29,6 +29,7 @@ from bulletin.responses.models import (
     Conversation,
     ConversationRead,
     Message,
+    MessageAttachment,
     Partnership,
     PartnershipPhoto,
     Response,
@@ -38,6 +39,7 @@ from bulletin.responses.models import (
 
 MAX_MESSAGE_LENGTH = 10_000
 MAX_PHOTOS = 5
+MAX_MESSAGE_FILES = 5
 
 
 class ResponseError(PostError):
@@ -135,13 +137,28 @@ def _add_message(actor: User, conversation: Conversation, text: str) -> Message:
     return message
 
 
-def post_message(actor: User, conversation: Conversation, text: str) -> Message:
-    """Write in a conversation (either organization's staff, or a moderator)."""
+def post_message(actor: User, conversation: Conversation, text: str, files: Sequence[FileStorage] = ()) -> Message:
+    """Write in a conversation (either organization's staff, or a moderator), with up to five files: documents,
+    spreadsheets, slides, CSV, PDF or images, checked by their content."""
     if not conversation.can_write(actor):
         raise ResponseError(_l("このやりとりには書き込めません。"))
+    checked = _checked_message_files(files)
     message = _add_message(actor, conversation, _clean_message(text))
+    for item in checked:
+        message.attachments.append(MessageAttachment(**uploads.stored_columns(db.session, item, actor.id)))
+    db.session.flush()
     signals.message_posted.send(actor, message=message, conversation=conversation)
     return message
+
+
+def _checked_message_files(files: Sequence[FileStorage]) -> list[uploads.CheckedFile]:
+    sent = [f for f in files if f and f.filename]  # a browser sends an empty part for an untouched file input
+    if len(sent) > MAX_MESSAGE_FILES:
+        raise ResponseError(_l("一度に添付できるファイルは%(n)d件までです。", n=MAX_MESSAGE_FILES), field="attachments")
+    try:
+        return uploads.check_documents((f.filename or "", f.stream.read(uploads.MAX_BYTES + 1)) for f in sent)
+    except uploads.UploadError as error:
+        raise ResponseError(error.message, field="attachments") from error
 
 
 def mark_read(user_id: int, conversation_id: int, last_message_id: int | None) -> None:
@@ -294,17 +311,7 @@ def _add_photos(actor: User, partnership: Partnership, files: list[FileStorage])
     if not all(item.content_type.startswith("image/") for item in checked):
         raise ResponseError(_l("写真は PNG、JPEG、WebP の画像にしてください。"), field="photos")
     for item in checked:
-        partnership.photos.append(
-            PartnershipPhoto(
-                original_name=item.original_name,
-                stored_name=uploads.store(db.session, item),
-                content_type=item.content_type,
-                size=len(item.data),
-                width=item.width,
-                height=item.height,
-                uploaded_by_id=actor.id,
-            )
-        )
+        partnership.photos.append(PartnershipPhoto(**uploads.stored_columns(db.session, item, actor.id)))
 
 
 def consent_to_publication(actor: User, partnership: Partnership) -> None:

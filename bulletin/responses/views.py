@@ -15,7 +15,7 @@ from bulletin.extensions import db
 from bulletin.posts.queries import visible_post_or_404
 from bulletin.responses import queries, services
 from bulletin.responses.forms import MessageForm, OutcomeForm, RespondForm
-from bulletin.responses.models import Response, ResponseKind
+from bulletin.responses.models import MessageAttachment, Response, ResponseKind
 
 bp = Blueprint("responses", __name__)
 
@@ -53,7 +53,9 @@ def conversation(conversation_id: int):
     form = MessageForm()
     if form.validate_on_submit():
         with refusal_shown_on(form) as outcome:
-            services.post_message(current_user, conversation, form.message.data)
+            services.post_message(
+                current_user, conversation, form.message.data, request.files.getlist(form.attachments.name)
+            )
         if outcome.ok:
             return redirect(url_for("responses.conversation", conversation_id=conversation.id, _anchor="latest"))
     messages = queries.messages_of(conversation)
@@ -64,6 +66,7 @@ def conversation(conversation_id: int):
         conversation=conversation,
         messages=messages,
         first_unread_id=first_unread_id,
+        contacts=queries.conversation_contacts(conversation),
         form=form,
         action_form=ConfirmActionForm(),
         report_form=ReasonForm(formdata=None),
@@ -74,6 +77,19 @@ def conversation(conversation_id: int):
         user_id, newest_id = current_user.id, messages[-1].id
         write_separately(lambda: services.mark_read(user_id, conversation_id, newest_id))
     return page, 400 if request.method == "POST" else 200
+
+
+@bp.get("/conversations/<int:conversation_id>/messages/<int:message_id>/files/<int:attachment_id>")
+def message_file(conversation_id: int, message_id: int, attachment_id: int):
+    """A file sent with a message: for the two organizations and moderators only (404 for anyone else, and for
+    everyone but moderators once the message is hidden); always a download under its own name."""
+    conversation = queries.visible_conversation_or_404(conversation_id, current_user)
+    item = db.session.get(MessageAttachment, attachment_id)
+    if item is None or item.message_id != message_id or item.message.conversation_id != conversation.id:
+        abort(404)
+    if item.message.hidden_at is not None and not current_user.is_moderator:
+        abort(404)
+    return uploads.serve_stored_file(item, public=False, as_attachment=True)
 
 
 def _response_or_404(response_id: int) -> Response:

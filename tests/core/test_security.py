@@ -110,6 +110,7 @@ NOT_PAGES = {
     "organizations.search_json",
     "posts.attachment",
     "responses.photo",
+    "responses.message_file",
 }
 
 # How to reach each page: endpoint -> (who looks at it, path). A page added to the URL map without a line here

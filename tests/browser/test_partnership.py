@@ -100,10 +100,12 @@ def test_response_becomes_partnership_and_public_case(new_page, add_user, modera
     expect(city.get_by_text("ここから未読")).to_be_visible()
     expect(city.locator(".message").filter(has=city.get_by_text("ここから未読"))).to_contain_text(FIRST_MESSAGE)
 
-    # The reply by keyboard alone: Tab to the textarea, type, Tab to the send button, Enter.
+    # The reply by keyboard alone: Tab to the textarea, type, Tab past the file field to the send button, Enter.
     reply_box = city.get_by_label("メッセージ", exact=True)
     tab_to(city, reply_box)
     city.keyboard.type(REPLY)
+    city.keyboard.press("Tab")
+    expect(city.get_by_label("添付ファイル")).to_be_focused()  # files are optional: on to the button
     city.keyboard.press("Tab")
     expect(city.get_by_role("button", name="送信する")).to_be_focused()
     city.keyboard.press("Enter")

@@ -424,11 +424,11 @@ def hide_post(post_id: int):
     if is_confirmed():
         return _decide(post_id, posts.hide_post, _("投稿を非公開にしました。"), needs_reason=True, on_confirm_page=True)
     post = _post_or_404(post_id)
-    refused_go_to(url_for("moderation.review_post", post_id=post.id))
-    posts.check_can_hide(current_user, post)
     form = ReasonForm(formdata=request.form if request.method == "POST" else None)
     if request.method == "POST" and not form.validate():
         return _review_post_page(post, form, 400)
+    refused_go_to(url_for("moderation.review_post", post_id=post.id))
+    posts.check_can_hide(current_user, post)
     return _hide_confirmation(post, form)
 
 

@@ -372,6 +372,17 @@ def response_decision(verb: str, confirmed: Outcome, state: ResponseState) -> di
     }
 
 
+def hiding(path: str, label: str = "") -> list[Case]:
+    """Hiding the published post with a reason: confirmed, it is hidden; the button without JavaScript (no
+    `confirm`) shows the confirm page and hides nothing. Moderators only."""
+    reason = {"reason": "規約に反する内容のため"}
+    hidden = state_is("published", PostState.HIDDEN)
+    return [
+        Case(path, moderators_only(done(QUEUE)), reason | CONFIRMED, hidden, label + "confirmed", needs_posts=True),
+        Case(path, MODERATORS_ONLY, reason, hidden, label + "unconfirmed", needs_posts=True),
+    ]
+
+
 ROUTES: dict[tuple[str, str], list[Case]] = {
     # notifications
     ("notifications.index", "GET"): [Case("/notifications", expect(anonymous=LOGIN, signed_in=OK))],
@@ -710,23 +721,7 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         )
     ],
     ("moderation.hide_post", "GET"): [Case("/moderation/posts/{w.published}/hide", MODERATORS_ONLY, needs_posts=True)],
-    ("moderation.hide_post", "POST"): [
-        Case(
-            "/moderation/posts/{w.published}/hide",
-            moderators_only(done(QUEUE)),
-            {"reason": "規約に反する内容のため", **CONFIRMED},
-            state_is("published", PostState.HIDDEN),
-            needs_posts=True,
-        ),
-        Case(
-            "/moderation/posts/{w.published}/hide",  # the button without JavaScript: the confirm page, nothing hidden
-            MODERATORS_ONLY,
-            {"reason": "規約に反する内容のため"},
-            state_is("published", PostState.HIDDEN),
-            label="unconfirmed",
-            needs_posts=True,
-        ),
-    ],
+    ("moderation.hide_post", "POST"): hiding("/moderation/posts/{w.published}/hide"),
     ("moderation.unhide_post", "POST"): [
         Case(
             "/moderation/posts/{w.hidden}/unhide",
@@ -764,14 +759,7 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             label="dismiss",
             needs_posts=True,
         ),
-        Case(
-            "/moderation/reports/{w.report}/hide",
-            moderators_only(done(QUEUE)),
-            {"reason": "規約に反する内容のため"},
-            state_is("published", PostState.HIDDEN),
-            label="hide",
-            needs_posts=True,
-        ),
+        *hiding("/moderation/reports/{w.report}/hide", "hide "),
     ],
     # posts: for members only; drafts and hidden posts for their organization (and moderators) only
     ("posts.index", "GET"): [Case("/posts", expect(anonymous=LOGIN, signed_in=OK), needs_posts=True)],

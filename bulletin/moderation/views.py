@@ -501,9 +501,32 @@ def decide_revision(revision_id: int, decision: str):
     return redirect(url_for("moderation.queue"))
 
 
+def _report_hide_confirmation(report: Report, form):
+    """Hiding what a report is about asks first: the post or the message, the report, the reason (editable)."""
+    if report.message is not None:
+        conversation = report.message.conversation
+        kind, subject, text = "hide_message", conversation.post.title, report.message.body
+        where = f"{conversation.post_organization.display_name} ⇄ {conversation.partner_organization.display_name}"
+    else:
+        assert report.post is not None  # a report is of a message or of a post (a CHECK constraint)
+        kind, subject, text = "hide_post", report.post.title, report.post.summary
+        where = report.post.organization.display_name
+    return confirm_page(
+        Confirmation(
+            kind=kind,
+            action=url_for("moderation.resolve_report", report_id=report.id, decision="hide"),
+            back=url_for("moderation.queue", _anchor=f"report-{report.id}-title"),
+            facts=[(_("投稿"), subject), (_("団体"), where), (_("通報の理由"), report.reason)],
+            excerpt=excerpt(text),
+        ),
+        form,
+        reason_hint=_("理由は記録に残ります。"),
+    )
+
+
 @bp.post("/reports/<int:report_id>/<any(dismiss, hide):decision>")
 def resolve_report(report_id: int, decision: str):
-    """Dismiss a report, or hide the reported post with a reason."""
+    """Dismiss a report, or hide the reported post or message with a reason, once confirmed (a confirm page first)."""
     report = db.session.get(Report, report_id)
     if report is None:
         abort(404)
@@ -512,6 +535,9 @@ def resolve_report(report_id: int, decision: str):
         flash(_("理由を入力してください。") if decision == "hide" else _("メモの内容を確認してください。"), "error")
         return redirect(url_for("moderation.queue"))
     refused_go_to(url_for("moderation.queue"))
+    if decision == "hide" and not is_confirmed():
+        reports.check_open(current_user, report)
+        return _report_hide_confirmation(report, form)
     if decision == "hide":
         reports.hide_reported_post(current_user, report, form.reason.data)
     else:

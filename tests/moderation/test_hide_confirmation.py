@@ -1,14 +1,27 @@
 """Hiding a post asks first: the review page's button (and a GET of its URL) shows a confirm page with the post and
-the reason; only 確定 (confirm=1) hides it. The reason stays required on both pages."""
+the reason; only 確定 (confirm=1) hides it. The reason stays required on both pages. Hiding what a report is about
+from the queue asks the same way."""
 
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from bulletin.extensions import db
+from bulletin.moderation import reports
+from bulletin.moderation.models import Report, ReportState
 from bulletin.posts.models import Post, PostState
+from bulletin.responses.models import Message
 from tests.constants import CONFIRMED
-from tests.factories import assert_field_error, assert_unchanged, database_state, flashes, page_of, text_of
+from tests.factories import (
+    FIRST_MESSAGE,
+    assert_field_error,
+    assert_unchanged,
+    database_state,
+    flashes,
+    page_of,
+    text_of,
+)
 
 REASON = "規約に反する内容のため"
 QUESTION = "この投稿を非公開にしますか"
@@ -68,3 +81,26 @@ def test_a_post_that_cannot_be_hidden_has_no_confirm_page(client, auth, people, 
     response = client.get(f"/moderation/posts/{draft.id}/hide", follow_redirects=True)
     assert response.request.path == f"/moderation/posts/{draft.id}"
     assert flashes(response) and QUESTION not in text_of(response)
+
+
+@pytest.mark.parametrize("subject", ["post", "message"])
+def test_hiding_from_a_report_asks_first(client, auth, people, published, answer, subject):
+    if subject == "post":
+        report = reports.report_post(people.kushiro, published, "営利目的の宣伝です。")
+        question, shown = QUESTION, "非公開にするか確かめる投稿"
+    else:
+        message = db.session.scalar(select(Message).where(Message.conversation_id == answer.conversation.id))
+        report = reports.report_message(people.sakai, message, "個人の連絡先が書かれています。")
+        question, shown = "このメッセージを非表示にしますか", FIRST_MESSAGE
+    db.session.commit()
+    auth.login(people.moderator)
+    client.get("/moderation")  # the queue marks the moderator's notices read
+    before = database_state()
+    response = client.post(f"/moderation/reports/{report.id}/hide", data={"reason": REASON})
+    assert response.status_code == 200 and page_of(response).all("h1")[0].text == question
+    assert shown in text_of(response) and report.reason in text_of(response)
+    assert_unchanged(before)
+    response = client.post(f"/moderation/reports/{report.id}/hide", data={"reason": REASON, **CONFIRMED})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Report, report.id).state == ReportState.ACTIONED

@@ -328,7 +328,9 @@ def test_reporting_a_message_and_the_moderator_hiding_it(app, client, auth, peop
     report = db.session.scalar(select(Report))
     empty = client.post(f"/moderation/reports/{report.id}/hide", data={"reason": ""}, follow_redirects=True)
     assert "理由を入力してください。" in flashes(empty)
-    response = client.post(f"/moderation/reports/{report.id}/hide", data={"reason": "個人の連絡先が書かれているため"})
+    response = client.post(
+        f"/moderation/reports/{report.id}/hide", data={"reason": "個人の連絡先が書かれているため", **CONFIRMED}
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert report.state == ReportState.ACTIONED and message.hidden_at is not None
@@ -351,7 +353,9 @@ def test_hiding_a_reported_message_says_what_was_hidden(client, auth, people, an
     report = db.session.scalar(select(Report))
     auth.login(people.moderator)
     response = client.post(
-        f"/moderation/reports/{report.id}/hide", data={"reason": "個人の連絡先のため"}, follow_redirects=True
+        f"/moderation/reports/{report.id}/hide",
+        data={"reason": "個人の連絡先のため", **CONFIRMED},
+        follow_redirects=True,
     )
     assert "投稿を非公開にしました。" not in flashes(response)
     assert any("メッセージ" in text for text in flashes(response))

@@ -30,6 +30,7 @@ NEW_PASSWORD = "a-new-and-long-passphrase"  # a good password to change to
 # --- files ---------------------------------------------------------------------------------------------------------
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+CONFIRMED = {"confirm": "1"}  # what the 確定 button of a confirm page (or the dialog) adds to a decision
 
 # --- messages the application shows --------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ import re
 import socket
 import struct
 import uuid
+import zipfile
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -69,6 +70,7 @@ from bulletin.responses import services as responses
 from bulletin.responses.models import (
     Conversation,
     Message,
+    MessageAttachment,
     Partnership,
     PartnershipPhoto,
     Response,
@@ -679,6 +681,27 @@ def pdf_upload(name: str = "報告書.pdf") -> FileStorage:
     return file_storage(PDF, name)
 
 
+OOXML_MAIN_PARTS = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
+
+
+def office_bytes(kind: str = "docx", extra_parts: tuple[str, ...] = ()) -> bytes:
+    """A minimal zip-based Office file (Word, Excel or PowerPoint) as the applications write one: its content
+    types first, then its main part."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        archive.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
+        archive.writestr(OOXML_MAIN_PARTS[kind], '<?xml version="1.0"?><document/>')
+        for part in extra_parts:
+            archive.writestr(part, "x")
+    return buffer.getvalue()
+
+
+def office_upload(name: str = "企画書.docx", kind: str = "docx") -> FileStorage:
+    """An uploaded Office file as the services receive it."""
+    return file_storage(office_bytes(kind), name)
+
+
 # --- posts ---------------------------------------------------------------------------------------------------------
 
 _AFTER_PUBLICATION = (PostState.CLOSED, PostState.EXPIRED, PostState.HIDDEN)
@@ -879,6 +902,8 @@ class World:
     open_response: Response | None = None  # 品川区's answer to `discussed`
     conversation: Conversation | None = None  # 坂井市 ⇄ 品川区: 品川区's message, then 坂井市's reply
     ward_message: Message | None = None  # 品川区's first message in `conversation`
+    file_message: Message | None = None  # 坂井市's reply in `conversation`, with a Word file
+    message_file: MessageAttachment | None = None  # that file (企画書.docx)
     partnership: Partnership | None = None  # 坂井市 accepted 品川区's answer; outcome and a photo, no consent yet
     partnership_photo: PartnershipPhoto | None = None
     consented: Partnership | None = None  # another one, both sides consented, awaiting a moderator
@@ -999,7 +1024,8 @@ def _add_responses(world: World) -> None:
     world.open_response = responses.respond(shinagawa, world.discussed, ResponseKind.INTEREST, "関心があります。")
     world.conversation = world.open_response.conversation
     world.ward_message = db.session.scalar(select(Message).where(Message.conversation_id == world.conversation.id))
-    responses.post_message(sakai, world.conversation, "ご連絡ありがとうございます。")
+    reply = responses.post_message(sakai, world.conversation, "ご連絡ありがとうございます。", [office_upload()])
+    world.file_message, world.message_file = reply, reply.attachments[0]
     world.partnership = _accepted_partnership(world, "坂井の連携", photo=True)
     world.partnership_photo = world.partnership.photos[0]
     world.consented = _accepted_partnership(world, "坂井の同意済み", consent=True)

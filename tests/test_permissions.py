@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from types import SimpleNamespace
 
 import pytest
@@ -39,7 +39,7 @@ from bulletin.notifications.models import Notification, NotificationPreference, 
 from bulletin.organizations.models import EmailDomain, Membership, Organization
 from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
-from tests.constants import GIFU, KUSHIRO_TOWN, NEW_PASSWORD, PASSWORD, SAKAI
+from tests.constants import CONFIRMED, GIFU, KUSHIRO_TOWN, NEW_PASSWORD, PASSWORD, SAKAI
 from tests.factories import (
     World,
     build_world,
@@ -352,6 +352,35 @@ def actors_staff_confirmed(w, actor) -> bool:
 
 def email_change_is(state: EmailChangeState) -> Callable:
     return lambda w, actor: db.session.get(EmailChange, w.email_change).state == state
+
+
+def response_decision(verb: str, confirmed: Outcome, state: ResponseState) -> dict[tuple[str, str], list[Case]]:
+    """Accepting or declining the open response: a GET, and the button without JavaScript (no `confirm`), show the
+    confirm page to the post's side and change nothing; confirmed, it is decided. The other side and moderators are
+    refused (back to the conversation), a third organization gets 404."""
+    path = "/responses/{w.open_response}/" + verb
+    refused = {"ward": to(CONVERSATION), "moderator": to(CONVERSATION)}
+    asks = Case(path, between_the_two(owners=OK, **refused), effect=response_is(state), needs_responses=True)
+    return {
+        (f"responses.{verb}", "GET"): [asks],
+        (f"responses.{verb}", "POST"): [
+            Case(
+                path, between_the_two(owners=confirmed, **refused), CONFIRMED, response_is(state), needs_responses=True
+            ),
+            replace(asks, label="unconfirmed"),
+        ],
+    }
+
+
+def hiding(path: str, label: str = "") -> list[Case]:
+    """Hiding the published post with a reason: confirmed, it is hidden; the button without JavaScript (no
+    `confirm`) shows the confirm page and hides nothing. Moderators only."""
+    reason = {"reason": "規約に反する内容のため"}
+    hidden = state_is("published", PostState.HIDDEN)
+    return [
+        Case(path, moderators_only(done(QUEUE)), reason | CONFIRMED, hidden, label + "confirmed", needs_posts=True),
+        Case(path, MODERATORS_ONLY, reason, hidden, label + "unconfirmed", needs_posts=True),
+    ]
 
 
 ROUTES: dict[tuple[str, str], list[Case]] = {
@@ -698,15 +727,8 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             needs_posts=True,
         )
     ],
-    ("moderation.hide_post", "POST"): [
-        Case(
-            "/moderation/posts/{w.published}/hide",
-            moderators_only(done(QUEUE)),
-            {"reason": "規約に反する内容のため"},
-            state_is("published", PostState.HIDDEN),
-            needs_posts=True,
-        )
-    ],
+    ("moderation.hide_post", "GET"): [Case("/moderation/posts/{w.published}/hide", MODERATORS_ONLY, needs_posts=True)],
+    ("moderation.hide_post", "POST"): hiding("/moderation/posts/{w.published}/hide"),
     ("moderation.unhide_post", "POST"): [
         Case(
             "/moderation/posts/{w.hidden}/unhide",
@@ -744,14 +766,7 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             label="dismiss",
             needs_posts=True,
         ),
-        Case(
-            "/moderation/reports/{w.report}/hide",
-            moderators_only(done(QUEUE)),
-            {"reason": "規約に反する内容のため"},
-            state_is("published", PostState.HIDDEN),
-            label="hide",
-            needs_posts=True,
-        ),
+        *hiding("/moderation/reports/{w.report}/hide", "hide "),
     ],
     # posts: for members only; drafts and hidden posts for their organization (and moderators) only
     ("posts.index", "GET"): [Case("/posts", expect(anonymous=LOGIN, signed_in=OK), needs_posts=True)],
@@ -912,21 +927,20 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             needs_responses=True,
         )
     ],
-    ("responses.accept", "POST"): [
+    **response_decision("accept", done(PARTNERSHIP), ResponseState.ACCEPTED),
+    **response_decision("decline", done(CONVERSATION), ResponseState.DECLINED),
+    ("responses.message_file", "GET"): [
         Case(
-            "/responses/{w.open_response}/accept",
-            between_the_two(owners=done(PARTNERSHIP), ward=to(CONVERSATION), moderator=to(CONVERSATION)),
-            effect=response_is(ResponseState.ACCEPTED),
+            "/conversations/{w.conversation}/messages/{w.file_message}/files/{w.message_file}",
+            expect(anonymous=NOT_FOUND, org_users=OK, member_b=NOT_FOUND, moderator=OK),
             needs_responses=True,
-        )
-    ],
-    ("responses.decline", "POST"): [
+        ),
         Case(
-            "/responses/{w.open_response}/decline",
-            between_the_two(owners=done(CONVERSATION), ward=to(CONVERSATION), moderator=to(CONVERSATION)),
-            effect=response_is(ResponseState.DECLINED),
+            "/conversations/{w.conversation}/messages/{w.ward_message}/files/{w.message_file}",  # another message's
+            expect(everyone=NOT_FOUND),
+            label="tampered",
             needs_responses=True,
-        )
+        ),
     ],
     ("responses.partnership", "GET"): [
         Case("/partnerships/{w.partnership}", BETWEEN_THE_TWO, label="partnership", needs_responses=True),
@@ -958,18 +972,43 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             needs_responses=True,
         )
     ],
-    ("responses.publish", "POST"): [
+    ("responses.publish", "GET"): [
         Case(
             "/partnerships/{w.consented}/publish",
-            moderators_only(done(PARTNERSHIP)),
+            MODERATORS_ONLY,
             effect=published("consented"),
             label="publish",
             needs_responses=True,
         ),
         Case(
-            "/partnerships/{w.partnership}/publish",  # without both consents: refused, also for moderators
+            "/partnerships/{w.partnership}/publish",  # without both consents: nothing to confirm
             moderators_only(to(PARTNERSHIP)),
             effect=published("partnership"),
+            label="publish without consents",
+            needs_responses=True,
+        ),
+    ],
+    ("responses.publish", "POST"): [
+        Case(
+            "/partnerships/{w.consented}/publish",
+            moderators_only(done(PARTNERSHIP)),
+            CONFIRMED,
+            published("consented"),
+            label="publish",
+            needs_responses=True,
+        ),
+        Case(
+            "/partnerships/{w.consented}/publish",  # the button without JavaScript: the confirm page only
+            MODERATORS_ONLY,
+            effect=published("consented"),
+            label="unconfirmed",
+            needs_responses=True,
+        ),
+        Case(
+            "/partnerships/{w.partnership}/publish",  # without both consents: refused, also for moderators
+            moderators_only(to(PARTNERSHIP)),
+            CONFIRMED,
+            published("partnership"),
             label="publish without consents",
             needs_responses=True,
         ),

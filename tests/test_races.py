@@ -42,6 +42,7 @@ from bulletin.responses.models import Conversation, Message, Partnership, Respon
 from tests.constants import (
     ALREADY_DECIDED,
     CHIYODA,
+    CONFIRMED,
     GIFU,
     KANAZAWA,
     KUSHIRO_TOWN,
@@ -251,7 +252,7 @@ def test_parallel_accepts_of_one_response_record_one_partnership(app, officer, m
     decided = hold_until_all_arrive(monkeypatch, services, "_decide", parties=PARALLEL)
 
     accept = f"/responses/{answer_id}/accept"
-    results = all_at_once([lambda browser=browser: browser.post(accept) for browser in browsers])
+    results = all_at_once([lambda browser=browser: browser.post(accept, data=CONFIRMED) for browser in browsers])
 
     assert not decided.broken
     assert count_of(Partnership, Partnership.response_id == answer_id) == 1
@@ -278,8 +279,8 @@ def test_accepting_and_declining_at_the_same_instant_decides_once(app, officer, 
 
     accepted, declined = all_at_once(
         [
-            lambda: accepting.post(f"{path}/accept"),
-            lambda: declining.post(f"{path}/decline"),
+            lambda: accepting.post(f"{path}/accept", data=CONFIRMED),
+            lambda: declining.post(f"{path}/decline", data=CONFIRMED),
         ]
     )
 
@@ -550,7 +551,9 @@ def test_hiding_one_post_twice_at_the_same_instant_hides_it_once(app, officer, m
 
     results = all_at_once(
         [
-            lambda browser=browser: browser.post(f"/moderation/posts/{post_id}/hide", data={"reason": "規約違反"})
+            lambda browser=browser: browser.post(
+                f"/moderation/posts/{post_id}/hide", data={"reason": "規約違反", **CONFIRMED}
+            )
             for browser in browsers
         ]
     )
@@ -761,7 +764,10 @@ def test_publishing_one_case_twice_at_the_same_instant_publishes_it_once(app, of
     publishing = hold_until_all_arrive(monkeypatch, services, "publish_case", parties=2)
 
     results = all_at_once(
-        [lambda browser=browser: browser.post(f"/partnerships/{partnership_id}/publish") for browser in browsers]
+        [
+            lambda browser=browser: browser.post(f"/partnerships/{partnership_id}/publish", data=CONFIRMED)
+            for browser in browsers
+        ]
     )
 
     assert not publishing.broken

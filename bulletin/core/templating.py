@@ -7,6 +7,7 @@ from flask import Flask
 from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 
+from bulletin.core.confirm import confirm_attributes
 from bulletin.core.text import format_datetime, format_dual_date, format_era_date, format_fiscal_year
 from bulletin.core.urls import absolute_url
 
@@ -29,6 +30,11 @@ def init_templating(app: Flask) -> None:
         fiscal_year=lambda year: format_fiscal_year(year, str(get_locale() or "ja")),
         filesize=format_size,
     )
-    app.jinja_env.globals.update(csrf_token=generate_csrf, get_locale=get_locale, absolute_url=absolute_url)
+    app.jinja_env.globals.update(
+        csrf_token=generate_csrf,
+        get_locale=get_locale,
+        absolute_url=absolute_url,
+        confirm_attributes=confirm_attributes,
+    )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

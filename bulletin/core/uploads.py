@@ -1,5 +1,6 @@
-"""Stored files (post attachments, partnership photos): PDF, PNG, JPEG and WebP recognised by their content, images
-re-encoded so metadata is dropped; the columns their models share; serving them.
+"""Stored files (post attachments, partnership photos, a conversation's files): PDF, PNG, JPEG and WebP recognised by
+their content, images re-encoded so metadata is dropped; for conversations also Word, Excel and PowerPoint files
+(recognised by content) and CSV text; the columns their models share; serving them.
 
 An image is sized from its header before it is decoded: one over MAX_IMAGE_PIXELS or MAX_IMAGE_SIDE, or the images
 of one request over MAX_PIXELS_PER_REQUEST together, are refused without decoding any (a small PNG can hold a
@@ -14,6 +15,7 @@ import io
 import os
 import secrets
 import warnings
+import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -36,6 +38,20 @@ MAX_IMAGE_SIDE = 20_000  # a 1 x 40,000,000 strip is as costly as a square
 MAX_PIXELS_PER_REQUEST = 100_000_000  # the images of one request together (five photos of 20 million)
 PUBLIC_MAX_AGE = 3600  # seconds a browser or proxy may keep a public file (a published case's photo)
 ALLOWED_TYPES = {"application/pdf": "pdf", "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+# A conversation's files may also be office documents: the zip-based formats since 2007 (recognised by their parts),
+# the older OLE files as filetype recognises them, and CSV (text, recognised by its name and checked as text).
+OFFICE_TYPES = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
+    "application/msword": "doc",
+    "application/vnd.ms-excel": "xls",
+    "application/vnd.ms-powerpoint": "ppt",
+}
+CSV_TYPE = "text/csv"
+DOCUMENT_TYPES = {**ALLOWED_TYPES, **OFFICE_TYPES, CSV_TYPE: "csv"}
+_OOXML_MAIN_PARTS = {"docx": "word/document.xml", "xlsx": "xl/workbook.xml", "pptx": "ppt/presentation.xml"}
+_CSV_ENCODINGS = ("utf-8-sig", "cp932")  # UTF-8 (with or without BOM), or Shift_JIS as Excel writes it
 _PILLOW_FORMATS = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 # Pillow's own check, which only warns up to twice its limit: _bombs_refused turns the warning into an error.
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
@@ -93,6 +109,11 @@ def check_files(files: Iterable[tuple[str, bytes]]) -> list[CheckedFile]:
     """Check the (name, content) pairs of one request together: every file and the images' pixels in total, read
     from their headers, before any image is decoded and re-encoded."""
     inspected = [_inspect(original_name, data) for original_name, data in files]
+    return _images_reencoded(inspected)
+
+
+def _images_reencoded(inspected: list[CheckedFile]) -> list[CheckedFile]:
+    """The images' pixels of one request checked together, then each image re-encoded; other files as they are."""
     pixels = sum(item.width * item.height for item in inspected if item.width and item.height)
     if pixels > MAX_PIXELS_PER_REQUEST:
         raise UploadError(
@@ -106,13 +127,91 @@ def check_files(files: Iterable[tuple[str, bytes]]) -> list[CheckedFile]:
     return [_reencode_image(item) if item.content_type in _PILLOW_FORMATS else item for item in inspected]
 
 
-def _inspect(original_name: str, data: bytes) -> CheckedFile:
-    """The file's type from its content; an image's size from its header only, its data still as uploaded."""
-    name = _clean_name(original_name)
+def check_documents(files: Iterable[tuple[str, bytes]]) -> list[CheckedFile]:
+    """Check the files of a conversation's message: what check_files accepts, and Word, Excel and PowerPoint files
+    recognised by their content, and CSV text in UTF-8 or Shift_JIS. A name whose extension does not match the
+    content gets the content's extension, so a download never opens as something else."""
+    inspected = []
+    for original_name, data in files:
+        name = _clean_name(original_name)
+        _check_size(name, data)
+        kind = filetype.guess(data)
+        content_type = kind.mime if kind else None
+        if content_type in OFFICE_TYPES:
+            _check_office_file(name, data, OFFICE_TYPES[content_type])
+            inspected.append(CheckedFile(_named_as(name, OFFICE_TYPES[content_type]), content_type, data))
+        elif content_type is None and name.lower().endswith(".csv"):
+            _check_csv(name, data)
+            inspected.append(CheckedFile(name, CSV_TYPE, data))
+        elif content_type in ALLOWED_TYPES:
+            item = _inspect(original_name, data)
+            inspected.append(replace(item, original_name=_named_as(item.original_name, ALLOWED_TYPES[content_type])))
+        else:
+            raise UploadError(
+                str(
+                    _l(
+                        "%(name)s は添付できない形式です。PDF、画像（PNG、JPEG、WebP）、Word、Excel、PowerPoint、CSV "
+                        "のみ添付できます。",
+                        name=name,
+                    )
+                )
+            )
+    return _images_reencoded(inspected)
+
+
+def _check_size(name: str, data: bytes) -> None:
     if len(data) > MAX_BYTES:
         raise UploadError(str(_l("%(name)s は10MBを超えています。", name=name)))
     if not data:
         raise UploadError(str(_l("%(name)s は空のファイルです。", name=name)))
+
+
+def _named_as(name: str, extension: str) -> str:
+    """The name with the extension of its content (jpg and jpeg are one)."""
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix == extension or {suffix, extension} == {"jpg", "jpeg"}:
+        return name
+    return f"{name[:190]}.{extension}"
+
+
+def _check_office_file(name: str, data: bytes, extension: str) -> None:
+    """A zip-based office file must open as a zip with its main part and no macros; an OLE file is taken as
+    recognised."""
+    main_part = _OOXML_MAIN_PARTS.get(extension)
+    if main_part is None:
+        return
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = set(archive.namelist())  # the central directory only: nothing is decompressed
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise UploadError(str(_l("%(name)s はOfficeのファイルとして読み取れません。", name=name))) from error
+    if main_part not in parts or "[Content_Types].xml" not in parts:
+        raise UploadError(str(_l("%(name)s はOfficeのファイルとして読み取れません。", name=name)))
+    if any(part.lower().endswith("vbaproject.bin") for part in parts):
+        raise UploadError(str(_l("%(name)s にはマクロが含まれているため添付できません。", name=name)))
+
+
+def _check_csv(name: str, data: bytes) -> None:
+    """CSV is text: no NUL byte, and it reads as UTF-8 or Shift_JIS (CP932)."""
+    if b"\x00" in data:
+        raise UploadError(
+            str(_l("%(name)s はCSVとして読み取れません（文字以外のデータが含まれています）。", name=name))
+        )
+    for encoding in _CSV_ENCODINGS:
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return
+    raise UploadError(
+        str(_l("%(name)s の文字コードを読み取れません。UTF-8 または Shift_JIS で保存してください。", name=name))
+    )
+
+
+def _inspect(original_name: str, data: bytes) -> CheckedFile:
+    """The file's type from its content; an image's size from its header only, its data still as uploaded."""
+    name = _clean_name(original_name)
+    _check_size(name, data)
     kind = filetype.guess(data)
     content_type = kind.mime if kind else None
     if content_type not in ALLOWED_TYPES:
@@ -202,7 +301,7 @@ def upload_dir() -> Path:
 
 def store(session: Session | scoped_session[Any], checked: CheckedFile) -> str:
     """Write the file under a random name; it is deleted again if the session's transaction rolls back."""
-    stored_name = f"{secrets.token_hex(16)}.{ALLOWED_TYPES[checked.content_type]}"
+    stored_name = f"{secrets.token_hex(16)}.{DOCUMENT_TYPES[checked.content_type]}"
     path = upload_dir() / stored_name
     with open(path, "xb") as handle:
         handle.write(checked.data)

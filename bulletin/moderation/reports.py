@@ -88,6 +88,13 @@ def _resolve(actor: User, report: Report, state: ReportState, note: str | None) 
         raise PostError(_l("この通報はすでに処理されています。"))
 
 
+def check_open(actor: User, report: Report) -> None:
+    """Refuse, before asking for confirmation, a decision on a report that is already closed."""
+    _require_moderator(actor)
+    if report.state != ReportState.OPEN:
+        raise PostError(_l("この通報はすでに処理されています。"))
+
+
 def dismiss_report(actor: User, report: Report, note: str = "") -> None:
     """Close a report without action."""
     _require_moderator(actor)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from wtforms import SelectChoice
 
 from bulletin.accounts.staff_review import current_period, period_of
+from bulletin.core.confirm import Confirmation, confirm_page, excerpt, is_confirmed
 from bulletin.core.diff import diff_fields
 from bulletin.core.errors import NotTheVersionShown
 from bulletin.core.forms import ConfirmActionForm, NoteForm, ReasonForm
@@ -413,13 +414,13 @@ def review_post(post_id: int):
     return _review_post_page(_post_or_404(post_id), ReasonForm(formdata=None))
 
 
-def _decide(post_id: int, decide, success: str, needs_reason: bool):
+def _decide(post_id: int, decide, success: str, needs_reason: bool, on_confirm_page: bool = False):
     post = _post_or_404(post_id)
     form = ReasonForm() if needs_reason else ConfirmActionForm()
     if not form.validate_on_submit():
         if not needs_reason:
             abort(400)
-        return _review_post_page(post, form, 400)
+        return _hide_confirmation(post, form, 400) if on_confirm_page else _review_post_page(post, form, 400)
     refused_go_to(url_for("moderation.review_post", post_id=post.id))
     decide(current_user, post, form.reason.data) if needs_reason else decide(current_user, post)
     flash(success, "success")
@@ -456,10 +457,34 @@ def reject_post(post_id: int):
     return redirect(url_for("moderation.queue"))
 
 
-@bp.post("/posts/<int:post_id>/hide")
+@bp.route("/posts/<int:post_id>/hide", methods=["GET", "POST"])
 def hide_post(post_id: int):
-    """Hide a published post with a reason."""
-    return _decide(post_id, posts.hide_post, _("投稿を非公開にしました。"), needs_reason=True)
+    """Hide a published post with a reason, once confirmed: the review page's button (without `confirm`) and a GET
+    show a confirm page with the post and the reason; a missing reason goes back to the page it was typed on."""
+    if is_confirmed():
+        return _decide(post_id, posts.hide_post, _("投稿を非公開にしました。"), needs_reason=True, on_confirm_page=True)
+    post = _post_or_404(post_id)
+    form = ReasonForm(formdata=request.form if request.method == "POST" else None)
+    if request.method == "POST" and not form.validate():
+        return _review_post_page(post, form, 400)
+    refused_go_to(url_for("moderation.review_post", post_id=post.id))
+    posts.check_can_hide(current_user, post)
+    return _hide_confirmation(post, form)
+
+
+def _hide_confirmation(post, form, status: int = 200):
+    page = confirm_page(
+        Confirmation(
+            kind="hide_post",
+            action=url_for("moderation.hide_post", post_id=post.id),
+            back=url_for("moderation.review_post", post_id=post.id),
+            facts=[(_("投稿"), post.title), (_("投稿した団体"), post.organization.display_name)],
+            excerpt=excerpt(post.summary),
+        ),
+        form,
+        reason_hint=_("理由は投稿した団体に表示され、記録に残ります。"),
+    )
+    return page, status
 
 
 @bp.post("/posts/<int:post_id>/unhide")
@@ -516,9 +541,32 @@ def decide_revision(revision_id: int, decision: str):
     return redirect(url_for("moderation.queue"))
 
 
+def _report_hide_confirmation(report: Report, form):
+    """Hiding what a report is about asks first: the post or the message, the report, the reason (editable)."""
+    if report.message is not None:
+        conversation = report.message.conversation
+        kind, subject, text = "hide_message", conversation.post.title, report.message.body
+        where = f"{conversation.post_organization.display_name} ⇄ {conversation.partner_organization.display_name}"
+    else:
+        assert report.post is not None  # a report is of a message or of a post (a CHECK constraint)
+        kind, subject, text = "hide_post", report.post.title, report.post.summary
+        where = report.post.organization.display_name
+    return confirm_page(
+        Confirmation(
+            kind=kind,
+            action=url_for("moderation.resolve_report", report_id=report.id, decision="hide"),
+            back=url_for("moderation.queue", _anchor=f"report-{report.id}-title"),
+            facts=[(_("投稿"), subject), (_("団体"), where), (_("通報の理由"), report.reason)],
+            excerpt=excerpt(text),
+        ),
+        form,
+        reason_hint=_("理由は記録に残ります。"),
+    )
+
+
 @bp.post("/reports/<int:report_id>/<any(dismiss, hide):decision>")
 def resolve_report(report_id: int, decision: str):
-    """Dismiss a report, or hide the reported post with a reason."""
+    """Dismiss a report, or hide the reported post or message with a reason, once confirmed (a confirm page first)."""
     report = db.session.get(Report, report_id)
     if report is None:
         abort(404)
@@ -527,6 +575,9 @@ def resolve_report(report_id: int, decision: str):
         flash(_("理由を入力してください。") if decision == "hide" else _("メモの内容を確認してください。"), "error")
         return redirect(url_for("moderation.queue"))
     refused_go_to(url_for("moderation.queue"))
+    if decision == "hide" and not is_confirmed():
+        reports.check_open(current_user, report)
+        return _report_hide_confirmation(report, form)
     if decision == "hide":
         reports.hide_reported_post(current_user, report, form.reason.data)
     else:

@@ -523,6 +523,13 @@ def reject_post(actor: User, post: Post, seen_version: int | None, comment: str)
     signals.post_rejected.send(actor, post=post, moderator=actor, comment=comment)
 
 
+def check_can_hide(actor: User, post: Post) -> None:
+    """Refuse, before asking for confirmation, what hiding the post would refuse (other than a missing reason)."""
+    _require_moderator(actor)
+    if post.state not in TRANSITIONS["hide"][0]:
+        raise _refuse_in_state(post)
+
+
 def hide_post(actor: User, post: Post, reason: str) -> None:
     """Take a post off the board with a reason (the organization still sees it, with the reason)."""
     _require_moderator(actor)

@@ -49,6 +49,12 @@ class MessageForm(FlaskForm):
     """/conversations/<id>"""
 
     message = _message_field(_l("メッセージ"))
+    attachments = MultipleFileField(
+        _l("添付ファイル"),
+        description=_l(
+            "Word、Excel、PowerPoint、CSV、PDF、画像。1件10MBまで、5件まで。相手の団体と事務局だけが開けます。"
+        ),
+    )
 
 
 class OutcomeForm(FlaskForm):

@@ -1,4 +1,4 @@
-"""Response, Conversation, Message, read markers, Partnership and its photos."""
+"""Response, Conversation, Message and its attachments, read markers, Partnership and its photos."""
 
 from __future__ import annotations
 
@@ -115,8 +115,24 @@ class Message(Model):
     author: Mapped[User | None] = relationship()
     conversation: Mapped[Conversation] = relationship()
     organization: Mapped[Organization | None] = relationship()
+    attachments: Mapped[list[MessageAttachment]] = relationship(
+        back_populates="message", cascade="all, delete-orphan", order_by="MessageAttachment.id"
+    )
 
     __table_args__ = (Index("ix_message_conversation_id_id", "conversation_id", "id"),)
+
+
+class MessageAttachment(StoredFile, Model):
+    """A file sent with a message (企画書, 見積, a photo): for the two organizations and moderators only."""
+
+    __tablename__ = "message_attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("message.id", ondelete="CASCADE"), index=True)
+    # Office documents have long types ("application/vnd.openxmlformats-officedocument.presentationml.presentation").
+    content_type: Mapped[str] = mapped_column(String(100))
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
 
 
 class ConversationRead(Model):

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from flask import abort
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from bulletin.accounts.models import User
+from bulletin.accounts.models import OrgRole, User, UserState
 from bulletin.extensions import db
+from bulletin.organizations.models import Organization
 from bulletin.posts.models import Post
 from bulletin.responses.models import (
     Conversation,
@@ -58,7 +60,7 @@ def messages_of(conversation: Conversation) -> list[Message]:
         db.session.scalars(
             select(Message)
             .where(Message.conversation_id == conversation.id)
-            .options(joinedload(Message.author), joinedload(Message.organization))
+            .options(joinedload(Message.author), joinedload(Message.organization), selectinload(Message.attachments))
             .order_by(Message.id)
         )
     )
@@ -160,12 +162,53 @@ def _own_response(post: Post, organization_id: int) -> Response | None:
 
 
 @dataclass
+class Contact:
+    """Who to call on one side: the officer who wrote the post or the response; when they no longer use the board
+    (left, suspended or deleted), the organization's administrator, or nobody."""
+
+    side: str
+    organization: Organization
+    person: User | None
+    author_left: bool = False
+
+
+def contact_of(side: str, organization: Organization, author: User | None) -> Contact:
+    """The side's contact: its author while active in the organization, else its first active administrator."""
+    if author is not None and author.state == UserState.ACTIVE and author.organization_id == organization.id:
+        return Contact(side, organization, author)
+    administrator = db.session.scalar(
+        select(User)
+        .where(User.organization_id == organization.id, User.role == OrgRole.ADMIN, User.state == UserState.ACTIVE)
+        .order_by(User.id)
+        .limit(1)
+    )
+    return Contact(side, organization, administrator, author_left=True)
+
+
+def post_side_contact(post: Post) -> Contact:
+    """The post's side: the officer who wrote it."""
+    return contact_of(str(_l("投稿した団体")), post.organization, post.created_by)
+
+
+def response_side_contact(response: Response) -> Contact:
+    """The responding side: the officer who wrote the response."""
+    return contact_of(str(_l("応答した団体")), response.organization, response.author)
+
+
+def conversation_contacts(conversation: Conversation) -> list[Contact]:
+    """Both sides of a conversation; the page is only ever shown to its two organizations and moderators."""
+    return [post_side_contact(conversation.post), response_side_contact(conversation.response)]
+
+
+@dataclass
 class ResponsesPanel:
-    """What the post page shows of responses: the way to respond, the viewer's own response, or all of them."""
+    """What the post page shows of responses: the way to respond, the viewer's own response, or all of them; and
+    who to call, for the post's organization, an organization that responded, and moderators only."""
 
     can_respond: bool = False
     own: Response | None = None
     all: list[Response] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
 
 
 def responses_panel(user: User, post: Post) -> ResponsesPanel:
@@ -174,10 +217,17 @@ def responses_panel(user: User, post: Post) -> ResponsesPanel:
     if not user.is_authenticated:
         return ResponsesPanel()
     own = _own_response(post, user.organization_id) if user.organization_id and not post.belongs_to(user) else None
+    sees_all = post.is_owned_by(user) or user.is_moderator
+    contacts = []
+    if sees_all or own is not None:
+        contacts.append(post_side_contact(post))
+    if own is not None:
+        contacts.append(response_side_contact(own))
     return ResponsesPanel(
         can_respond=own is None and can_respond(user, post),
         own=own,
-        all=responses_to(post) if post.is_owned_by(user) or user.is_moderator else [],
+        all=responses_to(post) if sees_all else [],
+        contacts=contacts,
     )
 
 

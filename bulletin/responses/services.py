@@ -29,6 +29,7 @@ from bulletin.responses.models import (
     Conversation,
     ConversationRead,
     Message,
+    MessageAttachment,
     Partnership,
     PartnershipPhoto,
     Response,
@@ -38,6 +39,7 @@ from bulletin.responses.models import (
 
 MAX_MESSAGE_LENGTH = 10_000
 MAX_PHOTOS = 5
+MAX_MESSAGE_FILES = 5
 
 
 class ResponseError(PostError):
@@ -135,13 +137,30 @@ def _add_message(actor: User, conversation: Conversation, text: str) -> Message:
     return message
 
 
-def post_message(actor: User, conversation: Conversation, text: str) -> Message:
-    """Write in a conversation (either organization's staff, or a moderator)."""
+def post_message(actor: User, conversation: Conversation, text: str, files: Sequence[FileStorage] = ()) -> Message:
+    """Write in a conversation (either organization's staff, or a moderator), with up to five files: documents,
+    spreadsheets, slides, CSV, PDF or images, checked by their content."""
     if not conversation.can_write(actor):
         raise ResponseError(_l("このやりとりには書き込めません。"))
+    checked = _checked_message_files(files)
     message = _add_message(actor, conversation, _clean_message(text))
+    for item in checked:
+        message.attachments.append(
+            MessageAttachment(**uploads.stored_columns(db.session, item), uploaded_by_id=actor.id)
+        )
+    db.session.flush()
     signals.message_posted.send(actor, message=message, conversation=conversation)
     return message
+
+
+def _checked_message_files(files: Sequence[FileStorage]) -> list[uploads.CheckedFile]:
+    sent = [f for f in files if f and f.filename]  # a browser sends an empty part for an untouched file input
+    if len(sent) > MAX_MESSAGE_FILES:
+        raise ResponseError(_l("一度に添付できるファイルは%(n)d件までです。", n=MAX_MESSAGE_FILES), field="attachments")
+    try:
+        return uploads.check_documents((f.filename or "", f.stream.read(uploads.MAX_BYTES + 1)) for f in sent)
+    except uploads.UploadError as error:
+        raise ResponseError(error.message, field="attachments") from error
 
 
 def mark_read(user_id: int, conversation_id: int, last_message_id: int | None) -> None:
@@ -165,9 +184,16 @@ def mark_read(user_id: int, conversation_id: int, last_message_id: int | None) -
         marker.read_at = utcnow()
 
 
-def _decide(actor: User, response: Response, new_state: ResponseState) -> None:
+def check_can_decide(actor: User, response: Response) -> None:
+    """Refuse, before asking for confirmation, what accepting or declining would refuse."""
     if not response.post.is_owned_by(actor):
         raise ResponseError(_l("応答に回答できるのは、投稿した団体の職員です。"))
+    if response.state != ResponseState.OPEN:
+        raise ResponseError(_l("この応答にはすでに回答しています。"))
+
+
+def _decide(actor: User, response: Response, new_state: ResponseState) -> None:
+    check_can_decide(actor, response)
     decided = guarded_update(
         db.session,
         response,
@@ -231,8 +257,7 @@ def update_outcome(
     nothing changes: an edit after consent asks both sides again."""
     if not partnership.can_edit_outcome(actor):
         raise ResponseError(_l("この連携の結果は編集できません。"))
-    if values.held_from and values.held_until and values.held_until < values.held_from:
-        raise ResponseError(_l("終了日は開始日と同じか後の日付にしてください。"), field="held_until")
+    _check_outcome_dates(values)
     removed = [p for p in partnership.photos if p.id in set(remove_photo_ids)]
     for photo in removed:
         uploads.discard_later(db.session, photo.stored_name)
@@ -258,6 +283,22 @@ def update_outcome(
     signals.outcome_updated.send(actor, partnership=partnership)
 
 
+def _check_outcome_dates(values: OutcomeInput) -> None:
+    """An outcome records what was held: its dates are not in the future (in Japan) and end no earlier than they
+    start."""
+    today = today_in_japan()
+    if values.held_from and values.held_from > today:
+        raise ResponseError(
+            _l("実施日（から）に未来の日付は入力できません。実施した日を入力してください。"), field="held_from"
+        )
+    if values.held_until and values.held_until > today:
+        raise ResponseError(
+            _l("実施日（まで）に未来の日付は入力できません。実施が終わってから記録してください。"), field="held_until"
+        )
+    if values.held_from and values.held_until and values.held_until < values.held_from:
+        raise ResponseError(_l("終了日は開始日と同じか後の日付にしてください。"), field="held_until")
+
+
 def _add_photos(actor: User, partnership: Partnership, files: list[FileStorage]) -> None:
     if not files:
         return
@@ -272,17 +313,7 @@ def _add_photos(actor: User, partnership: Partnership, files: list[FileStorage])
     if not all(item.content_type.startswith("image/") for item in checked):
         raise ResponseError(_l("写真は PNG、JPEG、WebP の画像にしてください。"), field="photos")
     for item in checked:
-        partnership.photos.append(
-            PartnershipPhoto(
-                original_name=item.original_name,
-                stored_name=uploads.store(db.session, item),
-                content_type=item.content_type,
-                size=len(item.data),
-                width=item.width,
-                height=item.height,
-                uploaded_by_id=actor.id,
-            )
-        )
+        partnership.photos.append(PartnershipPhoto(**uploads.stored_columns(db.session, item), uploaded_by_id=actor.id))
 
 
 def consent_to_publication(actor: User, partnership: Partnership) -> None:
@@ -307,15 +338,20 @@ def consent_to_publication(actor: User, partnership: Partnership) -> None:
     signals.publication_consented.send(actor, partnership=partnership)
 
 
-def publish_case(actor: User, partnership: Partnership) -> None:
-    """A moderator publishes a partnership both sides consented to as a public case."""
+def check_publishable(actor: User, partnership: Partnership) -> None:
+    """Refuse, before asking for confirmation, what publishing the case would refuse."""
     if not actor.can_moderate():
         raise ResponseError(_l("この操作はモデレーターだけが行えます。"))
-    already = ResponseError(_l("この連携はすでに事例として公開されています。"))
     if partnership.published_at is not None:
-        raise already
+        raise ResponseError(_l("この連携はすでに事例として公開されています。"))
     if not partnership.has_both_consents or not partnership.has_outcome:
         raise ResponseError(_l("両方の団体が公開に同意した連携だけを公開できます。"))
+
+
+def publish_case(actor: User, partnership: Partnership) -> None:
+    """A moderator publishes a partnership both sides consented to as a public case."""
+    check_publishable(actor, partnership)
+    already = ResponseError(_l("この連携はすでに事例として公開されています。"))
     if not guarded_update(
         db.session, partnership, Partnership.published_at.is_(None), published_at=utcnow(), published_by_id=actor.id
     ):

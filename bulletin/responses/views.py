@@ -8,13 +8,14 @@ from flask_login import current_user, login_required
 from wtforms import SelectChoice
 
 from bulletin.core import uploads
+from bulletin.core.confirm import Confirmation, confirm_page, excerpt, is_confirmed
 from bulletin.core.forms import ConfirmActionForm, ReasonForm
 from bulletin.core.transaction import carry_out, refusal_shown_on, refused_go_to, write_separately
 from bulletin.extensions import db
 from bulletin.posts.queries import visible_post_or_404
 from bulletin.responses import queries, services
 from bulletin.responses.forms import MessageForm, OutcomeForm, RespondForm
-from bulletin.responses.models import Response, ResponseKind
+from bulletin.responses.models import MessageAttachment, Response, ResponseKind
 
 bp = Blueprint("responses", __name__)
 
@@ -52,7 +53,9 @@ def conversation(conversation_id: int):
     form = MessageForm()
     if form.validate_on_submit():
         with refusal_shown_on(form) as outcome:
-            services.post_message(current_user, conversation, form.message.data)
+            services.post_message(
+                current_user, conversation, form.message.data, request.files.getlist(form.attachments.name)
+            )
         if outcome.ok:
             return redirect(url_for("responses.conversation", conversation_id=conversation.id, _anchor="latest"))
     messages = queries.messages_of(conversation)
@@ -63,6 +66,7 @@ def conversation(conversation_id: int):
         conversation=conversation,
         messages=messages,
         first_unread_id=first_unread_id,
+        contacts=queries.conversation_contacts(conversation),
         form=form,
         action_form=ConfirmActionForm(),
         report_form=ReasonForm(formdata=None),
@@ -75,6 +79,19 @@ def conversation(conversation_id: int):
     return page, 400 if request.method == "POST" else 200
 
 
+@bp.get("/conversations/<int:conversation_id>/messages/<int:message_id>/files/<int:attachment_id>")
+def message_file(conversation_id: int, message_id: int, attachment_id: int):
+    """A file sent with a message: for the two organizations and moderators only (404 for anyone else, and for
+    everyone but moderators once the message is hidden); always a download under its own name."""
+    conversation = queries.visible_conversation_or_404(conversation_id, current_user)
+    item = db.session.get(MessageAttachment, attachment_id)
+    if item is None or item.message_id != message_id or item.message.conversation_id != conversation.id:
+        abort(404)
+    if item.message.hidden_at is not None and not current_user.is_moderator:
+        abort(404)
+    return uploads.serve_stored_file(item, public=False, as_attachment=True)
+
+
 def _response_or_404(response_id: int) -> Response:
     response = db.session.get(Response, response_id)
     if response is None or not response.conversation.can_view(current_user):
@@ -82,11 +99,36 @@ def _response_or_404(response_id: int) -> Response:
     return response
 
 
-@bp.post("/responses/<int:response_id>/accept")
+def _decision_confirmation(response: Response, decision: str):
+    """The confirm page of accepting or declining a response: its organization, its first message, what follows."""
+    conversation = response.conversation
+    refused_go_to(url_for("responses.conversation", conversation_id=conversation.id))
+    services.check_can_decide(current_user, response)
+    messages = queries.messages_of(conversation)
+    first = next((m.body for m in messages if m.organization_id == response.organization_id), "")
+    return confirm_page(
+        Confirmation(
+            kind=f"{decision}_response",
+            action=url_for(f"responses.{decision}", response_id=response.id),
+            back=url_for("responses.conversation", conversation_id=conversation.id),
+            facts=[
+                (_("投稿"), response.post.title),
+                (_("応答した団体"), response.organization.display_name),
+                (_("応答の種類"), str(response.kind.label)),
+            ],
+            excerpt=excerpt(first),
+        ),
+        ConfirmActionForm(),
+    )
+
+
+@bp.route("/responses/<int:response_id>/accept", methods=["GET", "POST"])
 @login_required
 def accept(response_id: int):
-    """The post's organization accepts a response: a partnership is recorded."""
+    """The post's organization accepts a response: a partnership is recorded. Asks for confirmation first."""
     response = _response_or_404(response_id)
+    if not is_confirmed():
+        return _decision_confirmation(response, "accept")
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
     refused_go_to(url_for("responses.conversation", conversation_id=response.conversation.id))
@@ -95,11 +137,13 @@ def accept(response_id: int):
     return redirect(url_for("responses.partnership", partnership_id=partnership.id))
 
 
-@bp.post("/responses/<int:response_id>/decline")
+@bp.route("/responses/<int:response_id>/decline", methods=["GET", "POST"])
 @login_required
 def decline(response_id: int):
-    """The post's organization declines a response; the conversation stays."""
+    """The post's organization declines a response; the conversation stays. Asks for confirmation first."""
     response = _response_or_404(response_id)
+    if not is_confirmed():
+        return _decision_confirmation(response, "decline")
     if not ConfirmActionForm().validate_on_submit():
         abort(400)
     return carry_out(
@@ -165,27 +209,49 @@ def consent(partnership_id: int):
     )
 
 
-@bp.post("/partnerships/<int:partnership_id>/<any(publish, unpublish):decision>")
+@bp.route("/partnerships/<int:partnership_id>/<any(publish, unpublish):decision>", methods=["GET", "POST"])
 @login_required
 def publish(partnership_id: int, decision: str):
-    """A moderator publishes a consented partnership as a case, or takes it down with a reason."""
+    """A moderator publishes a consented partnership as a case (after confirming), or takes it down with a reason.
+    Only publishing has a confirm page (GET); taking down is a POST of its reason."""
     if not current_user.can_moderate():
         abort(404)
+    if decision == "unpublish" and request.method == "GET":
+        abort(405)
     partnership = _partnership_or_404(partnership_id)
+    back = url_for("responses.partnership", partnership_id=partnership.id)
+    if decision == "publish" and not is_confirmed():
+        refused_go_to(back)
+        services.check_publishable(current_user, partnership)
+        return confirm_page(
+            Confirmation(
+                kind="publish_case",
+                action=url_for("responses.publish", partnership_id=partnership.id, decision="publish"),
+                back=back,
+                facts=[
+                    (_("連携の名称"), partnership.title),
+                    (
+                        _("団体"),
+                        f"{partnership.post_organization.display_name} ⇄ "
+                        f"{partnership.partner_organization.display_name}",
+                    ),
+                ],
+                excerpt=excerpt(partnership.summary),
+            ),
+            ConfirmActionForm(),
+        )
     form = ConfirmActionForm() if decision == "publish" else ReasonForm()
     if not form.validate_on_submit():
         flash(_("理由を入力してください。"), "error")
-        return redirect(url_for("responses.partnership", partnership_id=partnership.id))
+        return redirect(back)
     if decision == "publish":
         return carry_out(
-            lambda: services.publish_case(current_user, partnership),
-            _("連携事例として公開しました。"),
-            url_for("responses.partnership", partnership_id=partnership.id),
+            lambda: services.publish_case(current_user, partnership), _("連携事例として公開しました。"), back
         )
     return carry_out(
         lambda: services.unpublish_case(current_user, partnership, form.reason.data),
         _("連携事例の公開をやめました。"),
-        url_for("responses.partnership", partnership_id=partnership.id),
+        back,
     )
 
 

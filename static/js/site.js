@@ -97,3 +97,72 @@
     }
   });
 })();
+
+// Decisions that ask first (accept, decline, publish a case, hide a post): a <dialog> asks the question the confirm
+// page would ask, and 確定 posts the form with confirm=1. Without JavaScript, or without <dialog>, the button leads
+// to the confirm page instead.
+(function confirmDecisions() {
+  "use strict";
+
+  var forms = document.querySelectorAll("form[data-confirm]");
+  if (!forms.length || typeof HTMLDialogElement !== "function") { return; }
+  var counter = 0;
+
+  function ask(form) {
+    counter += 1;
+    var dialog = document.createElement("dialog");
+    dialog.className = "confirm-dialog";
+    var title = document.createElement("h2");
+    title.id = "confirm-dialog-title-" + counter;
+    title.textContent = form.getAttribute("data-confirm-title");
+    var text = document.createElement("p");
+    text.id = "confirm-dialog-text-" + counter;
+    text.textContent = form.getAttribute("data-confirm");
+    dialog.setAttribute("aria-labelledby", title.id);
+    dialog.setAttribute("aria-describedby", text.id);
+    var actions = document.createElement("div");
+    actions.className = "confirm-box__actions";
+    var ok = document.createElement("button");
+    ok.type = "button";
+    ok.className = "button " + (form.hasAttribute("data-confirm-danger") ? "button--danger" : "button--primary");
+    ok.textContent = form.getAttribute("data-confirm-ok");
+    var cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "button";
+    cancel.textContent = form.getAttribute("data-confirm-cancel");
+    actions.appendChild(ok);
+    actions.appendChild(cancel);
+    dialog.appendChild(title);
+    dialog.appendChild(text);
+    dialog.appendChild(actions);
+    document.body.appendChild(dialog);
+    var opener = document.activeElement;
+
+    ok.addEventListener("click", function () {
+      var field = document.createElement("input");
+      field.type = "hidden";
+      field.name = "confirm";
+      field.value = "1";
+      form.appendChild(field);
+      ok.disabled = true;
+      form.submit();
+    });
+    cancel.addEventListener("click", function () { dialog.close(); });
+    dialog.addEventListener("close", function () {
+      dialog.remove();
+      if (opener && opener.focus) { opener.focus(); }
+    });
+    dialog.showModal();
+    cancel.focus();
+  }
+
+  Array.prototype.forEach.call(forms, function (form) {
+    form.addEventListener("submit", function (event) {
+      // A required reason left empty goes to the server, which says so on the form; nothing to confirm yet.
+      var reason = form.querySelector("textarea[name=reason]");
+      if (reason && !reason.value.trim()) { return; }
+      event.preventDefault();
+      ask(form);
+    });
+  });
+})();

@@ -100,10 +100,12 @@ def test_response_becomes_partnership_and_public_case(new_page, add_user, modera
     expect(city.get_by_text("ここから未読")).to_be_visible()
     expect(city.locator(".message").filter(has=city.get_by_text("ここから未読"))).to_contain_text(FIRST_MESSAGE)
 
-    # The reply by keyboard alone: Tab to the textarea, type, Tab to the send button, Enter.
+    # The reply by keyboard alone: Tab to the textarea, type, Tab past the file field to the send button, Enter.
     reply_box = city.get_by_label("メッセージ", exact=True)
     tab_to(city, reply_box)
     city.keyboard.type(REPLY)
+    city.keyboard.press("Tab")
+    expect(city.get_by_label("添付ファイル")).to_be_focused()  # files are optional: on to the button
     city.keyboard.press("Tab")
     expect(city.get_by_role("button", name="送信する")).to_be_focused()
     city.keyboard.press("Enter")
@@ -114,6 +116,9 @@ def test_response_becomes_partnership_and_public_case(new_page, add_user, modera
     expect(city.get_by_text("ここから未読")).to_have_count(0)
 
     city.get_by_role("button", name="この応答を受け入れて連携する").click()
+    dialog = city.get_by_role("dialog", name="この応答を受け入れて連携しますか")
+    expect(dialog).to_contain_text("受け入れると連携として記録され、相手の団体に通知されます。")
+    dialog.get_by_role("button", name="確定").click()
     expect(city).to_have_url(re.compile(r"/partnerships/\d+$"))
     expect(heading(city)).to_have_text(f"連携: {POST_TITLE}")
     expect(city.get_by_role("status")).to_contain_text("応答を受け入れ、連携を記録しました。")
@@ -161,6 +166,7 @@ def test_response_becomes_partnership_and_public_case(new_page, add_user, modera
     waiting.get_by_role("link", name=CASE_TITLE).click()
     expect(secretariat).to_have_url(partnership_url)
     secretariat.get_by_role("button", name="連携事例として公開する").click()
+    secretariat.get_by_role("dialog", name="連携事例として公開しますか").get_by_role("button", name="確定").click()
     expect(secretariat.get_by_role("status")).to_contain_text("連携事例として公開しました。")
     expect(secretariat.get_by_role("main")).to_contain_text("連携事例として公開されています。")
 

@@ -111,6 +111,7 @@ NOT_PAGES = {
     "posts.attachment",
     "responses.photo",
     "moderation.log_csv",
+    "responses.message_file",
 }
 
 # How to reach each page: endpoint -> (who looks at it, path). A page added to the URL map without a line here
@@ -179,6 +180,7 @@ PAGES = {
     "moderation.reject_user": [("moderator", "/moderation/users/{w.applicant.id}/reject")],
     "moderation.review_post": [("moderator", "/moderation/posts/{w.pending.id}")],
     "moderation.review_revision": [("moderator", "/moderation/revisions/{w.revision.id}")],
+    "moderation.hide_post": [("moderator", "/moderation/posts/{w.published.id}/hide")],
     "posts.index": [("member_b", "/posts"), ("member_b", "/posts?q=黄金がに&sort=deadline"), ("moderator", "/posts")],
     "posts.show": [
         ("member_a", "/posts/{w.draft.id}"),
@@ -204,6 +206,9 @@ PAGES = {
         ("moderator", "/partnerships/{w.consented.id}"),
         ("moderator", "/partnerships/{w.case.id}"),
     ],
+    "responses.accept": [("member_a", "/responses/{w.open_response.id}/accept")],
+    "responses.decline": [("member_a", "/responses/{w.open_response.id}/decline")],
+    "responses.publish": [("moderator", "/partnerships/{w.consented.id}/publish")],
     "responses.dashboard": [("member_a", "/dashboard"), ("ward", "/dashboard"), ("member_b", "/dashboard")],
     "responses.cases": [(None, "/cases"), (None, "/cases?page=2"), ("member_b", "/cases")],
     "responses.case": [(None, "/cases/{w.case.id}")],

@@ -12,7 +12,7 @@ from bulletin.moderation.models import Report, ReportState
 from bulletin.organizations.services import get_by_code
 from bulletin.posts import services
 from bulletin.posts.models import Post, PostRevision, PostState, RevisionState
-from tests.constants import CHIYODA, KUSHIRO_TOWN, RETURN_COMMENT, SHINAGAWA, STATE_LABELS
+from tests.constants import CHIYODA, CONFIRMED, KUSHIRO_TOWN, RETURN_COMMENT, SHINAGAWA, STATE_LABELS
 from tests.factories import (
     assert_unchanged,
     database_state,
@@ -330,7 +330,9 @@ def test_report_then_dismiss_then_hide(client, auth, people, make_post):
     assert "理由を入力してください。" in flashes(response)
     assert_unchanged(before)
     response = client.post(
-        f"/moderation/reports/{second.id}/hide", data={"reason": "営利目的の宣伝のため。"}, follow_redirects=True
+        f"/moderation/reports/{second.id}/hide",
+        data={"reason": "営利目的の宣伝のため。", **CONFIRMED},
+        follow_redirects=True,
     )
     assert "投稿を非公開にしました。" in flashes(response)
     db.session.expire_all()

@@ -9,7 +9,7 @@ from bulletin.extensions import db
 from bulletin.posts.models import PostState
 from bulletin.posts.services import PostInput, approve_post, create_post
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
-from tests.constants import SAKAI, SHINAGAWA
+from tests.constants import CONFIRMED, SAKAI, SHINAGAWA
 from tests.factories import count, image_bytes, new_client
 
 
@@ -45,8 +45,8 @@ def test_from_response_to_public_case(app, client, auth, create_user, moderator)
     client.post(f"/conversations/{conversation.id}", data={"message": "ぜひお願いします。"})
     assert client.post(f"/conversations/{conversation.id}", data={"message": "   "}).status_code == 400
     assert count(Message) == 2
-    assert client.post(f"/responses/{answer.id}/accept").status_code == 302
-    assert client.post(f"/responses/{answer.id}/accept").status_code == 302  # a double click
+    assert client.post(f"/responses/{answer.id}/accept", data=CONFIRMED).status_code == 302
+    assert client.post(f"/responses/{answer.id}/accept", data=CONFIRMED).status_code == 302  # a double click
     assert count(Partnership) == 1
     partnership = db.session.scalar(select(Partnership))
     db.session.refresh(answer)
@@ -79,7 +79,7 @@ def test_from_response_to_public_case(app, client, auth, create_user, moderator)
 
     auth.login(moderator)
     assert "しながわ水族館で黄金がにPR" in client.get("/moderation").get_data(as_text=True)
-    assert client.post(f"/partnerships/{partnership.id}/publish").status_code == 302
+    assert client.post(f"/partnerships/{partnership.id}/publish", data=CONFIRMED).status_code == 302
     auth.logout()
     db.session.refresh(partnership)
     assert partnership.is_case()

@@ -5,18 +5,29 @@ Japanese message with status 400 (never a 500) and changes nothing; ids that do 
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bulletin.core.audit import ModerationDecision
+from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
 from bulletin.moderation import reports
 from bulletin.moderation.models import Report, ReportState
 from bulletin.posts.models import PostState
 from bulletin.responses import services
 from bulletin.responses.models import Message, Partnership, PartnershipPhoto, Response, ResponseKind, ResponseState
-from tests.constants import BAD_DATE, CONTROL_CHARACTERS, CSRF_REFUSED, NOT_ACCEPTED, PDF, REQUIRED
+from tests.constants import (
+    ALREADY_DECIDED,
+    BAD_DATE,
+    CONFIRMED,
+    CONTROL_CHARACTERS,
+    CSRF_REFUSED,
+    NOT_ACCEPTED,
+    PDF,
+    REQUIRED,
+)
 from tests.factories import (
     FIRST_MESSAGE,
     assert_field_error,
@@ -39,6 +50,9 @@ from tests.factories import (
 )
 
 END_BEFORE_START = "終了日は開始日と同じか後の日付にしてください。"
+FUTURE_START = "実施日（から）に未来の日付は入力できません。実施した日を入力してください。"
+FUTURE_END = "実施日（まで）に未来の日付は入力できません。実施が終わってから記録してください。"
+
 OUTCOME_FORM = {
     "title": "しながわ水族館で黄金がにPR",
     "held_from": "2015-11-18",
@@ -314,7 +328,9 @@ def test_reporting_a_message_and_the_moderator_hiding_it(app, client, auth, peop
     report = db.session.scalar(select(Report))
     empty = client.post(f"/moderation/reports/{report.id}/hide", data={"reason": ""}, follow_redirects=True)
     assert "理由を入力してください。" in flashes(empty)
-    response = client.post(f"/moderation/reports/{report.id}/hide", data={"reason": "個人の連絡先が書かれているため"})
+    response = client.post(
+        f"/moderation/reports/{report.id}/hide", data={"reason": "個人の連絡先が書かれているため", **CONFIRMED}
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert report.state == ReportState.ACTIONED and message.hidden_at is not None
@@ -337,7 +353,9 @@ def test_hiding_a_reported_message_says_what_was_hidden(client, auth, people, an
     report = db.session.scalar(select(Report))
     auth.login(people.moderator)
     response = client.post(
-        f"/moderation/reports/{report.id}/hide", data={"reason": "個人の連絡先のため"}, follow_redirects=True
+        f"/moderation/reports/{report.id}/hide",
+        data={"reason": "個人の連絡先のため", **CONFIRMED},
+        follow_redirects=True,
     )
     assert "投稿を非公開にしました。" not in flashes(response)
     assert any("メッセージ" in text for text in flashes(response))
@@ -360,15 +378,15 @@ def test_dismissing_a_message_report_from_the_queue(client, auth, people, answer
 
 def test_accepting_through_the_page(client, auth, people, answer):
     auth.login(people.sakai)
-    response = client.post(f"/responses/{answer.id}/accept", follow_redirects=True)
+    response = client.post(f"/responses/{answer.id}/accept", data=CONFIRMED, follow_redirects=True)
     partnership = db.session.scalar(select(Partnership))
     assert response.request.path == f"/partnerships/{partnership.id}"
     assert "応答を受け入れ、連携を記録しました。" in flashes(response)
-    again = client.post(f"/responses/{answer.id}/accept", follow_redirects=True)  # a double click
+    again = client.post(f"/responses/{answer.id}/accept", data=CONFIRMED, follow_redirects=True)  # a double click
     assert again.request.path == f"/conversations/{answer.conversation.id}"
     assert "この応答にはすでに回答しています。" in flashes(again)
     assert count(Partnership) == 1
-    declined = client.post(f"/responses/{answer.id}/decline", follow_redirects=True)
+    declined = client.post(f"/responses/{answer.id}/decline", data=CONFIRMED, follow_redirects=True)
     assert "この応答にはすでに回答しています。" in flashes(declined)
     db.session.refresh(answer)
     assert answer.state == ResponseState.ACCEPTED
@@ -376,7 +394,7 @@ def test_accepting_through_the_page(client, auth, people, answer):
 
 def test_declining_through_the_page(client, auth, people, answer):
     auth.login(people.sakai)
-    response = client.post(f"/responses/{answer.id}/decline", follow_redirects=True)
+    response = client.post(f"/responses/{answer.id}/decline", data=CONFIRMED, follow_redirects=True)
     assert response.request.path == f"/conversations/{answer.conversation.id}"
     assert "応答をお断りしました。" in flashes(response)
     assert "お断り" in text_of(response) and "この応答を受け入れて連携する" not in text_of(response)
@@ -389,16 +407,58 @@ def test_the_other_side_cannot_accept(client, auth, people, answer, actor):
     auth.login(getattr(people, actor))
     before = database_state()
     for verb in ("accept", "decline"):
-        response = client.post(f"/responses/{answer.id}/{verb}", follow_redirects=True)
+        response = client.post(f"/responses/{answer.id}/{verb}", data=CONFIRMED, follow_redirects=True)
         assert "応答に回答できるのは、投稿した団体の職員です。" in flashes(response)
     assert_unchanged(before)
 
 
-def test_accept_and_decline_answer_post_only(client, auth, people, answer):
+@pytest.mark.parametrize(
+    ("verb", "heading", "consequence"),
+    [
+        ("accept", "この応答を受け入れて連携しますか", "受け入れると連携として記録され、相手の団体に通知されます。"),
+        ("decline", "この応答をお断りしますか", "お断りすると相手の団体に通知され"),
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_accepting_or_declining_asks_first(client, auth, people, answer, verb, heading, consequence, method):
+    """The button without JavaScript posts without `confirm`: like a GET of the URL, it shows what will happen and
+    changes nothing; 確定 posts again with confirm=1."""
     auth.login(people.sakai)
-    assert client.get(f"/responses/{answer.id}/accept").status_code == 405
-    assert client.get(f"/responses/{answer.id}/decline").status_code == 405
+    before = database_state()
+    response = client.open(f"/responses/{answer.id}/{verb}", method=method)
+    assert response.status_code == 200
+    page = page_of(response)
+    assert page.all("h1")[0].text == heading
+    text = text_of(response)
+    assert consequence in text and "東京都 品川区" in text and FIRST_MESSAGE in text
+    form = next(f for f in page.all("form") if f.attrs.get("action") == f"/responses/{answer.id}/{verb}")
+    assert {"name": "confirm", "value": "1", "type": "hidden"}.items() <= next(
+        e.attrs for e in page.all("input") if e.attrs.get("name") == "confirm"
+    ).items()
+    assert form.attrs["method"] == "post" and ">確定</button>" in text
+    assert f'href="/conversations/{answer.conversation.id}"' in text  # 戻る
+    assert_unchanged(before)
     assert fresh(answer).state == ResponseState.OPEN and count(Partnership) == 0
+    client.post(f"/responses/{answer.id}/{verb}", data=CONFIRMED)
+    assert fresh(answer).state == (ResponseState.ACCEPTED if verb == "accept" else ResponseState.DECLINED)
+
+
+def test_the_confirm_page_refuses_what_the_decision_would(client, auth, people, answer):
+    services.decline_response(people.sakai, answer)
+    db.session.commit()
+    auth.login(people.sakai)
+    response = client.get(f"/responses/{answer.id}/accept", follow_redirects=True)
+    assert response.request.path == f"/conversations/{answer.conversation.id}"
+    assert ALREADY_DECIDED in flashes(response)
+
+
+def test_the_conversation_buttons_ask_in_a_dialog_with_javascript(client, auth, people, answer):
+    auth.login(people.sakai)
+    page = page_of(client.get(f"/conversations/{answer.conversation.id}"))
+    accept = next(f for f in page.all("form") if f.attrs.get("action") == f"/responses/{answer.id}/accept")
+    assert accept.attrs["data-confirm-title"] == "この応答を受け入れて連携しますか"
+    assert accept.attrs["data-confirm"].startswith("受け入れると連携として記録され、相手の団体に通知されます。")
+    assert accept.attrs["data-confirm-ok"] == "確定" and accept.attrs["data-confirm-cancel"] == "戻る"
 
 
 # --- the partnership and its outcome --------------------------------------------------------------------------------
@@ -436,6 +496,27 @@ def test_recording_the_outcome_with_photos(app, client, auth, people, partnershi
     assert [photo.original_name for photo in partnership.photos] == ["試食.jpg"]
     assert client.get(f"/partnerships/{partnership.id}/photos/{first_id}").status_code == 404
     assert first_file not in uploaded_files(app)  # the file went with the commit
+
+
+def test_an_outcome_cannot_be_in_the_future(client, auth, people, partnership):
+    tomorrow = (today_in_japan() + timedelta(days=1)).isoformat()
+    today = today_in_japan().isoformat()
+    auth.login(people.sakai)
+    before = database_state()
+    for changes, field, message in [
+        ({"held_from": tomorrow, "held_until": ""}, "held_from", FUTURE_START),
+        ({"held_from": today, "held_until": tomorrow}, "held_until", FUTURE_END),
+        ({"held_from": tomorrow, "held_until": tomorrow}, "held_from", FUTURE_START),
+    ]:
+        response = client.post(f"/partnerships/{partnership.id}", data={**OUTCOME_FORM, **changes})
+        assert response.status_code == 400
+        assert_field_error(response, field, message)
+    assert_unchanged(before)
+    response = client.post(
+        f"/partnerships/{partnership.id}", data={**OUTCOME_FORM, "held_from": today, "held_until": today}
+    )
+    assert response.status_code == 302
+    assert fresh(partnership).held_until == today_in_japan()  # today itself is not the future
 
 
 @pytest.mark.parametrize(
@@ -593,11 +674,11 @@ def test_consent_without_an_outcome_is_refused_with_a_message(client, auth, peop
 def test_publishing_and_unpublishing_a_case(client, auth, people, consented):
     auth.login(people.moderator)
     assert str(consented.title) in text_of(client.get("/moderation"))
-    response = client.post(f"/partnerships/{consented.id}/publish", follow_redirects=True)
+    response = client.post(f"/partnerships/{consented.id}/publish", data=CONFIRMED, follow_redirects=True)
     assert "連携事例として公開しました。" in flashes(response)
     db.session.expire_all()
     assert consented.is_case()
-    again = client.post(f"/partnerships/{consented.id}/publish", follow_redirects=True)
+    again = client.post(f"/partnerships/{consented.id}/publish", data=CONFIRMED, follow_redirects=True)
     assert "この連携はすでに事例として公開されています。" in flashes(again)
 
     before = database_state()
@@ -616,10 +697,23 @@ def test_publishing_and_unpublishing_a_case(client, auth, people, consented):
     assert client.get(f"/cases/{consented.id}").status_code == 404
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_publishing_asks_first(client, auth, people, consented, method):
+    auth.login(people.moderator)
+    before = database_state()
+    response = client.open(f"/partnerships/{consented.id}/publish", method=method)
+    assert response.status_code == 200
+    assert page_of(response).all("h1")[0].text == "連携事例として公開しますか"
+    assert "ログインしていない人も読めるようになります。" in text_of(response)
+    assert "福井県 坂井市 ⇄ 東京都 品川区" in text_of(response)
+    assert_unchanged(before)
+    assert not fresh(consented).is_case()
+
+
 def test_publishing_without_both_consents_is_refused(client, auth, people, with_outcome):
     auth.login(people.moderator)
     before = database_state()
-    response = client.post(f"/partnerships/{with_outcome.id}/publish", follow_redirects=True)
+    response = client.post(f"/partnerships/{with_outcome.id}/publish", data=CONFIRMED, follow_redirects=True)
     assert "両方の団体が公開に同意した連携だけを公開できます。" in flashes(response)
     assert_unchanged(before)
 

@@ -50,8 +50,8 @@ def check_both_widths(page: Page, what: str) -> None:
 
 
 def test_a_japanese_body_is_previewed_and_published_as_written(new_page, add_user, moderator):
-    officer = add_user("hanako@city.fukui-sakai.lg.jp", code=SAKAI, name="坂井 花子")
-    ward_officer = add_user("taro@city.shinagawa.tokyo.jp", code=SHINAGAWA, name="品川 太郎")
+    officer = add_user("honbun@city.fukui-sakai.lg.jp", code=SAKAI, name="坂井 花子")
+    ward_officer = add_user("honbun@city.shinagawa.tokyo.jp", code=SHINAGAWA, name="品川 太郎")
 
     page = logged_in(new_page, officer)
     page.goto("/posts/new")

@@ -9,6 +9,7 @@ from flask import current_app
 from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from bulletin.accounts.models import OrgRole, User
 from bulletin.core import signals
@@ -534,7 +535,12 @@ def _unread_messages_for(conversation, latest: list) -> Callable[[User], dict]:
         ]
         return {
             "quotes": [
-                {"org": _org_name(message.organization) or None, **_quote(message.body)} for message in reversed(unread)
+                {
+                    "org": _org_name(message.organization) or None,
+                    "files": [attachment.original_name for attachment in message.attachments],
+                    **_quote(message.body),
+                }
+                for message in reversed(unread)
             ]
         }
 
@@ -555,6 +561,7 @@ def on_message_posted(sender, message, conversation, **_):
             .where(Message.conversation_id == conversation.id, Message.hidden_at.is_(None))
             .order_by(Message.id.desc())
             .limit(QUOTED_MESSAGES)
+            .options(selectinload(Message.attachments))
         )
     )
     notify(

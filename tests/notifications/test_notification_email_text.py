@@ -28,7 +28,7 @@ from bulletin.posts.services import PostInput
 from bulletin.responses import services as responses
 from bulletin.responses.models import ResponseKind
 from tests.constants import KANAZAWA, SAKAI, SHINAGAWA
-from tests.factories import People, outcome
+from tests.factories import People, office_upload, outcome, pdf_upload
 from tests.notifications.test_email_text import assert_saved_text
 
 PROPOSAL = {
@@ -106,7 +106,12 @@ def _story(people: People, kanazawa, applicants) -> None:
     answer = responses.respond(shinagawa, post, ResponseKind.OFFER, LONG_RESPONSE)
     other = responses.respond(chiyoda, post, ResponseKind.INTEREST, "関心があります。")
     responses.post_message(sakai, answer.conversation, "ありがとうございます。11月の週末はいかがでしょうか。")
-    responses.post_message(people.sakai_colleague, answer.conversation, "会場の図面をお送りいただけますか。")
+    responses.post_message(
+        people.sakai_colleague,
+        answer.conversation,
+        "会場の図面をお送りいただけますか。見積を添付します。",
+        [office_upload("見積.xlsx", "xlsx"), pdf_upload("企画書.pdf")],
+    )
     partnership = responses.accept_response(sakai, answer)
     responses.decline_response(sakai, other)
     responses.update_outcome(shinagawa, partnership, outcome())

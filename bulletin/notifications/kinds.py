@@ -26,6 +26,7 @@ class Kind:
     group: object = None  # its heading on the settings page
     default: DeliveryMode = DeliveryMode.IMMEDIATE
     moderators_only: bool = False
+    wards_only: bool = False  # about proposals addressed to a ward: nobody else ever receives it
 
 
 # The settings page's headings, in its order; KINDS lists each group's kinds together.
@@ -84,6 +85,7 @@ KINDS: dict[str, Kind] = {
         _l("%(org)s から、自区を対象にした提案「%(title)s」が届きました。"),
         _l("%(recipient_org)s 宛ての提案が届きました: %(title)s"),
         group=NEW_POSTS,
+        wards_only=True,
     ),
     "post_published": Kind(
         _l("相手側の新しい投稿（フォロー中）"),

@@ -299,8 +299,13 @@ def set_preferences(user: User, modes: dict[str, DeliveryMode]) -> None:
 
 
 def kinds_for(user: User) -> list[str]:
-    """The kinds a user can receive (moderator-only kinds for moderators)."""
-    return [kind for kind, definition in KINDS.items() if user.is_moderator or not definition.moderators_only]
+    """The kinds a user can receive: moderator-only kinds for moderators, ward-only kinds for a ward's staff."""
+    in_a_ward = user.organization is not None and user.organization.is_ward
+    return [
+        kind
+        for kind, definition in KINDS.items()
+        if (user.is_moderator or not definition.moderators_only) and (in_a_ward or not definition.wards_only)
+    ]
 
 
 def send_digests() -> int:

@@ -393,7 +393,8 @@ def settings_form(client) -> dict[str, str]:
     return groups
 
 
-ORGANIZATION_KINDS = [kind for kind, definition in KINDS.items() if not definition.moderators_only]
+WARD_KINDS = [kind for kind, definition in KINDS.items() if not definition.moderators_only]
+ORGANIZATION_KINDS = [kind for kind in WARD_KINDS if not KINDS[kind].wards_only]  # a municipality's officer
 MODERATOR_KINDS = [kind for kind, definition in KINDS.items() if definition.moderators_only]
 
 
@@ -420,12 +421,22 @@ def test_the_settings_page_offers_each_kind_with_its_default_and_saves_the_choic
     assert stored == {kind: DeliveryMode(choices[f"mode_{kind}"]) for kind in ORGANIZATION_KINDS}
 
 
+def test_a_ward_officer_is_offered_the_proposals_addressed_to_the_ward_and_no_one_else_is(app, cast, auth, client):
+    auth.login(cast.people.shinagawa)
+    assert list(settings_form(client)) == [f"mode_{kind}" for kind in WARD_KINDS]
+    assert "mode_post_targeted" in settings_form(client)
+    auth.logout()
+    auth.login(cast.people.sakai)
+    assert "mode_post_targeted" not in settings_form(client)
+
+
 def test_moderators_also_choose_for_the_kinds_only_moderators_receive(app, cast, auth, client):
     auth.login(cast.people.moderator)
-    assert settings_form(client) == {f"mode_{kind}": definition.default.value for kind, definition in KINDS.items()}
-    choices = {f"mode_{kind}": "immediate" for kind in KINDS} | {"mode_registration_pending": "digest"}
+    offered = {kind: definition for kind, definition in KINDS.items() if not definition.wards_only}
+    assert settings_form(client) == {f"mode_{kind}": definition.default.value for kind, definition in offered.items()}
+    choices = {f"mode_{kind}": "immediate" for kind in offered} | {"mode_registration_pending": "digest"}
 
-    assert client.post(SETTINGS_PATH, data=choices).status_code == 302
+    assert client.post(SETTINGS_PATH, data=choices | {"mode_post_targeted": "off"}).status_code == 302
 
     assert settings_form(client) == choices
     assert notifications.preferences_of(cast.people.moderator, MODERATOR_KINDS)["registration_pending"] == "digest"

@@ -3,8 +3,11 @@ and axe-core checks."""
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from axe_playwright_python.sync_playwright import Axe
 from flask import Flask
@@ -74,6 +77,23 @@ def assert_accessible(page: Page, what: str) -> None:
     """No serious or critical axe-core violation on the page."""
     violations = serious_violations(page)
     assert not violations, f"axe-core on {what} ({page.url}):\n{describe(violations)}"
+
+
+WIDTHS = (1280, 390)  # a desk's screen and a phone's
+
+
+def assert_accessible_at_both_widths(page: Page, what: str) -> None:
+    """No serious or critical axe-core violation at a desk's width nor at a phone's; a full-page screenshot of each
+    in the folder BULLETIN_SCREENSHOTS names, when it is set, to be looked at."""
+    folder = os.environ.get("BULLETIN_SCREENSHOTS")
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        assert_accessible(page, f"{what} at {width} px")
+        if folder:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            slug = re.sub(r"\W+", "-", what).strip("-")
+            page.screenshot(path=str(Path(folder) / f"{slug}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": WIDTHS[0], "height": 900})
 
 
 def logged_in(new_page: Callable[..., Page], account: Account) -> Page:

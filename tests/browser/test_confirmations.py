@@ -7,41 +7,34 @@ Set BULLETIN_SCREENSHOTS to a folder to keep a screenshot of each page at both w
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bulletin.extensions import db
 from bulletin.posts.models import Post
 from bulletin.responses import services
 from bulletin.responses.models import ResponseKind
-from tests.browser.pages import assert_accessible, heading, log_in, logged_in, published_proposal, user_by_email
+from tests.browser.pages import (
+    assert_accessible_at_both_widths,
+    heading,
+    log_in,
+    logged_in,
+    published_proposal,
+    user_by_email,
+)
 
 pytestmark = pytest.mark.browser
 
-WIDTHS = ((1280, 900), (390, 844))  # a desktop, a phone
 FUKUI = "182010"  # 福井市
 MEGURO = "131105"  # 目黒区
 TSURUGA = "182028"  # 敦賀市
 OTA = "131113"  # 大田区
 ANSWER = "目黒区民まつりの物産コーナーでご紹介できます。出展料は不要です。"
-
-
-def accessible_at_both_widths(page: Page, what: str) -> None:
-    """axe-core finds no serious or critical violation at 1280 and at 390 px; screenshots kept when asked."""
-    folder = os.environ.get("BULLETIN_SCREENSHOTS")
-    for width, height in WIDTHS:
-        page.set_viewport_size({"width": width, "height": height})
-        assert_accessible(page, f"{what} at {width}px")
-        if folder:
-            slug = re.sub(r"\W+", "-", what).strip("-")
-            page.screenshot(path=str(Path(folder) / f"{slug}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def answered(live_server, author, ward, moderator, title: str) -> tuple[int, int]:
@@ -82,7 +75,7 @@ def test_accepting_asks_in_a_dialog(new_page, add_user, moderator, live_server, 
     contacts = city.get_by_role("region", name="担当者")
     expect(contacts).to_contain_text("足羽 美香")
     expect(contacts).not_to_contain_text("碑文谷 潤")  # the post page names the viewer's side and its own
-    accessible_at_both_widths(city, "post page with its contact")
+    assert_accessible_at_both_widths(city, "post page with its contact")
 
     city.goto(f"/conversations/{conversation_id}")
     expect(heading(city)).to_have_text("やりとり")
@@ -98,14 +91,14 @@ def test_accepting_asks_in_a_dialog(new_page, add_user, moderator, live_server, 
     city.get_by_label("添付ファイル").set_input_files(str(spreadsheet(tmp_path / "見積.xlsx")))
     city.get_by_role("button", name="送信する").click()
     expect(city.get_by_role("link", name="見積.xlsx")).to_be_visible()
-    accessible_at_both_widths(city, "conversation with contacts and a file")
+    assert_accessible_at_both_widths(city, "conversation with contacts and a file")
 
     # The dialog: 戻る changes nothing, 確定 accepts.
     city.get_by_role("button", name="この応答を受け入れて連携する").click()
     dialog = city.get_by_role("dialog", name="この応答を受け入れて連携しますか")
     expect(dialog).to_contain_text("受け入れると連携として記録され、相手の団体に通知されます。")
     expect(dialog.get_by_role("button", name="戻る")).to_be_focused()
-    accessible_at_both_widths(city, "accept dialog")
+    assert_accessible_at_both_widths(city, "accept dialog")
     dialog.get_by_role("button", name="戻る").click()
     expect(dialog).to_have_count(0)
     expect(city).to_have_url(re.compile(rf"/conversations/{conversation_id}"))
@@ -138,7 +131,7 @@ def test_accepting_without_javascript_goes_through_a_confirm_page(new_page, add_
     checked = logged_in(new_page, tsuruga)
     checked.goto(city.url)
     expect(heading(checked)).to_have_text("この応答を受け入れて連携しますか")
-    accessible_at_both_widths(checked, "accept confirm page")
+    assert_accessible_at_both_widths(checked, "accept confirm page")
     main.get_by_role("link", name="戻る").click()
     expect(city).to_have_url(re.compile(rf"/conversations/{conversation_id}$"))
     city.get_by_role("button", name="この応答を受け入れて連携する").click()
@@ -158,4 +151,4 @@ def test_accepting_without_javascript_goes_through_a_confirm_page(new_page, add_
     checked = logged_in(new_page, moderator)
     checked.goto(f"/moderation/posts/{post_id}/hide")
     expect(heading(checked)).to_have_text("この投稿を非公開にしますか")
-    accessible_at_both_widths(checked, "hide confirm page")
+    assert_accessible_at_both_widths(checked, "hide confirm page")

@@ -4,14 +4,18 @@ and 390 px."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from bulletin.core.text import today_in_japan
-from tests.browser.pages import assert_accessible, heading, logged_in, published_proposal
+from tests.browser.pages import (
+    assert_accessible_at_both_widths,
+    heading,
+    logged_in,
+    published_proposal,
+)
 from tests.constants import SAKAI, SHINAGAWA
 
 pytestmark = pytest.mark.browser
@@ -25,8 +29,6 @@ BODY = (
     "| --- | --- | --- | --- | --- | --- |\n"
     "| 11月18日（水） | 搬入・設営 | しながわ水族館 | 坂井市観光交流課 | 坂井市 | 車両2台で搬入します |\n"
 )
-PHONE = {"width": 390, "height": 844}
-SHOTS = os.environ.get("BULLETIN_SCREENSHOTS")  # a folder to save screenshots in, when set
 
 
 def assert_body_as_written(body) -> None:
@@ -40,15 +42,6 @@ def assert_body_as_written(body) -> None:
     expect(body.locator(".table-scroll table td").first).to_have_text("11月18日（水）")
 
 
-def check_both_widths(page: Page, what: str) -> None:
-    """axe at 1280 px and 390 px (and screenshots, when asked for)."""
-    for width, size in (("1280", {"width": 1280, "height": 900}), ("390", PHONE)):
-        page.set_viewport_size(size)
-        assert_accessible(page, f"{what} at {width} px")
-        if SHOTS:
-            page.screenshot(path=f"{SHOTS}/{what.replace(' ', '-')}-{width}.png", full_page=True)
-
-
 def test_a_japanese_body_is_previewed_and_published_as_written(new_page, add_user, moderator):
     officer = add_user("honbun@city.fukui-sakai.lg.jp", code=SAKAI, name="坂井 花子")
     ward_officer = add_user("honbun@city.shinagawa.tokyo.jp", code=SHINAGAWA, name="品川 太郎")
@@ -59,7 +52,7 @@ def test_a_japanese_body_is_previewed_and_published_as_written(new_page, add_use
     expect(help_.get_by_role("table")).to_be_hidden()
     help_.locator("summary").click()  # opens without JavaScript too (<details>)
     expect(help_.get_by_role("table")).to_contain_text("**「黄金がに」**")
-    check_both_widths(page, "post form with the writing help")
+    assert_accessible_at_both_widths(page, "post form with the writing help")
 
     page.get_by_label("タイトル").fill(TITLE)
     page.get_by_label("概要").fill("坂井市三国港の黄金がにの試食と観光PRを区内で行いたい。")
@@ -69,7 +62,7 @@ def test_a_japanese_body_is_previewed_and_published_as_written(new_page, add_use
     page.get_by_role("button", name="本文をプレビュー").click()
     preview = page.get_by_role("region", name="本文のプレビュー")
     assert_body_as_written(preview.locator(".prose"))
-    check_both_widths(page, "post form with a preview")
+    assert_accessible_at_both_widths(page, "post form with a preview")
     page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="審査に出す").click()
     expect(page.get_by_role("status")).to_contain_text("審査に出しました")
@@ -85,7 +78,7 @@ def test_a_japanese_body_is_previewed_and_published_as_written(new_page, add_use
     reader.get_by_role("link", name=TITLE).click()
     expect(heading(reader)).to_have_text(TITLE)
     assert_body_as_written(reader.get_by_role("region", name="詳細"))
-    check_both_widths(reader, "published post with a Japanese body")
+    assert_accessible_at_both_widths(reader, "published post with a Japanese body")
 
 
 def test_search_by_reading_and_by_kana_without_dakuten(new_page, add_user, moderator, live_server):
@@ -110,4 +103,4 @@ def test_search_by_reading_and_by_kana_without_dakuten(new_page, add_user, moder
     expect(results).to_contain_text(
         "「かさみ」に一致する投稿がないため、濁点・半濁点を区別せずに検索した結果を表示しています。"
     )
-    check_both_widths(reader, "post list searched without dakuten")
+    assert_accessible_at_both_widths(reader, "post list searched without dakuten")

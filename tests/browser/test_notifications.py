@@ -11,7 +11,6 @@ this module's own.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -22,7 +21,14 @@ from bulletin.posts.models import Post
 from bulletin.posts.services import PostInput, reject_revision, update_post
 from bulletin.responses.models import ResponseKind
 from bulletin.responses.services import respond
-from tests.browser.pages import assert_accessible, heading, logged_in, published_proposal, user_by_email
+from tests.browser.pages import (
+    assert_accessible,
+    assert_accessible_at_both_widths,
+    heading,
+    logged_in,
+    published_proposal,
+    user_by_email,
+)
 from tests.constants import CHIYODA, SAKAI, SHINAGAWA
 from tests.factories import SMTPServer
 
@@ -252,9 +258,6 @@ def test_mark_all_read(new_page, add_user, moderator, live_server):
     assert_accessible(city, "notifications, all read")
 
 
-SHOTS = Path("/tmp/shots")
-
-
 def test_settings_headings_and_a_returned_edit_at_both_widths(new_page, add_user, moderator, live_server):
     """The settings page groups the kinds under headings (the new ones among them); the post's organization reads
     why its last edit was returned beside the post, and in brief under the notice. axe and a screenshot of each at
@@ -269,7 +272,6 @@ def test_settings_headings_and_a_returned_edit_at_both_widths(new_page, add_user
         reject_revision(user_by_email(moderator.email), revision, revision.version, "試食は保健所への届出が必要です。")
         db.session.commit()
     page = logged_in(new_page, officer)
-    SHOTS.mkdir(parents=True, exist_ok=True)
 
     page.goto("/settings/notifications")
     main = page.get_by_role("main")
@@ -278,23 +280,14 @@ def test_settings_headings_and_a_returned_edit_at_both_widths(new_page, add_user
     )
     expect_mode(page, "公開中の投稿の修正の差し戻し", "すぐにメール")
     expect_mode(page, "連携事例の公開への同意", "すぐにメール")
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert_accessible(page, f"notification settings at {width}px")
-        page.screenshot(path=str(SHOTS / f"notification-settings-{width}.png"), full_page=True)
+    assert_accessible_at_both_widths(page, "notification settings")
 
     page.goto(f"/posts/{post_id}")
     note = main.get_by_role("note").filter(has_text="前回の修正は差し戻されました")
     expect(note).to_contain_text("試食は保健所への届出が必要です。")
     expect(note.get_by_role("link", name="修正して再提出する")).to_have_attribute("href", f"/posts/{post_id}/edit")
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert_accessible(page, f"post with a returned edit at {width}px")
-        page.screenshot(path=str(SHOTS / f"post-returned-edit-{width}.png"), full_page=True)
+    assert_accessible_at_both_widths(page, "post with a returned edit")
 
     page.goto("/notifications")  # the reason, in brief, under the notice
     expect(main.locator(".notification__brief").first).to_have_text("理由: 試食は保健所への届出が必要です。")
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert_accessible(page, f"notifications with a brief at {width}px")
-        page.screenshot(path=str(SHOTS / f"notifications-brief-{width}.png"), full_page=True)
+    assert_accessible_at_both_widths(page, "notifications with a brief")

@@ -9,17 +9,15 @@ Every address and organization (富山市, 高岡市, 魚津市) here is this mo
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.pages import Account, assert_accessible, heading, logged_in
+from tests.browser.pages import Account, assert_accessible_at_both_widths, heading, logged_in
 from tests.constants import PDF
 
 pytestmark = pytest.mark.browser
 
-SHOTS = Path("/tmp/shots")
 TOYAMA = "162019"  # 富山市
 TAKAOKA = "162027"  # 高岡市
 UOZU = "162043"  # 魚津市
@@ -32,16 +30,6 @@ def wards(page: Page):
 def fill_proposal(page: Page, title: str) -> None:
     page.get_by_label("タイトル").fill(title)
     page.get_by_label("概要").fill("富山湾の白えびを区民の皆さまに紹介したい。")
-
-
-def look_at(page: Page, name: str, what: str) -> None:
-    """axe-core at both widths, and a full-page screenshot of each in /tmp/shots/ to be looked at."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for width in (1280, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        assert_accessible(page, f"{what} at {width} px")
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 720})
 
 
 def test_two_wards_clicked_are_both_kept(new_page: Callable[..., Page], add_user):
@@ -71,7 +59,7 @@ def test_two_wards_clicked_are_both_kept(new_page: Callable[..., Page], add_user
     expect(page.get_by_label("品川区")).to_be_checked()
     expect(page.get_by_label("江東区")).to_be_checked()
     expect(summary).to_have_text("選択中: 江東区、品川区（2区）")
-    look_at(page, "post-form-wards", "post form with two wards chosen")
+    assert_accessible_at_both_widths(page, "post form with two wards chosen")
 
     page.get_by_role("button", name="下書き保存").click()
     expect(heading(page)).to_have_text("白えびを品川区と江東区で紹介したい")
@@ -110,7 +98,7 @@ def test_a_pdf_is_kept_across_a_preview_and_attached(new_page: Callable[..., Pag
     expect(kept).to_contain_text("企画書.pdf")
     expect(kept).to_contain_text("1 KB")
     expect(page.get_by_label("添付ファイル")).to_have_value("")  # the file is held by the board, not the input
-    look_at(page, "post-form-kept-file", "post form with a kept file")
+    assert_accessible_at_both_widths(page, "post form with a kept file")
 
     page.get_by_label("タイトル").fill("")
     page.get_by_role("button", name="審査に出す").click()  # refused: the file is still kept
@@ -132,7 +120,7 @@ def test_followed_prefectures_are_chosen_by_region(new_page: Callable[..., Page]
     page.get_by_label("北海道", exact=True).click()
     page.get_by_label("福井県").click()
     expect(prefectures.locator("[data-check-summary]")).to_have_text("選択中: 北海道、福井県（2都道府県）")
-    look_at(page, "notification-settings", "notification settings")
+    assert_accessible_at_both_widths(page, "notification settings")
     page.get_by_role("button", name="保存する").click()
     expect(page.get_by_label("北海道", exact=True)).to_be_checked()
     expect(page.get_by_label("福井県")).to_be_checked()

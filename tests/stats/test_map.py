@@ -8,8 +8,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from bulletin.core.db import utcnow
+from bulletin.extensions import db
 from bulletin.organizations.data import prefectures
 from bulletin.posts.models import PostState
+from bulletin.responses import services as responses
 from bulletin.stats.prefecture_map import Step, legend_steps, outlines
 from tests.factories import page_of, text_of
 from tests.posts.test_queries import MAX_QUERIES, add_posts, cost
@@ -134,6 +137,18 @@ def test_partnerships_are_counted_on_the_municipality_side_and_link_to_its_cases
     assert case.title in text_of(client.get("/cases?prefecture=18"))
     assert case.title not in text_of(client.get("/cases?prefecture=13"))
     assert case.title in text_of(client.get("/cases?prefecture=xx"))  # an unknown prefecture: no filter
+
+
+def test_a_wards_call_answered_by_a_town_counts_under_the_towns_prefecture(client, auth, people, make_post, respond_as):
+    call = make_post(people.shinagawa, title="区のまつりに出店しませんか")
+    record = responses.accept_response(people.shinagawa, respond_as(people.kushiro, call))
+    record.post_organization_consent_at = record.partner_organization_consent_at = record.published_at = utcnow()
+    db.session.commit()
+    auth.login(people.sakai)
+    links = map_links(page_of(client.get("/map?show=cases")))
+    assert links[HOKKAIDO][1] == "北海道: 1件" and links[TOKYO][1] == "東京都: 0件"
+    assert record.title in text_of(client.get("/cases?prefecture=01"))
+    assert record.title not in text_of(client.get("/cases?prefecture=13"))
 
 
 def test_the_map_is_for_members(client):

@@ -1034,6 +1034,11 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
         Case("/dashboard", expect(anonymous=LOGIN, org_users=OK, moderator=NOT_FOUND), needs_responses=True)
     ],
     ("responses.cases", "GET"): [Case("/cases", expect(everyone=OK), needs_responses=True)],
+    # the map: published posts are for members, and so is the map (its cases view shows only public cases)
+    ("stats.prefecture_map", "GET"): [
+        Case("/map", expect(anonymous=LOGIN, signed_in=OK), needs_posts=True),
+        Case("/map?show=cases", expect(anonymous=LOGIN, signed_in=OK), label="cases", needs_responses=True),
+    ],
     ("responses.case", "GET"): [
         Case("/cases/{w.case}", expect(everyone=OK), label="published", needs_responses=True),
         Case("/cases/{w.partnership}", expect(everyone=NOT_FOUND), label="unpublished", needs_responses=True),

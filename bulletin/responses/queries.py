@@ -11,12 +11,12 @@ from typing import cast
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from bulletin.accounts.models import OrgRole, User, UserState
 from bulletin.extensions import db
-from bulletin.organizations.models import Organization
+from bulletin.organizations.models import Organization, OrganizationKind
 from bulletin.posts.models import Post
 from bulletin.responses.models import (
     Conversation,
@@ -273,12 +273,30 @@ class CasePage:
     has_next: bool
 
 
-def published_cases(page: int = 1) -> CasePage:
-    """Published partnerships, newest event first, 20 a page."""
+def case_prefecture_code(
+    post_organization: type[Organization], partner_organization: type[Organization]
+) -> ColumnElement[str]:
+    """The prefecture a partnership is counted under: the municipality's side (wards are all in 東京都), so the ward's
+    partner's prefecture; the two organizations are the partnership's, joined under these names."""
+    return case(
+        (post_organization.kind == OrganizationKind.SPECIAL_WARD, partner_organization.prefecture_code),
+        else_=post_organization.prefecture_code,
+    )
+
+
+def published_cases(page: int = 1, prefecture: str = "") -> CasePage:
+    """Published partnerships, newest event first, 20 a page; only those of one prefecture (the municipality's side)
+    when given."""
+    statement = select(Partnership).where(Partnership.published_at.is_not(None))
+    if prefecture:
+        post_organization, partner_organization = aliased(Organization), aliased(Organization)
+        statement = (
+            statement.join(post_organization, Partnership.post_organization_id == post_organization.id)
+            .join(partner_organization, Partnership.partner_organization_id == partner_organization.id)
+            .where(case_prefecture_code(post_organization, partner_organization) == prefecture)
+        )
     statement = (
-        select(Partnership)
-        .where(Partnership.published_at.is_not(None))
-        .options(
+        statement.options(
             joinedload(Partnership.post_organization),
             joinedload(Partnership.partner_organization),
             selectinload(Partnership.photos),

@@ -12,6 +12,7 @@ from bulletin.core.confirm import Confirmation, confirm_page, excerpt, is_confir
 from bulletin.core.forms import ConfirmActionForm, ReasonForm
 from bulletin.core.transaction import carry_out, refusal_shown_on, refused_go_to, write_separately
 from bulletin.extensions import db
+from bulletin.organizations.data import prefecture_name
 from bulletin.posts.queries import visible_post_or_404
 from bulletin.responses import queries, services
 from bulletin.responses.forms import MessageForm, OutcomeForm, RespondForm
@@ -285,7 +286,14 @@ def dashboard():
 def cases():
     """連携事例: published partnerships, readable without logging in."""
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000)
-    return render_template("responses/cases.html", page=queries.published_cases(page))
+    prefecture = request.args.get("prefecture", "")
+    prefecture = prefecture if prefecture_name(prefecture) else ""
+    return render_template(
+        "responses/cases.html",
+        page=queries.published_cases(page, prefecture),
+        prefecture=prefecture,
+        prefecture_label=prefecture_name(prefecture),
+    )
 
 
 @bp.get("/cases/<int:partnership_id>")

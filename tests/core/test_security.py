@@ -210,7 +210,13 @@ PAGES = {
     "responses.decline": [("member_a", "/responses/{w.open_response.id}/decline")],
     "responses.publish": [("moderator", "/partnerships/{w.consented.id}/publish")],
     "responses.dashboard": [("member_a", "/dashboard"), ("ward", "/dashboard"), ("member_b", "/dashboard")],
-    "responses.cases": [(None, "/cases"), (None, "/cases?page=2"), ("member_b", "/cases")],
+    "responses.cases": [
+        (None, "/cases"),
+        (None, "/cases?page=2"),
+        ("member_b", "/cases"),
+        (None, "/cases?prefecture=18"),
+    ],
+    "stats.prefecture_map": [("member_b", "/map"), ("member_b", "/map?show=cases"), ("moderator", "/map")],
     "responses.case": [(None, "/cases/{w.case.id}")],
 }
 

@@ -1,0 +1,1 @@
+"""Figures about the board: the map of published posts and partnerships by prefecture."""

@@ -92,6 +92,7 @@ def notify(
     email_context_for: Callable[[User], dict] | None = None,
     coalesce_as: str | None = None,
     subject: str | None = None,
+    mode: DeliveryMode | None = None,
     **url_values,
 ) -> int:
     """Notify each active recipient once (never the actor of the event); returns how many were told.
@@ -100,7 +101,8 @@ def notify(
     The e-mail, rendered now and stored in the outbox, uses `email/<email_template>.txt` with `email_context` (the
     event's substance in full) and what `email_context_for` gives for each recipient. A coalesced mail still waiting
     is written anew instead (it then says the latest). `subject` names the queue item of a moderator's notice
-    ("post:12"), so that deciding the item reads every moderator's notice of it (`resolve_notices`).
+    ("post:12"), so that deciding the item reads every moderator's notice of it (`resolve_notices`). `mode`, when
+    given, is the e-mail delivery for everyone instead of their preference for the kind (a saved search has its own).
     """
     seen: set[int] = set()
     users = []
@@ -111,7 +113,7 @@ def notify(
         users.append(user)
     if not users:
         return 0
-    modes = modes_for(users, kind)
+    modes = {user.id: mode for user in users} if mode is not None else modes_for(users, kind)
     path = path_for(endpoint, **url_values)
     now = utcnow()
     db.session.execute(
@@ -304,7 +306,9 @@ def kinds_for(user: User) -> list[str]:
     return [
         kind
         for kind, definition in KINDS.items()
-        if (user.is_moderator or not definition.moderators_only) and (in_a_ward or not definition.wards_only)
+        if definition.on_settings_page
+        and (user.is_moderator or not definition.moderators_only)
+        and (in_a_ward or not definition.wards_only)
     ]
 
 

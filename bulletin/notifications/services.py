@@ -27,6 +27,7 @@ from bulletin.notifications.models import (
     OutboxMessage,
 )
 from bulletin.organizations.models import Membership, Organization, OrganizationKind
+from bulletin.posts.recommendations import recommendations_for
 
 
 def staff_of(organization_ids: Iterable[int]) -> list[User]:
@@ -313,8 +314,9 @@ def kinds_for(user: User) -> list[str]:
 
 
 def send_digests() -> int:
-    """Send each user with digest items one e-mail of all of them, grouped by kind; each item goes in exactly one
-    digest and nobody gets an empty one. Returns how many digests were queued (the caller commits)."""
+    """Send each user with digest items one e-mail of all of them, grouped by kind, with a short おすすめ when there is
+    any (two queries a reader); each item goes in exactly one digest and nobody gets an empty one. Returns how many
+    digests were queued (the caller commits)."""
     pending = list(
         db.session.scalars(
             select(Notification)
@@ -340,6 +342,7 @@ def send_digests() -> int:
                 "digest",
                 unsubscribable=True,
                 groups=groups,
+                recommended=recommendations_for(user),
                 kinds=KINDS,
                 text_of=notification_text,
                 brief_of=notification_brief,

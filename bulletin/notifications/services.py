@@ -103,7 +103,8 @@ def notify(
     event's substance in full) and what `email_context_for` gives for each recipient. A coalesced mail still waiting
     is written anew instead (it then says the latest). `subject` names the queue item of a moderator's notice
     ("post:12"), so that deciding the item reads every moderator's notice of it (`resolve_notices`). `mode`, when
-    given, is the e-mail delivery for everyone instead of their preference for the kind (a saved search has its own).
+    given, is the e-mail delivery for everyone instead of their preference for the kind (a saved search has its own),
+    except for those who turned the kind's e-mail off.
     """
     seen: set[int] = set()
     users = []
@@ -114,7 +115,11 @@ def notify(
         users.append(user)
     if not users:
         return 0
-    modes = {user.id: mode for user in users} if mode is not None else modes_for(users, kind)
+    modes = modes_for(users, kind)
+    if (
+        mode is not None
+    ):  # the event's own delivery, unless the user turned this kind's e-mail off (its unsubscribe link)
+        modes = {user_id: DeliveryMode.OFF if chosen == DeliveryMode.OFF else mode for user_id, chosen in modes.items()}
     path = path_for(endpoint, **url_values)
     now = utcnow()
     db.session.execute(

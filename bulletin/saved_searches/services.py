@@ -9,7 +9,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 from werkzeug.datastructures import MultiDict
@@ -17,12 +17,13 @@ from werkzeug.datastructures import MultiDict
 from bulletin.accounts.models import User, UserState
 from bulletin.core.errors import DomainError
 from bulletin.extensions import db
-from bulletin.notifications.models import DeliveryMode
+from bulletin.notifications.models import DeliveryMode, NotificationPreference
 from bulletin.posts.models import Post
 from bulletin.posts.queries import PostFilters, matching_post_ids
 from bulletin.saved_searches.models import SavedSearch, SavedSearchMatch
 
 MAX_PER_USER = 20
+MATCHED = "saved_search_matched"  # the kind of notification of a new post a saved search matched
 # The filters a saved search keeps: the page and the order are how the list is read, not what it asks for.
 KEPT = ("q", "kind", "category", "prefecture", "ward", "status")
 
@@ -69,9 +70,18 @@ def save_search(actor: User, name: str, filters: PostFilters) -> SavedSearch:
 
 
 def update_search(actor: User, saved: SavedSearch, name: str, delivery: DeliveryMode) -> None:
-    """Rename a saved search and choose how its new posts are told."""
+    """Rename a saved search and choose how its new posts are told; choosing e-mail again undoes the unsubscribe link
+    of a saved search's mail (which stops every saved search's e-mail)."""
     saved.name = _check_name(actor, name, saved)
     saved.delivery = delivery
+    if delivery != DeliveryMode.OFF:
+        db.session.execute(
+            delete(NotificationPreference).where(
+                NotificationPreference.user_id == actor.id,
+                NotificationPreference.kind == MATCHED,
+                NotificationPreference.mode == DeliveryMode.OFF,
+            )
+        )
     db.session.flush()
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bulletin.core import signals
 from bulletin.extensions import db
+from bulletin.notifications import services as notifications
 from bulletin.notifications.models import DeliveryMode, Notification, OutboxMessage
 from bulletin.organizations.models import Membership
 from bulletin.posts import services as posts
@@ -175,6 +176,24 @@ def test_a_saved_search_tells_by_its_own_delivery(app, people, make_post, delive
     notices, mails = told(people.shinagawa)
     assert len(notices) == 1 and notices[0].digest_pending is in_digest
     assert mails == []
+
+
+def test_the_unsubscribe_link_of_its_mail_stops_the_mail_until_e_mail_is_chosen_again(app, people, make_post):
+    search = saved(people.shinagawa)
+    notifications.set_preferences(people.shinagawa, {KIND: DeliveryMode.OFF})  # what the mail's link does
+    db.session.commit()
+
+    make_post(people.sakai, title="黄金がにのPR")
+
+    notices, mails = told(people.shinagawa)
+    assert len(notices) == 1 and not notices[0].digest_pending
+    assert mails == []
+
+    saved_searches.update_search(people.shinagawa, search, search.name, DeliveryMode.IMMEDIATE)  # at /searches
+    db.session.commit()
+    make_post(people.sakai, title="黄金がにの試食会")
+
+    assert len(told(people.shinagawa)[1]) == 1
 
 
 def test_only_posts_that_match_every_filter_are_told(app, people, make_post):

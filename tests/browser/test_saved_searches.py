@@ -1,6 +1,6 @@
 """Saved searches and おすすめ in real Chromium: a 品川区 officer saves the list's search by name, chooses a daily
 digest for it at /searches, and sees a proposal addressed to the ward recommended on the home page with its reason;
-axe-core on /searches and the home at a desk's width and a phone's."""
+axe-core on /searches, the list with its save form and the home at a desk's width and a phone's."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def test_a_ward_officer_saves_a_search_and_sees_recommendations(new_page, add_us
     assert_accessible_at_both_widths(page, "home with recommendations")
 
     page.goto("/posts?q=黄金がに&category=products")
+    assert_accessible_at_both_widths(page, "post list with its save form")
     page.get_by_label("この条件を保存（名前）").fill("かにの物産")
     page.get_by_role("button", name="この条件を保存").click()
     expect(page.get_by_role("status")).to_contain_text("検索条件を保存しました")

@@ -34,7 +34,11 @@ def filters_of(saved: SavedSearch) -> PostFilters:
 
 
 def _query_of(filters: PostFilters) -> str:
-    return urlencode({key: value for key, value in filters.as_args().items() if key in KEPT})
+    """The filters to keep, as a query string; keywords without control characters (the list ignores them too)."""
+    kept = {key: value for key, value in filters.as_args().items() if key in KEPT}
+    if "q" in kept:
+        kept["q"] = "".join(character for character in kept["q"] if character.isprintable()).strip()
+    return urlencode({key: value for key, value in kept.items() if value})
 
 
 def saved_searches_of(user: User) -> list[SavedSearch]:

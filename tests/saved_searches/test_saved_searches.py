@@ -62,6 +62,14 @@ def test_the_list_saves_its_current_filters_by_name(client, auth, people):
     assert "かにの物産" in listed and "キーワード: 黄金がに" in listed
 
 
+def test_control_characters_in_the_keywords_are_not_kept(client, auth, people):
+    auth.login(people.shinagawa)
+
+    client.post("/searches", data={"name": "かに", "q": "黄金\x00がに\u200b"})
+
+    assert db.session.scalar(select(SavedSearch.query)) == "q=%E9%BB%84%E9%87%91%E3%81%8C%E3%81%AB"
+
+
 @pytest.mark.parametrize(("name", "message"), [("", "名前"), ("かにの物産", "同じ名前")])
 def test_a_missing_or_taken_name_is_refused_and_saves_nothing(client, auth, people, name, message):
     saved(people.shinagawa, name="かにの物産")

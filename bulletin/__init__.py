@@ -30,6 +30,7 @@ from bulletin.notifications.views import bp as notifications_bp
 from bulletin.organizations.views import bp as organizations_bp
 from bulletin.posts.views import bp as posts_bp
 from bulletin.responses.views import bp as responses_bp
+from bulletin.saved_searches.views import bp as saved_searches_bp
 from bulletin.stats.views import bp as stats_bp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +99,7 @@ def create_app(config: dict | str | None = None) -> Flask:
         posts_bp,
         responses_bp,
         stats_bp,
+        saved_searches_bp,
         moderation_bp,
         reports_bp,
         notifications_bp,

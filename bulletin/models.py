@@ -15,6 +15,7 @@ from bulletin.responses.models import (
     PartnershipPhoto,
     Response,
 )
+from bulletin.saved_searches.models import SavedSearch, SavedSearchMatch
 
 __all__ = [
     "Agreement",
@@ -38,6 +39,8 @@ __all__ = [
     "RecoveryCode",
     "Report",
     "Response",
+    "SavedSearch",
+    "SavedSearchMatch",
     "SecurityEvent",
     "StaffReview",
     "StagedAttachment",

@@ -77,6 +77,7 @@ from bulletin.responses.models import (
     ResponseKind,
 )
 from bulletin.responses.services import OutcomeInput
+from bulletin.saved_searches.models import SavedSearch
 from tests.constants import (
     CHIYODA,
     GIFU,
@@ -882,6 +883,7 @@ class World:
     kept_out: User  # 岐阜市 staff, active, but 岐阜市 is suspended: signed in, they see only why
     domain: EmailDomain | None = None  # town.kushiro.lg.jp, confirmed for 釧路町 by the moderator
     notification: Notification | None = None  # one of 坂井市 staff's (member_a) notifications, about the home page
+    saved_search: SavedSearch | None = None  # member_a's saved search of the post list (キーワード 黄金がに)
     failed_mail: OutboxMessage | None = None  # an e-mail that failed after every try
     unsubscribe_token: str = ""  # member_a's link to stop "post approved" e-mail
     confirm_token: str = ""
@@ -950,6 +952,8 @@ def build_world(create_user, moderator: User, with_posts: bool = False, with_res
         user_id=world.member_a.id, kind="post_approved", params={"title": "お知らせ"}, url="/"
     )
     db.session.add(world.notification)
+    world.saved_search = SavedSearch(user_id=world.member_a.id, name="かにの提案", query="q=黄金がに")
+    db.session.add(world.saved_search)
     world.failed_mail = OutboxMessage(
         message_id="<failed@test>",
         recipient="gone@example.jp",

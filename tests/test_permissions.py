@@ -39,6 +39,7 @@ from bulletin.notifications.models import Notification, NotificationPreference, 
 from bulletin.organizations.models import EmailDomain, Membership, Organization
 from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
+from bulletin.saved_searches.models import SavedSearch
 from tests.constants import CONFIRMED, GIFU, KUSHIRO_TOWN, NEW_PASSWORD, PASSWORD, SAKAI
 from tests.factories import (
     World,
@@ -289,6 +290,23 @@ def notification_read(w, actor) -> bool:
     return db.session.get(Notification, w.notification).read_at is not None
 
 
+def saved_search_of_actor(w, actor) -> bool:
+    return actor is not None and (
+        db.session.scalar(
+            select(SavedSearch.id).where(SavedSearch.user_id == actor.id, SavedSearch.name == "新しい検索")
+        )
+        is not None
+    )
+
+
+def saved_search_renamed(w, actor) -> bool:
+    return db.session.get(SavedSearch, w.saved_search).name == "改名した検索"
+
+
+def saved_search_deleted(w, actor) -> bool:
+    return db.session.get(SavedSearch, w.saved_search) is None
+
+
 def actors_preferences_saved(w, actor) -> bool:
     if actor is None:
         return False
@@ -407,6 +425,31 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
             {"List-Unsubscribe": "One-Click"},
             member_a_unsubscribed,
         ),
+    ],
+    # saved searches: only their owner ever sees one
+    ("saved_searches.index", "GET"): [Case("/searches", expect(anonymous=LOGIN, signed_in=OK))],
+    ("saved_searches.create", "POST"): [
+        Case(
+            "/searches",
+            expect(anonymous=LOGIN, signed_in=done(r"/posts\?q=.+")),
+            {"name": "新しい検索", "q": "かに", "category": "products"},
+            saved_search_of_actor,
+        )
+    ],
+    ("saved_searches.update", "POST"): [
+        Case(
+            "/searches/{w.saved_search}",
+            expect(anonymous=LOGIN, signed_in=NOT_FOUND, member_a=done("/searches")),
+            lambda w, actor: {f"s{w.saved_search}-name": "改名した検索", f"s{w.saved_search}-delivery": "off"},
+            saved_search_renamed,
+        )
+    ],
+    ("saved_searches.delete", "POST"): [
+        Case(
+            "/searches/{w.saved_search}/delete",
+            expect(anonymous=LOGIN, signed_in=NOT_FOUND, member_a=done("/searches")),
+            effect=saved_search_deleted,
+        )
     ],
     ("moderation.security_log", "GET"): [
         Case("/moderation/security", MODERATORS_ONLY),

@@ -10,17 +10,19 @@ from bulletin.core.forms import ConfirmActionForm
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import db
 from bulletin.posts import queries
+from bulletin.posts.recommendations import recommendations_for
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
 def index():
-    """The home page: what the board is, and for members the newest posts."""
-    recent = []
+    """The home page: what the board is, and for members the newest posts and the posts recommended to them."""
+    recent, recommended = [], []
     if current_user.is_authenticated and current_user.is_active:
         recent = queries.recent_posts()
-    return render_template("main/index.html", recent=recent)
+        recommended = recommendations_for(current_user)
+    return render_template("main/index.html", recent=recent, recommended=recommended)
 
 
 @bp.get("/terms")

@@ -27,6 +27,7 @@ class Kind:
     default: DeliveryMode = DeliveryMode.IMMEDIATE
     moderators_only: bool = False
     wards_only: bool = False  # about proposals addressed to a ward: nobody else ever receives it
+    on_settings_page: bool = True  # False: its delivery is chosen elsewhere (each saved search has its own)
 
 
 # The settings page's headings, in its order; KINDS lists each group's kinds together.
@@ -93,6 +94,13 @@ KINDS: dict[str, Kind] = {
         _l("%(org)s の新しい投稿: %(title)s"),
         default=DeliveryMode.DIGEST,
         group=NEW_POSTS,
+    ),
+    "saved_search_matched": Kind(
+        _l("保存した検索に合う新しい投稿"),
+        _l("保存した検索「%(search)s」に合う投稿「%(title)s」（%(org)s）が公開されました。"),
+        _l("保存した検索「%(search)s」に合う新しい投稿: %(title)s"),
+        group=NEW_POSTS,
+        on_settings_page=False,
     ),
     "co_proposer_invited": Kind(
         _l("共同提案者への招待"),

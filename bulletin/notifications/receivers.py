@@ -19,6 +19,7 @@ from bulletin.extensions import db
 from bulletin.notifications.mail import asked_too_often, queue_email
 from bulletin.notifications.services import moderators, notify, post_audience, resolve_notices, staff_of
 from bulletin.responses.models import ConversationRead, Message
+from bulletin.saved_searches.services import record_matches
 
 
 def on_user_registered(sender, user: User, token: str, **_):
@@ -440,6 +441,21 @@ def on_post_approved(sender, post, **_):
     _tell_post_organizations(sender, post, "post_approved", "posts.show")
 
 
+def on_post_approved_for_saved_searches(sender, post, **_):
+    """The owners of the saved searches the new post matches, each once per saved search, by its chosen delivery."""
+    for saved in record_matches(post):
+        notify(
+            [saved.user],
+            "saved_search_matched",
+            {**_new_post_params(post), "search": saved.name},
+            "posts.show",
+            email_template="new_post",
+            email_context={"post": post, "settings_url": absolute_url("saved_searches.index")},
+            mode=saved.delivery,
+            post_id=post.id,
+        )
+
+
 def _tell_post_organizations(sender, post, kind: str, endpoint: str, reason: str | None = None) -> None:
     """The staff of the post's organization and of its accepted co-proposers, told of a decision on it."""
     params, details = _with_reason({"title": post.title}, reason)
@@ -678,6 +694,7 @@ def connect_notification_receivers() -> None:
         (signals.post_reported, on_post_reported),
         (signals.reports_resolved, on_reports_resolved),
         (signals.post_approved, on_post_approved),
+        (signals.post_approved, on_post_approved_for_saved_searches),
         (signals.post_rejected, on_post_rejected),
         (signals.post_hidden, on_post_hidden),
         (signals.post_unhidden, on_post_unhidden),

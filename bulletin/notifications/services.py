@@ -27,6 +27,7 @@ from bulletin.notifications.models import (
     OutboxMessage,
 )
 from bulletin.organizations.models import Membership, Organization, OrganizationKind
+from bulletin.posts.recommendations import recommendations_for
 
 
 def staff_of(organization_ids: Iterable[int]) -> list[User]:
@@ -92,6 +93,7 @@ def notify(
     email_context_for: Callable[[User], dict] | None = None,
     coalesce_as: str | None = None,
     subject: str | None = None,
+    mode: DeliveryMode | None = None,
     **url_values,
 ) -> int:
     """Notify each active recipient once (never the actor of the event); returns how many were told.
@@ -100,7 +102,9 @@ def notify(
     The e-mail, rendered now and stored in the outbox, uses `email/<email_template>.txt` with `email_context` (the
     event's substance in full) and what `email_context_for` gives for each recipient. A coalesced mail still waiting
     is written anew instead (it then says the latest). `subject` names the queue item of a moderator's notice
-    ("post:12"), so that deciding the item reads every moderator's notice of it (`resolve_notices`).
+    ("post:12"), so that deciding the item reads every moderator's notice of it (`resolve_notices`). `mode`, when
+    given, is the e-mail delivery for everyone instead of their preference for the kind (a saved search has its own),
+    except for those who turned the kind's e-mail off.
     """
     seen: set[int] = set()
     users = []
@@ -112,6 +116,10 @@ def notify(
     if not users:
         return 0
     modes = modes_for(users, kind)
+    if (
+        mode is not None
+    ):  # the event's own delivery, unless the user turned this kind's e-mail off (its unsubscribe link)
+        modes = {user_id: DeliveryMode.OFF if chosen == DeliveryMode.OFF else mode for user_id, chosen in modes.items()}
     path = path_for(endpoint, **url_values)
     now = utcnow()
     db.session.execute(
@@ -304,13 +312,16 @@ def kinds_for(user: User) -> list[str]:
     return [
         kind
         for kind, definition in KINDS.items()
-        if (user.is_moderator or not definition.moderators_only) and (in_a_ward or not definition.wards_only)
+        if definition.on_settings_page
+        and (user.is_moderator or not definition.moderators_only)
+        and (in_a_ward or not definition.wards_only)
     ]
 
 
 def send_digests() -> int:
-    """Send each user with digest items one e-mail of all of them, grouped by kind; each item goes in exactly one
-    digest and nobody gets an empty one. Returns how many digests were queued (the caller commits)."""
+    """Send each user with digest items one e-mail of all of them, grouped by kind, with a short おすすめ when there is
+    any (two queries a reader); each item goes in exactly one digest and nobody gets an empty one. Returns how many
+    digests were queued (the caller commits)."""
     pending = list(
         db.session.scalars(
             select(Notification)
@@ -336,6 +347,7 @@ def send_digests() -> int:
                 "digest",
                 unsubscribable=True,
                 groups=groups,
+                recommended=recommendations_for(user),
                 kinds=KINDS,
                 text_of=notification_text,
                 brief_of=notification_brief,

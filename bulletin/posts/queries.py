@@ -124,8 +124,8 @@ def recent_posts(limit: int = 5) -> list[Post]:
     return list(db.session.scalars(_with_list_relations(statement)).unique())
 
 
-def list_posts(filters: PostFilters) -> PostPage:
-    """Published posts matching the filters, newest first or by closest deadline, 20 a page."""
+def _filtered(filters: PostFilters) -> Select:
+    """Posts in the filters' status, kind, category, prefecture and ward (the keywords apart)."""
     statement = select(Post).where(Post.state.in_(LIST_STATUSES[filters.status]))
     if filters.kind:
         statement = statement.where(Post.kind == filters.kind)
@@ -143,6 +143,24 @@ def list_posts(filters: PostFilters) -> PostPage:
         statement = statement.where(
             Post.kind == PostKind.PROPOSAL, or_(Post.id.in_(targeted), Post.id.not_in(untargeted))
         )
+    return statement
+
+
+def matching_post_ids(filters: PostFilters, post_ids: list[int]) -> set[int]:
+    """Which of these posts the list would show for the filters, in one query: the list's own conditions, its keywords
+    in their exact form (a saved search is told of what it asked for, not of the looser match)."""
+    if not post_ids:
+        return set()
+    statement = _filtered(filters).with_only_columns(Post.id).where(Post.id.in_(post_ids))
+    exact, _loose = _keyword_conditions(filters.q)
+    if exact is not None:
+        statement = statement.where(exact)
+    return set(db.session.scalars(statement))
+
+
+def list_posts(filters: PostFilters) -> PostPage:
+    """Published posts matching the filters, newest first or by closest deadline, 20 a page."""
+    statement = _filtered(filters)
     if filters.sort == "deadline":
         # Closing soonest first, among posts that have a deadline (the index gives this order directly).
         statement = statement.where(Post.deadline.is_not(None))

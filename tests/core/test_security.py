@@ -123,6 +123,7 @@ PAGES = {
     "main.privacy": [(None, "/privacy"), ("member_a", "/privacy")],
     "main.contact": [(None, "/contact")],
     "main.guide": [(None, "/guide"), ("moderator", "/guide")],
+    "saved_searches.index": [("member_a", "/searches"), ("ward", "/searches")],
     "accounts.register": [
         (None, "/register"),
         (None, "/register?org_q=さかい"),
@@ -229,6 +230,7 @@ POSTED = [
     (None, "/confirm/{w.confirm_token}", {}),
     (None, "/confirm/garbage", {}),
     ("member_a", "/profile", {"name": ""}),
+    ("member_a", "/searches/{w.saved_search.id}", {"s{w.saved_search.id}-name": ""}),
     ("member_a", "/profile/password", {"current_password": "wrong"}),
     ("member_a", "/settings/two-factor/start", {"password": "wrong"}),
     ("member_a", "/settings/two-factor/start", {"password": PASSWORD}),  # the QR code and the key

@@ -24,9 +24,11 @@ from bulletin.notifications import services as notifications
 from bulletin.notifications.kinds import KINDS
 from bulletin.notifications.models import DeliveryMode, OutboxMessage
 from bulletin.posts import services as posts
+from bulletin.posts.queries import PostFilters
 from bulletin.posts.services import PostInput
 from bulletin.responses import services as responses
 from bulletin.responses.models import ResponseKind
+from bulletin.saved_searches import services as saved_searches
 from tests.constants import KANAZAWA, SAKAI, SHINAGAWA
 from tests.factories import People, office_upload, outcome, pdf_upload
 from tests.notifications.test_email_text import assert_saved_text
@@ -53,6 +55,7 @@ MAILS = {
     "post_approved": "sakai",
     "post_targeted": "shinagawa",
     "post_published": "chiyoda",
+    "saved_search_matched": "chiyoda",
     "co_proposer_invited": "kushiro",
     "co_proposer_accepted": "sakai",
     "co_proposer_declined": "sakai",
@@ -87,6 +90,7 @@ def _story(people: People, kanazawa, applicants) -> None:
     """坂井市's proposal to 品川区 from draft to a public case taken down, with every turn a mail is written for."""
     sakai, shinagawa, chiyoda, moderator = people.sakai, people.shinagawa, people.chiyoda, people.moderator
     notifications.set_preferences(chiyoda, {"post_published": DeliveryMode.IMMEDIATE})
+    saved_searches.save_search(chiyoda, "かにの物産", PostFilters(q="黄金がに", category="products"))
     post = posts.create_post(sakai, PostInput(kind=posts.kind_for(sakai.organization), **PROPOSAL))
     posts.answer_co_proposal(people.kushiro, posts.invite_co_proposer(sakai, post, people.kushiro.organization), True)
     posts.answer_co_proposal(kanazawa, posts.invite_co_proposer(sakai, post, kanazawa.organization), False)

@@ -393,7 +393,10 @@ def settings_form(client) -> dict[str, str]:
     return groups
 
 
-WARD_KINDS = [kind for kind, definition in KINDS.items() if not definition.moderators_only]
+# Kinds chosen on the settings page (a saved search's notices are chosen with each saved search, at /searches).
+WARD_KINDS = [
+    kind for kind, definition in KINDS.items() if not definition.moderators_only and definition.on_settings_page
+]
 ORGANIZATION_KINDS = [kind for kind in WARD_KINDS if not KINDS[kind].wards_only]  # a municipality's officer
 MODERATOR_KINDS = [kind for kind, definition in KINDS.items() if definition.moderators_only]
 
@@ -432,7 +435,11 @@ def test_a_ward_officer_is_offered_the_proposals_addressed_to_the_ward_and_no_on
 
 def test_moderators_also_choose_for_the_kinds_only_moderators_receive(app, cast, auth, client):
     auth.login(cast.people.moderator)
-    offered = {kind: definition for kind, definition in KINDS.items() if not definition.wards_only}
+    offered = {
+        kind: definition
+        for kind, definition in KINDS.items()
+        if not definition.wards_only and definition.on_settings_page
+    }
     assert settings_form(client) == {f"mode_{kind}": definition.default.value for kind, definition in offered.items()}
     choices = {f"mode_{kind}": "immediate" for kind in offered} | {"mode_registration_pending": "digest"}
 

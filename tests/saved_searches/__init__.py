@@ -1,0 +1,1 @@
+"""Saved searches: /searches and the notices of new posts they match."""

@@ -96,15 +96,13 @@ def _fts_match(column_name: str, parts: list[str]) -> ColumnElement[bool]:
     return Post.id.in_(matched)
 
 
-def _holds_all(dialect: str, column_name: str, parts: tuple[str, ...]) -> ColumnElement[bool]:
+def _holds_all(dialect: str, column_name: str, parts: tuple[str, ...]) -> list[ColumnElement[bool]]:
     searched = getattr(Post, column_name)
-    conditions = [searched.contains(part, autoescape=True) for part in parts]
     long_parts = [part for part in parts if len(part) >= TRIGRAM]
     if dialect == "sqlite" and long_parts:
-        conditions = [_fts_match(column_name, long_parts)] + [
-            searched.contains(part, autoescape=True) for part in parts if len(part) < TRIGRAM
-        ]
-    return and_(*conditions)
+        short_parts = [part for part in parts if len(part) < TRIGRAM]
+        return [_fts_match(column_name, long_parts), *(searched.contains(p, autoescape=True) for p in short_parts)]
+    return [searched.contains(part, autoescape=True) for part in parts]
 
 
 def conditions(query: Query, dialect: str) -> tuple[ColumnElement[bool] | None, ColumnElement[bool] | None]:
@@ -113,10 +111,10 @@ def conditions(query: Query, dialect: str) -> tuple[ColumnElement[bool] | None, 
     if not query:
         return None, None
     excluded = [~Post.search_text.contains(part, autoescape=True) for part in query.exclude]
-    exact = and_(_holds_all(dialect, "search_text", query.include), *excluded)
+    exact = and_(*_holds_all(dialect, "search_text", query.include), *excluded)
     if not query.unvoiced:
         return exact, None
-    return exact, and_(_holds_all(dialect, "search_text_unvoiced", query.unvoiced), *excluded)
+    return exact, and_(*_holds_all(dialect, "search_text_unvoiced", query.unvoiced), *excluded)
 
 
 def relevance(query: Query) -> ColumnElement[int]:

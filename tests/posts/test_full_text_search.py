@@ -86,6 +86,8 @@ def found(client, **args) -> set[int]:
         ('"紹介 がにを"', set()),  # a phrase keeps its order
         ("黄金 -がに", {"canoe"}),  # an exclusion
         ('黄金 -"黄金色"', {"crab"}),  # an excluded phrase
+        ("-がに -ツアー", {"festival"}),  # exclusions alone
+        ("かに -毛", {"crab"}),  # the looser search (がに) keeps the exclusion
         ("さかいし", {"crab"}),  # a reading of the organization's name
         ("サカイシ 黄金", {"crab"}),
         ("しながわく まつり", {"festival"}),

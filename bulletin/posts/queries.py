@@ -133,9 +133,9 @@ _LIST_COLUMNS = (
 )  # fmt: skip
 
 
-def _with_list_relations(statement: Select) -> Select:
+def _with_list_relations(statement: Select, *columns) -> Select:
     return statement.options(
-        load_only(*_LIST_COLUMNS),
+        load_only(*_LIST_COLUMNS, *columns),
         joinedload(Post.organization),
         selectinload(Post.co_proposers).joinedload(CoProposer.organization),
     )
@@ -221,7 +221,8 @@ def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
     # The number of results: a count of the filtered posts' ids, never of the whole table.
     total = db.session.scalar(select(func.count()).select_from(statement.with_only_columns(Post.id).subquery()))
     statement = statement.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
-    rows = db.session.execute(_with_list_relations(statement)).unique().all()
+    # With keywords, the body too: a card shows where a keyword is found in it when the summary has none.
+    rows = db.session.execute(_with_list_relations(statement, *([Post.body] if query.include else []))).unique().all()
     posts = [row[0] for row in rows]
     ignored_voicing = loose is not None and bool(rows) and not rows[0][1]
     return PostPage(

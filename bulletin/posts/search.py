@@ -162,6 +162,16 @@ def _matched_spans(text: str, parts: tuple[str, ...], ignore_voicing: bool) -> l
     return merged
 
 
+def snippet(summary: str, body: str | None, parts: tuple[str, ...], ignore_voicing: bool = False) -> Markup:
+    """The summary with its keywords marked; if it holds none, a snippet of the body around the first one it holds;
+    else the summary as it is."""
+    if parts and body and not _matched_spans(summary or "", parts, ignore_voicing):
+        found = highlight(body, parts, ignore_voicing)
+        if "<mark>" in found:
+            return found
+    return highlight(summary, parts, ignore_voicing)
+
+
 def highlight(text: str, parts: tuple[str, ...] = (), ignore_voicing: bool = False) -> Markup:
     """A snippet of the text around its first match, each match in <mark>; everything else escaped. Without a
     match, the text as it is (escaped)."""

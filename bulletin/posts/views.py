@@ -311,10 +311,11 @@ def ours():
     )
 
 
-@bp.app_template_filter("highlight")
-def highlight_filter(text: str, parts: tuple[str, ...] = (), ignore_voicing: bool = False) -> Markup:
-    """A snippet of the text around the first keyword, each keyword in <mark> (bulletin.posts.search)."""
-    return search.highlight(text, parts, ignore_voicing)
+@bp.app_template_global()
+def search_snippet(post: Post, parts: tuple[str, ...], ignore_voicing: bool = False) -> Markup:
+    """The card's summary with the keywords marked, or a snippet of the body where they are (bulletin.posts.search);
+    only on a list searched by keywords, which loads the bodies."""
+    return search.snippet(post.summary, post.body, parts, ignore_voicing)
 
 
 @bp.app_template_global()

@@ -220,6 +220,14 @@ def test_matched_words_are_marked_in_the_card(client, auth, people, posts):
     assert "<mark>カヌー</mark>で巡ります。" in response.get_data(as_text=True)
 
 
+def test_a_keyword_only_in_the_body_is_shown_in_a_snippet_of_the_body(client, auth, people, posts):
+    auth.login(people.chiyoda)
+    html = client.get("/posts", query_string={"q": "漁師"}).get_data(as_text=True)
+    assert "<mark>漁師</mark>のトークもあります。" in html and "冬の味覚です。" not in html
+    html = client.get("/posts", query_string={"q": "漁師 冬"}).get_data(as_text=True)
+    assert "<mark>冬</mark>の味覚です。" in html and "トーク" not in html  # the summary holds one: the summary
+
+
 def test_a_query_cannot_write_html_into_the_page(client, auth, people, make_post):
     post = make_post(people.sakai, title="記号の扱い", summary="A&B <b>太字</b> の <mark>説明</mark>", tags=[])
     auth.login(people.chiyoda)

@@ -6,9 +6,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import MetaData, Table
+from sqlalchemy import MetaData, Table, select
 
 from bulletin.extensions import db
+from bulletin.posts import search
+from bulletin.posts.models import Post
 from tests.test_migrations import fresh_app, insert_row, schema_differences  # noqa: F401 (fresh_app: a fixture)
 
 BEFORE = "5714d5b23d6a"
@@ -48,3 +50,34 @@ def test_existing_posts_get_readings_unvoiced_text_and_bodies_rendered_again(fre
     with db.engine.connect() as connection:
         assert "search_text_unvoiced" not in Table("post", MetaData(), autoload_with=connection).columns
     upgrade(revision=REVISION)
+
+
+INDEX_BEFORE = "c3e1a7d52b90"
+INDEX_REVISION = "e5a9c4b1d2f7"
+
+
+def test_existing_posts_get_their_folded_head_and_are_found_through_the_new_index(fresh_app):  # noqa: F811
+    upgrade(revision=INDEX_BEFORE)
+    with db.engine.begin() as connection:
+        sakai = insert_row(
+            connection, "organization", code="182109", name="坂井市", kana="さかいし", prefecture_code="18",
+            kind="city", membership="member", member_since=date(2015, 4, 1),
+        )  # fmt: skip
+        insert_row(
+            connection, "post", organization_id=sakai, kind="proposal", state="published", title="黄金ガニのPR",
+            summary="三国港から", category="products", search_text="黄金がにのpr\n三国港から\nさかいし",
+            search_text_unvoiced="黄金かにのpr\n三国港から\nさかいし", published_at=datetime(2015, 10, 1),
+        )  # fmt: skip
+    upgrade()
+    with db.engine.connect() as connection:
+        row = connection.execute(Table("post", MetaData(), autoload_with=connection).select()).one()
+        assert row.search_head == "黄金がにのpr\n三国港から"
+        exact, loose = search.conditions(search.parse("黄金ガニ 三国港"), db.engine.dialect.name)
+        assert connection.execute(select(Post.id).where(exact)).scalars().all() == [row.id]
+        assert connection.execute(select(Post.id).where(loose)).scalars().all() == [row.id]
+    assert schema_differences() == []
+
+    downgrade(revision=INDEX_BEFORE)
+    with db.engine.connect() as connection:
+        assert "search_head" not in Table("post", MetaData(), autoload_with=connection).columns
+    upgrade()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import abort
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select
 from sqlalchemy.orm import defer, joinedload, load_only, selectinload
 
 from bulletin.accounts.models import User
@@ -184,6 +184,11 @@ def _period_and_attachment_conditions(filters: PostFilters) -> list[ColumnElemen
     return conditions
 
 
+def _count(statement: Select) -> ScalarSelect:
+    """The number of posts the statement selects, as a subquery."""
+    return select(func.count()).select_from(statement.with_only_columns(Post.id).subquery()).scalar_subquery()
+
+
 def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
     """Published posts matching the filters, newest first, by closest deadline or by relevance, 20 a page. The viewer
     (when given) is the ward that 「自区あて」 means; for anyone else that filter is ignored."""
@@ -209,27 +214,26 @@ def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
     else:
         order = (Post.published_at.desc(), Post.id.desc())
     exact, loose = search.conditions(query, db.session.get_bind().dialect.name)
-    if exact is not None:
-        if loose is not None:
-            # The looser match only when the filters leave no exact one, in the same statement; the second column
-            # tells which of the two the page shows.
-            any_exact = statement.with_only_columns(Post.id).where(exact).correlate(None).exists()
-            statement = statement.where(or_(exact, and_(~any_exact, loose)))
-        else:
-            statement = statement.where(exact)
-        statement = statement.add_columns(exact.label("exact_match"))
-    # The number of results: a count of the filtered posts' ids, never of the whole table.
-    total = db.session.scalar(select(func.count()).select_from(statement.with_only_columns(Post.id).subquery()))
-    statement = statement.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
+    # The number of results: a count of the filtered posts' ids, never of the whole table. The looser match only
+    # when the filters leave no exact one: both are counted in the one statement, and the page says which it shows.
+    searched = statement if exact is None else statement.where(exact)
+    loosened = None if loose is None else statement.where(loose)
+    counts = [_count(searched)] + ([] if loosened is None else [_count(loosened)])
+    row = db.session.execute(select(*counts)).one()
+    total: int = row[0] or 0
+    loose_total: int = row[1] if len(row) > 1 else 0
+    ignored_voicing = loosened is not None and not total and loose_total > 0
+    if loosened is not None and ignored_voicing:
+        searched, total = loosened, loose_total
+    statement = searched.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
     # With keywords, the body too: a card shows where a keyword is found in it when the summary has none.
-    rows = db.session.execute(_with_list_relations(statement, *([Post.body] if query.include else []))).unique().all()
-    posts = [row[0] for row in rows]
-    ignored_voicing = loose is not None and bool(rows) and not rows[0][1]
+    statement = _with_list_relations(statement, *([Post.body] if query.include else []))
+    posts = list(db.session.scalars(statement).unique()) if total else []
     return PostPage(
         items=posts[:PER_PAGE],
         page=filters.page,
         has_next=len(posts) > PER_PAGE,
-        total=total or 0,
+        total=total,
         ignored_voicing=ignored_voicing,
         highlighted=query.unvoiced if ignored_voicing else query.include,
     )

@@ -192,7 +192,9 @@ def _count(statement: Select) -> ScalarSelect:
 def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
     """Published posts matching the filters, newest first, by closest deadline or by relevance, 20 a page. The viewer
     (when given) is the ward that 「自区あて」 means; for anyone else that filter is ignored."""
-    statement = select(Post).where(Post.state.in_(LIST_STATUSES[filters.status]))
+    query = search.parse(filters.q)
+    dialect = db.session.get_bind().dialect.name
+    statement = select(Post).where(search.broad(Post.state.in_(LIST_STATUSES[filters.status]), query, dialect))
     if filters.kind:
         statement = statement.where(Post.kind == filters.kind)
     if filters.category:
@@ -204,7 +206,6 @@ def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
     if filters.for_my_ward and viewer is not None and viewer.organization is not None and viewer.organization.is_ward:
         statement = statement.where(_for_ward(Organization.id == viewer.organization_id))
     statement = statement.where(*_period_and_attachment_conditions(filters))
-    query = search.parse(filters.q)
     if filters.sort == "deadline":
         # Closing soonest first, among posts that have a deadline (the index gives this order directly).
         statement = statement.where(Post.deadline.is_not(None))
@@ -213,7 +214,7 @@ def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
         order = (search.relevance(query).desc(), Post.published_at.desc(), Post.id.desc())
     else:
         order = (Post.published_at.desc(), Post.id.desc())
-    exact, loose = search.conditions(query, db.session.get_bind().dialect.name)
+    exact, loose = search.conditions(query, dialect)
     # The number of results: a count of the filtered posts' ids, never of the whole table. The looser match only
     # when the filters leave no exact one: both are counted in the one statement, and the page says which it shows.
     searched = statement if exact is None else statement.where(exact)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from markupsafe import Markup, escape
-from sqlalchemy import ColumnElement, Integer, and_, case, column, literal_column, select, table, type_coerce
+from sqlalchemy import ColumnElement, Integer, and_, case, column, func, literal_column, select, table, type_coerce
 
 from bulletin.core.text import fold
 from bulletin.posts.models import Post
@@ -115,6 +115,15 @@ def conditions(query: Query, dialect: str) -> tuple[ColumnElement[bool] | None, 
     if not query.unvoiced:
         return exact, None
     return exact, and_(*_holds_all(dialect, "search_text_unvoiced", query.unvoiced), *excluded)
+
+
+def broad(condition: ColumnElement[bool], query: Query, dialect: str) -> ColumnElement[bool]:
+    """The condition, marked on SQLite as holding for nearly every post when the FTS table answers the query: the
+    planner then starts from the posts the index finds rather than walking an index on the condition (the state)
+    and probing every post it lists (a few milliseconds instead of tens over 100,000 posts)."""
+    if dialect == "sqlite" and any(len(part) >= TRIGRAM for part in query.include):
+        return func.likelihood(condition, literal_column("0.99"))
+    return condition
 
 
 def relevance(query: Query) -> ColumnElement[int]:

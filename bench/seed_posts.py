@@ -524,6 +524,7 @@ def seed(count: int, rng: random.Random) -> dict:
                         "desired_until": desired_until,
                         "deadline": deadline,
                         "search_text": "\n".join(part for part in parts if part),
+                        "search_head": f"{parts[0]}\n{parts[1]}",  # as services.search_head
                         "created_at": created_at,
                         "updated_at": published_at,
                         "submitted_at": submitted_at,

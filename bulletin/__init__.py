@@ -28,6 +28,7 @@ from bulletin.moderation.views import reports_bp
 from bulletin.notifications.receivers import connect_receivers
 from bulletin.notifications.views import bp as notifications_bp
 from bulletin.organizations.views import bp as organizations_bp
+from bulletin.posts.search import include_object as search_include_object
 from bulletin.posts.views import bp as posts_bp
 from bulletin.responses.views import bp as responses_bp
 from bulletin.saved_searches.views import bp as saved_searches_bp
@@ -80,6 +81,7 @@ def create_app(config: dict | str | None = None) -> Flask:
         render_as_batch=True,
         compare_type=True,
         render_item=render_migration_item,
+        include_object=search_include_object,
     )
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(ROOT / "translations"))

@@ -118,6 +118,8 @@ class Post(Model):
     search_text: Mapped[str] = mapped_column(Text, default="")
     # The same text without dakuten and handakuten: what a search falls back to when the exact form finds nothing.
     search_text_unvoiced: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The folded title and summary: a keyword found there makes a post more relevant (bulletin.posts.search).
+    search_head: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The version of what a moderator reads (the author's fields and the attachments): every edit that changes it
     # makes a new one, and a moderator's decision holds only for the version they were shown.
     version: Mapped[int] = mapped_column(default=1, server_default=text("1"))

@@ -8,17 +8,20 @@ is counted over the filtered posts only, never over the whole table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from flask import abort
-from sqlalchemy import ColumnElement, Select, UnaryExpression, and_, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select
 from sqlalchemy.orm import defer, joinedload, load_only, selectinload
 
 from bulletin.accounts.models import User
-from bulletin.core.text import fold
+from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
 from bulletin.organizations.models import Organization
+from bulletin.posts import search
 from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.models import (
+    Attachment,
     CoProposer,
     CoProposerState,
     Post,
@@ -30,8 +33,17 @@ from bulletin.posts.models import (
 )
 
 PER_PAGE = 20
-SORTS = ("newest", "deadline")
+SORTS = ("newest", "deadline", "relevance")
 LIST_STATUSES = {"open": (PostState.PUBLISHED,), "closed": (PostState.CLOSED, PostState.EXPIRED)}
+DEADLINE_WITHIN = (7, 14, 30)  # the choices of 「締切まで」, in days
+
+
+def _iso_date(value: str | None) -> str:
+    """The value if it is a date written YYYY-MM-DD, else ""."""
+    try:
+        return date.fromisoformat(value or "").isoformat()
+    except ValueError:
+        return ""
 
 
 @dataclass
@@ -46,12 +58,18 @@ class PostFilters:
     status: str = "open"
     sort: str = "newest"
     page: int = 1
+    desired_from: str = ""  # YYYY-MM-DD: posts whose desired period overlaps from…
+    desired_to: str = ""  # …to
+    deadline_within: int = 0  # days from today (Japan), one of DEADLINE_WITHIN
+    has_attachments: bool = False
+    for_my_ward: bool = False  # proposals addressed to the viewer's ward (or to every ward); for ward staff
 
     @classmethod
     def from_args(cls, args) -> PostFilters:
         """Parse request.args without ever failing."""
         page = args.get("page", 1, type=int) or 1
         prefecture = args.get("prefecture", "")
+        deadline_within = args.get("deadline_within", 0, type=int)
         return cls(
             q=args.get("q", "")[:100].strip(),
             kind=args.get("kind", "") if args.get("kind") in {k.value for k in PostKind} else "",
@@ -61,20 +79,29 @@ class PostFilters:
             status=args.get("status", "open") if args.get("status") in LIST_STATUSES else "open",
             sort=args.get("sort", "newest") if args.get("sort") in SORTS else "newest",
             page=min(max(page, 1), 10_000),
+            desired_from=_iso_date(args.get("desired_from")),
+            desired_to=_iso_date(args.get("desired_to")),
+            deadline_within=deadline_within if deadline_within in DEADLINE_WITHIN else 0,
+            has_attachments=args.get("has_attachments") == "1",
+            for_my_ward=args.get("for_my_ward") == "1",
         )
 
     @property
     def is_filtered(self) -> bool:
         """Any condition narrows the list (the sort alone does not)."""
-        return bool(self.q or self.kind or self.category or self.prefecture or self.ward or self.status != "open")
+        return bool(
+            self.q or self.kind or self.category or self.prefecture or self.ward or self.status != "open"
+            or self.desired_from or self.desired_to or self.deadline_within or self.has_attachments
+            or self.for_my_ward
+        )  # fmt: skip
 
     def as_args(self, **changes) -> dict:
-        """Query arguments for a link to another page or sort of the same list."""
+        """Query arguments for a link to another page or sort of the same list (a ticked box as 1)."""
         values = {**self.__dict__, **changes}
         return {
-            key: value
+            key: (1 if value is True else value)
             for key, value in values.items()
-            if value not in ("", None)
+            if value not in ("", None, False, 0)
             and not (key == "page" and value == 1)
             and not (key == "status" and value == "open")
             and not (key == "sort" and value == "newest")
@@ -84,13 +111,14 @@ class PostFilters:
 @dataclass
 class PostPage:
     """One page of posts and whether more follow; whether the keywords were matched without dakuten and handakuten
-    because their exact form matched nothing."""
+    because their exact form matched nothing; the folded keywords a card highlights."""
 
     items: list[Post]
     page: int
     has_next: bool
     total: int
     ignored_voicing: bool = False
+    highlighted: tuple[str, ...] = ()
 
     @property
     def has_prev(self) -> bool:
@@ -105,9 +133,9 @@ _LIST_COLUMNS = (
 )  # fmt: skip
 
 
-def _with_list_relations(statement: Select) -> Select:
+def _with_list_relations(statement: Select, *columns) -> Select:
     return statement.options(
-        load_only(*_LIST_COLUMNS),
+        load_only(*_LIST_COLUMNS, *columns),
         joinedload(Post.organization),
         selectinload(Post.co_proposers).joinedload(CoProposer.organization),
     )
@@ -124,9 +152,47 @@ def recent_posts(limit: int = 5) -> list[Post]:
     return list(db.session.scalars(_with_list_relations(statement)).unique())
 
 
-def _filtered(filters: PostFilters) -> Select:
-    """Posts in the filters' status, kind, category, prefecture and ward (the keywords apart)."""
-    statement = select(Post).where(Post.state.in_(LIST_STATUSES[filters.status]))
+def _for_ward(ward: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Proposals addressed to the ward the condition on Organization names, or to every ward (no target)."""
+    targeted = (
+        select(post_target_ward.c.post_id)
+        .join(Organization, Organization.id == post_target_ward.c.organization_id)
+        .where(ward)
+    )
+    untargeted = select(post_target_ward.c.post_id)
+    return and_(Post.kind == PostKind.PROPOSAL, or_(Post.id.in_(targeted), Post.id.not_in(untargeted)))
+
+
+def _period_and_attachment_conditions(filters: PostFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.desired_from or filters.desired_to:
+        # The desired period overlaps the one asked for; a post without any period has none to overlap.
+        conditions.append(or_(Post.desired_from.is_not(None), Post.desired_until.is_not(None)))
+        if filters.desired_from:
+            conditions.append(
+                or_(Post.desired_until.is_(None), Post.desired_until >= date.fromisoformat(filters.desired_from))
+            )
+        if filters.desired_to:
+            conditions.append(
+                or_(Post.desired_from.is_(None), Post.desired_from <= date.fromisoformat(filters.desired_to))
+            )
+    if filters.deadline_within:
+        today = today_in_japan()
+        conditions.append(Post.deadline.between(today, today + timedelta(days=filters.deadline_within)))
+    if filters.has_attachments:
+        conditions.append(select(Attachment.id).where(Attachment.post_id == Post.id).exists())
+    return conditions
+
+
+def _count(statement: Select) -> ScalarSelect:
+    """The number of posts the statement selects, as a subquery."""
+    return select(func.count()).select_from(statement.with_only_columns(Post.id).subquery()).scalar_subquery()
+
+
+def _filtered(filters: PostFilters, viewer: User | None, query: search.Query, dialect: str) -> Select:
+    """Posts in the filters' status, kind, category, prefecture, ward, period, deadline and attachments, narrowed by
+    the keywords' index where the database has one (the keywords themselves apart)."""
+    statement = select(Post).where(search.broad(Post.state.in_(LIST_STATUSES[filters.status]), query, dialect))
     if filters.kind:
         statement = statement.where(Post.kind == filters.kind)
     if filters.category:
@@ -134,83 +200,64 @@ def _filtered(filters: PostFilters) -> Select:
     if filters.prefecture:
         statement = statement.join(Post.organization).where(Organization.prefecture_code == filters.prefecture)
     if filters.ward:
-        targeted = (
-            select(post_target_ward.c.post_id)
-            .join(Organization, Organization.id == post_target_ward.c.organization_id)
-            .where(Organization.code == filters.ward)
-        )
-        untargeted = select(post_target_ward.c.post_id)
-        statement = statement.where(
-            Post.kind == PostKind.PROPOSAL, or_(Post.id.in_(targeted), Post.id.not_in(untargeted))
-        )
-    return statement
+        statement = statement.where(_for_ward(Organization.code == filters.ward))
+    if filters.for_my_ward and viewer is not None and viewer.organization is not None and viewer.organization.is_ward:
+        statement = statement.where(_for_ward(Organization.id == viewer.organization_id))
+    return statement.where(*_period_and_attachment_conditions(filters))
 
 
-def matching_post_ids(filters: PostFilters, post_ids: list[int]) -> set[int]:
+def matching_post_ids(filters: PostFilters, post_ids: list[int], viewer: User | None = None) -> set[int]:
     """Which of these posts the list would show for the filters, in one query: the list's own conditions, its keywords
     in their exact form (a saved search is told of what it asked for, not of the looser match)."""
     if not post_ids:
         return set()
-    statement = _filtered(filters).with_only_columns(Post.id).where(Post.id.in_(post_ids))
-    exact, _loose = _keyword_conditions(filters.q)
+    query = search.parse(filters.q)
+    dialect = db.session.get_bind().dialect.name
+    statement = _filtered(filters, viewer, query, dialect).with_only_columns(Post.id).where(Post.id.in_(post_ids))
+    exact, _loose = search.conditions(query, dialect)
     if exact is not None:
         statement = statement.where(exact)
     return set(db.session.scalars(statement))
 
 
-def list_posts(filters: PostFilters) -> PostPage:
-    """Published posts matching the filters, newest first or by closest deadline, 20 a page."""
-    statement = _filtered(filters)
+def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
+    """Published posts matching the filters, newest first, by closest deadline or by relevance, 20 a page. The viewer
+    (when given) is the ward that 「自区あて」 means; for anyone else that filter is ignored."""
+    query = search.parse(filters.q)
+    dialect = db.session.get_bind().dialect.name
+    statement = _filtered(filters, viewer, query, dialect)
     if filters.sort == "deadline":
         # Closing soonest first, among posts that have a deadline (the index gives this order directly).
         statement = statement.where(Post.deadline.is_not(None))
-        order: tuple[UnaryExpression, ...] = (Post.deadline.asc(), Post.id.asc())
+        order: tuple[ColumnElement, ...] = (Post.deadline.asc(), Post.id.asc())
+    elif filters.sort == "relevance" and query.include:
+        order = (search.relevance(query).desc(), Post.published_at.desc(), Post.id.desc())
     else:
         order = (Post.published_at.desc(), Post.id.desc())
-    exact, loose = _keyword_conditions(filters.q)
-    if exact is not None:
-        if loose is not None:
-            # The looser match only when the filters leave no exact one, in the same statement; the second column
-            # tells which of the two the page shows.
-            any_exact = statement.with_only_columns(Post.id).where(exact).correlate(None).exists()
-            statement = statement.where(or_(exact, and_(~any_exact, loose)))
-        else:
-            statement = statement.where(exact)
-        statement = statement.add_columns(exact.label("exact_match"))
-    # The number of results: a count of the filtered posts' ids, never of the whole table.
-    total = db.session.scalar(select(func.count()).select_from(statement.with_only_columns(Post.id).subquery()))
-    statement = statement.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
-    rows = db.session.execute(_with_list_relations(statement)).unique().all()
-    posts = [row[0] for row in rows]
+    exact, loose = search.conditions(query, dialect)
+    # The number of results: a count of the filtered posts' ids, never of the whole table. The looser match only
+    # when the filters leave no exact one: both are counted in the one statement, and the page says which it shows.
+    searched = statement if exact is None else statement.where(exact)
+    loosened = None if loose is None else statement.where(loose)
+    counts = [_count(searched)] + ([] if loosened is None else [_count(loosened)])
+    row = db.session.execute(select(*counts)).one()
+    total: int = row[0] or 0
+    loose_total: int = row[1] if len(row) > 1 else 0
+    ignored_voicing = loosened is not None and not total and loose_total > 0
+    if loosened is not None and ignored_voicing:
+        searched, total = loosened, loose_total
+    statement = searched.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
+    # With keywords, the body too: a card shows where a keyword is found in it when the summary has none.
+    statement = _with_list_relations(statement, *([Post.body] if query.include else []))
+    posts = list(db.session.scalars(statement).unique()) if total else []
     return PostPage(
         items=posts[:PER_PAGE],
         page=filters.page,
         has_next=len(posts) > PER_PAGE,
-        total=total or 0,
-        ignored_voicing=loose is not None and bool(rows) and not rows[0][1],
+        total=total,
+        ignored_voicing=ignored_voicing,
+        highlighted=query.unvoiced if ignored_voicing else query.include,
     )
-
-
-# Kana that a voiced one becomes without its dakuten or handakuten (か, は, う…): a keyword without any of them
-# matches nothing more when voicing is ignored.
-_UNVOICED_FORMS = frozenset(
-    fold(chr(code), ignore_voicing=True)
-    for code in range(0x3041, 0x30FF)
-    if fold(chr(code), ignore_voicing=True) != fold(chr(code))
-)
-
-
-def _keyword_conditions(q: str) -> tuple[ColumnElement[bool] | None, ColumnElement[bool] | None]:
-    """Every keyword in the folded text; and every keyword in the text without dakuten and handakuten, when that
-    could match more (None otherwise)."""
-    words = {word for word in map(fold, q.split()) if word}
-    if not words:
-        return None, None
-    exact = and_(*(Post.search_text.contains(word, autoescape=True) for word in sorted(words)))
-    loose_words = sorted({fold(word, ignore_voicing=True) for word in words})
-    if not _UNVOICED_FORMS.intersection("".join(loose_words)):
-        return exact, None
-    return exact, and_(*(Post.search_text_unvoiced.contains(word, autoescape=True) for word in loose_words))
 
 
 def get_post(post_id: int) -> Post | None:

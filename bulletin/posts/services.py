@@ -202,6 +202,12 @@ def refresh_search_text(post: Post) -> None:
         [post.title, post.summary, post.offered, post.sought, post.body, post.tags.replace(",", " "), post.venue],
         [(org.name, org.kana, org.prefecture_code) for org in organizations],
     )
+    post.search_head = search_head(post.title, post.summary)
+
+
+def search_head(title: str | None, summary: str | None) -> str:
+    """The folded title and summary, where a keyword weighs more."""
+    return f"{fold(title or '')}\n{fold(summary or '')}"
 
 
 def search_texts(texts: Iterable[str | None], organizations: Iterable[tuple[str, str, str]]) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from datetime import date
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from wtforms import SelectChoice
 
 from bulletin.core import uploads
@@ -16,7 +17,7 @@ from bulletin.core.transaction import carry_out, refusal_shown_on, write_separat
 from bulletin.extensions import db
 from bulletin.organizations.data import prefectures
 from bulletin.organizations.services import get_by_code, ward_choices, ward_groups
-from bulletin.posts import queries, services
+from bulletin.posts import queries, search, services
 from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.forms import CloseForm, CoProposerForm, PostForm
 from bulletin.posts.models import CoProposer, Post, PostKind, PostState, RevisionState
@@ -42,11 +43,13 @@ def post_permissions() -> dict:
 def index():
     """Published posts with filters, 20 a page."""
     filters = queries.PostFilters.from_args(request.args)
-    page = queries.list_posts(filters)
+    page = queries.list_posts(filters, viewer=current_user)
     return render_template(
         "posts/index.html",
         page=page,
         filters=filters,
+        deadline_choices=queries.DEADLINE_WITHIN,
+        is_ward_staff=current_user.organization is not None and current_user.organization.is_ward,
         kinds=list(PostKind),
         categories=CATEGORIES,
         prefectures=prefectures(),
@@ -306,6 +309,13 @@ def ours():
         action_form=ConfirmActionForm(),
         can_create=services.can_create_post(current_user),
     )
+
+
+@bp.app_template_global()
+def search_snippet(post: Post, parts: tuple[str, ...], ignore_voicing: bool = False) -> Markup:
+    """The card's summary with the keywords marked, or a snippet of the body where they are (bulletin.posts.search);
+    only on a list searched by keywords, which loads the bodies."""
+    return search.snippet(post.summary, post.body, parts, ignore_voicing)
 
 
 @bp.app_template_global()

@@ -25,7 +25,10 @@ from bulletin.saved_searches.models import SavedSearch, SavedSearchMatch
 MAX_PER_USER = 20
 MATCHED = "saved_search_matched"  # the kind of notification of a new post a saved search matched
 # The filters a saved search keeps: the page and the order are how the list is read, not what it asks for.
-KEPT = ("q", "kind", "category", "prefecture", "ward", "status")
+KEPT = (
+    "q", "kind", "category", "prefecture", "ward", "status",
+    "desired_from", "desired_to", "deadline_within", "has_attachments", "for_my_ward",
+)  # fmt: skip
 
 
 def filters_of(saved: SavedSearch) -> PostFilters:
@@ -117,7 +120,7 @@ def record_matches(post: Post) -> list[SavedSearch]:
     matched = [
         saved
         for saved in candidates
-        if post.can_view(saved.user) and post.id in matching_post_ids(filters_of(saved), [post.id])
+        if post.can_view(saved.user) and post.id in matching_post_ids(filters_of(saved), [post.id], viewer=saved.user)
     ]
     if not matched:
         return []

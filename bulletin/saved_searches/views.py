@@ -54,6 +54,12 @@ def _conditions(filters: PostFilters) -> list[str]:
         else "",
         _("対象の区: %(name)s", name=wards.get(filters.ward, filters.ward)) if filters.ward else "",
         _("状態: 終了・期限切れ") if filters.status == "closed" else "",
+        _("希望時期: %(start)s〜%(end)s", start=filters.desired_from, end=filters.desired_to)
+        if filters.desired_from or filters.desired_to
+        else "",
+        _("締切まで%(n)d日以内", n=filters.deadline_within) if filters.deadline_within else "",
+        _("添付資料あり") if filters.has_attachments else "",
+        _("自区あての提案") if filters.for_my_ward else "",
     ]
     return [part for part in parts if part] or [_("条件なし（すべての公開中の投稿）")]
 

@@ -96,6 +96,9 @@ def cost(client, count_queries, url: str) -> int:
         ("/posts?prefecture=18&category=products", 3),
         ("/posts?ward=131091", 3),
         ("/posts?q=一括", 3),
+        ("/posts?q=一括投稿&sort=relevance", 3),  # the index on both databases, and the score
+        ('/posts?q="一括 投稿" -坂井 ふ&has_attachments=1&deadline_within=30&desired_from=2026-01-01', 3),
+        ("/posts?for_my_ward=1&desired_to=2030-01-01", 3),
         ("/posts?page=2", 23),  # a second page needs more than one page of posts
     ],
 )

@@ -62,6 +62,24 @@ def test_the_list_saves_its_current_filters_by_name(client, auth, people):
     assert "かにの物産" in listed and "キーワード: 黄金がに" in listed
 
 
+def test_the_period_deadline_attachment_and_ward_filters_are_kept_and_told_in_words(client, auth, people):
+    auth.login(people.shinagawa)
+    args = {
+        "desired_from": "2026-11-01", "desired_to": "2026-11-30", "deadline_within": "14", "has_attachments": "1",
+        "for_my_ward": "1",
+    }  # fmt: skip
+
+    client.post("/searches", data={"name": "11月の催し"} | args)
+
+    search = db.session.scalar(select(SavedSearch))
+    kept = saved_searches.filters_of(search)
+    assert (kept.desired_from, kept.desired_to, kept.deadline_within) == ("2026-11-01", "2026-11-30", 14)
+    assert kept.has_attachments and kept.for_my_ward
+    listed = text_of(client.get("/searches"))
+    for words in ("希望時期: 2026-11-01〜2026-11-30", "締切まで14日以内", "添付資料あり", "自区あての提案"):
+        assert words in listed
+
+
 def test_control_characters_in_the_keywords_are_not_kept(client, auth, people):
     auth.login(people.shinagawa)
 

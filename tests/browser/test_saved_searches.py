@@ -14,8 +14,8 @@ pytestmark = pytest.mark.browser
 
 
 def test_a_ward_officer_saves_a_search_and_sees_recommendations(new_page, add_user, moderator, live_server):
-    officer = add_user("hanako@city.fukui-sakai.lg.jp", code=SAKAI, name="坂井 花子")
-    ward_officer = add_user("taro@city.shinagawa.tokyo.jp", code=SHINAGAWA, name="品川 太郎")
+    officer = add_user("kensaku@city.fukui-sakai.lg.jp", code=SAKAI, name="坂井 花子")
+    ward_officer = add_user("kensaku@city.shinagawa.tokyo.jp", code=SHINAGAWA, name="品川 太郎")
     published_proposal(
         live_server,
         officer,

@@ -16,7 +16,13 @@ from bulletin.accounts.models import User, UserState
 from bulletin.core.db import utcnow
 from bulletin.core.urls import absolute_url, path_for
 from bulletin.extensions import db
-from bulletin.notifications.kinds import KINDS, notification_brief, notification_subject, notification_text
+from bulletin.notifications.kinds import (
+    KINDS,
+    SUBJECT_ENDPOINTS,
+    notification_brief,
+    notification_subject,
+    notification_text,
+)
 from bulletin.notifications.mail import queue_email, render_email, waiting_with_key
 from bulletin.notifications.models import (
     DeliveryMode,
@@ -102,6 +108,8 @@ def notify(
     is written anew instead (it then says the latest). `subject` names the queue item of a moderator's notice
     ("post:12"), so that deciding the item reads every moderator's notice of it (`resolve_notices`).
     """
+    if endpoint not in SUBJECT_ENDPOINTS:
+        raise ValueError(f"{endpoint} does not read its notifications: add it to SUBJECT_ENDPOINTS")
     seen: set[int] = set()
     users = []
     for user in recipients:

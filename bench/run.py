@@ -548,7 +548,13 @@ def bench(args: argparse.Namespace, workdir: Path, servers: list[Server]) -> dic
     )
     counted = count_queries(env_counting, workdir, pages, context, timed=TIMED_REQUESTS, check=True)
 
-    app = Server("app", gunicorn_command("bulletin:create_app()", app_port, []), env, workdir, workdir / "app.log")
+    app = Server(
+        "app",
+        gunicorn_command("bulletin:create_app()", app_port, ["-c", str(HERE.parent / "gunicorn.conf.py")]),
+        env,
+        workdir,
+        workdir / "app.log",
+    )
     floor = Server(
         "floor",
         gunicorn_command("floor:create_app()", floor_port, ["--pythonpath", str(HERE)]),

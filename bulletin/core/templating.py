@@ -3,8 +3,9 @@ URLs."""
 
 from __future__ import annotations
 
-from flask import Flask
-from flask_babel import get_locale
+from babel.support import NullTranslations
+from flask import Flask, g, has_app_context
+from flask_babel import get_locale, get_translations
 from flask_wtf.csrf import generate_csrf
 
 from bulletin.core.confirm import confirm_attributes
@@ -19,8 +20,29 @@ def format_size(size: int) -> str:
     return f"{max(size // 1024, 1)} KB"
 
 
+def request_translations() -> NullTranslations:
+    """The catalogue of the locale in force, looked up once per request (and again under `force_locale`): Flask-Babel
+    looks it up anew for every string, which cost a page of 50 strings more than its database queries."""
+    if not has_app_context():
+        return get_translations()
+    babel_context = g.get("_flask_babel")
+    cached = g.get("_bulletin_translations")
+    if babel_context is not None and cached is not None and cached[0] is getattr(babel_context, "babel_locale", None):
+        return cached[1]
+    translations = get_translations()  # selects the locale on first use, and makes g._flask_babel
+    g._bulletin_translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
+    return translations
+
+
 def init_templating(app: Flask) -> None:
-    """Register filters and globals on the Jinja environment."""
+    """Register filters and globals on the Jinja environment, and the translation functions templates call."""
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: request_translations().ugettext(s),
+        ngettext=lambda s, p, n: request_translations().ungettext(s, p, n),
+        pgettext=lambda c, s: request_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: request_translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.jinja_env.filters.update(
         era_date=lambda value: (
             format_era_date(value) if str(get_locale() or "ja") != "en" else format_dual_date(value, "en")

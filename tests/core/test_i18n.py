@@ -216,3 +216,23 @@ def test_mail_to_an_english_user_is_english(client, create_user, outbox):
     assert mail.body.startswith("Dear Hanako Sakai,\n")
     assert "This email was sent automatically" in mail.body
     assert not JAPANESE.search(mail.body.replace("全国連携マッチング掲示板", ""))
+
+
+def test_templates_follow_the_locale_in_force_within_one_request(app):
+    """Templates look the catalogue up once a request, yet a mail rendered in its reader's language (force_locale)
+    and a locale changed mid-request (refresh) are still translated in theirs."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    template = '{{ _("締切") }}'
+    with app.test_request_context("/", headers={"Accept-Language": "ja"}):
+        assert render_template_string(template) == "締切"
+        with force_locale("en"):
+            assert render_template_string(template) == "Deadline"
+        assert render_template_string(template) == "締切"
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        refresh()  # the tests' app context (and g) outlives each request context
+        assert render_template_string(template) == "Deadline"
+        with force_locale("ja"):
+            assert render_template_string(template) == "締切"
+        assert render_template_string(template) == "Deadline"

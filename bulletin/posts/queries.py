@@ -30,6 +30,9 @@ from bulletin.posts.models import (
 )
 
 PER_PAGE = 20
+# The list says how many posts match up to this many, and "more than" beyond: counting stays an index range scan of
+# bounded length however many posts there are.
+COUNT_CAP = 1000
 SORTS = ("newest", "deadline")
 LIST_STATUSES = {"open": (PostState.PUBLISHED,), "closed": (PostState.CLOSED, PostState.EXPIRED)}
 
@@ -91,6 +94,7 @@ class PostPage:
     has_next: bool
     total: int
     ignored_voicing: bool = False
+    total_capped: bool = False
 
     @property
     def has_prev(self) -> bool:
@@ -159,8 +163,9 @@ def list_posts(filters: PostFilters) -> PostPage:
         else:
             statement = statement.where(exact)
         statement = statement.add_columns(exact.label("exact_match"))
-    # The number of results: a count of the filtered posts' ids, never of the whole table.
-    total = db.session.scalar(select(func.count()).select_from(statement.with_only_columns(Post.id).subquery()))
+    # The number of results: a count of the filtered posts' ids, never of the whole table, and at most COUNT_CAP + 1.
+    counted = statement.with_only_columns(Post.id).limit(COUNT_CAP + 1)
+    total = db.session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     statement = statement.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
     rows = db.session.execute(_with_list_relations(statement)).unique().all()
     posts = [row[0] for row in rows]
@@ -168,8 +173,9 @@ def list_posts(filters: PostFilters) -> PostPage:
         items=posts[:PER_PAGE],
         page=filters.page,
         has_next=len(posts) > PER_PAGE,
-        total=total or 0,
+        total=min(total, COUNT_CAP),
         ignored_voicing=loose is not None and bool(rows) and not rows[0][1],
+        total_capped=total > COUNT_CAP,
     )
 
 

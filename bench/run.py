@@ -143,6 +143,14 @@ PAGES = (
         markers=(LOGOUT, b'class="messages"', b'id="latest"', b'id="reply-heading"'),
     ),
     Page(
+        "post_detail_own",
+        "post detail, own ({busy_responses} responses)",
+        "/posts/{busy_post}",
+        **RESPONSES,
+        markers=(LOGOUT, b'id="responses-heading"', b'href="/conversations/'),
+        target=DETAIL,
+    ),
+    Page(
         "dashboard",
         "dashboard ({conversations} convs)",
         "/dashboard",
@@ -452,6 +460,8 @@ def page_context(seeded: dict, talk: dict) -> dict[str, str]:
         "conversation": str(talk["long_conversation_id"]),
         "messages": str(talk["long_messages"]),
         "conversations": str(talk["inserted"] or talk["conversations"]),
+        "busy_post": str(talk["busy_post_id"]),
+        "busy_responses": str(talk["busy_responses"]),
     }
 
 

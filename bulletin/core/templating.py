@@ -4,7 +4,7 @@ URLs."""
 from __future__ import annotations
 
 from babel.support import NullTranslations
-from flask import Flask, g, has_app_context
+from flask import Flask, g
 from flask_babel import get_locale, get_translations
 from flask_wtf.csrf import generate_csrf
 
@@ -23,10 +23,11 @@ def format_size(size: int) -> str:
 def request_translations() -> NullTranslations:
     """The catalogue of the locale in force, looked up once per request (and again under `force_locale`): Flask-Babel
     looks it up anew for every string, which cost a page of 50 strings more than its database queries."""
-    if not has_app_context():
+    try:
+        babel_context = g.get("_flask_babel")
+        cached = g.get("_bulletin_translations")
+    except RuntimeError:  # outside an app context
         return get_translations()
-    babel_context = g.get("_flask_babel")
-    cached = g.get("_bulletin_translations")
     if babel_context is not None and cached is not None and cached[0] is getattr(babel_context, "babel_locale", None):
         return cached[1]
     translations = get_translations()  # selects the locale on first use, and makes g._flask_babel

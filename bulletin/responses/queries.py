@@ -29,9 +29,14 @@ from bulletin.responses.models import (
 from bulletin.responses.services import can_respond
 
 DASHBOARD_LIMIT = 200
+AWAITING_SHOWN = 20
 CASES_PER_PAGE = 20
 MESSAGES_PER_PAGE = 50
 CONVERSATIONS_PER_PAGE = 20
+
+
+# What a line of the desk shows of a post: its title, as a link; the long texts stay in the database.
+_POST_LINK_COLUMNS = (Post.id, Post.title, Post.organization_id)
 
 
 def get_conversation(conversation_id: int) -> Conversation | None:
@@ -149,7 +154,7 @@ def organization_conversations(user: User, page: int = 1) -> ConversationPage:
             )
         )
         .options(
-            joinedload(Conversation.post),
+            joinedload(Conversation.post).load_only(*_POST_LINK_COLUMNS),
             joinedload(Conversation.post_organization),
             joinedload(Conversation.partner_organization),
             joinedload(Conversation.response),
@@ -167,15 +172,20 @@ def organization_conversations(user: User, page: int = 1) -> ConversationPage:
 
 
 def responses_awaiting_answer(user: User) -> list[Response]:
-    """Open responses to the posts of the user's organization, oldest first."""
+    """The 20 oldest open responses to the posts of the user's organization, and the 21st if there is one (the desk
+    then says "20 or more"; every one of them is also among its conversations)."""
     return list(
         db.session.scalars(
             select(Response)
             .join(Response.post)
             .where(Post.organization_id == user.organization_id, Response.state == ResponseState.OPEN)
-            .options(joinedload(Response.organization), joinedload(Response.post), joinedload(Response.conversation))
+            .options(
+                joinedload(Response.organization),
+                joinedload(Response.post).load_only(*_POST_LINK_COLUMNS),
+                joinedload(Response.conversation),
+            )
             .order_by(Response.created_at)
-            .limit(DASHBOARD_LIMIT)
+            .limit(AWAITING_SHOWN + 1)
         )
     )
 

@@ -283,6 +283,7 @@ def dashboard():
         "responses/dashboard.html",
         conversations=queries.organization_conversations(current_user, page),
         awaiting=queries.responses_awaiting_answer(current_user),
+        awaiting_shown=queries.AWAITING_SHOWN,
         partnerships=queries.organization_partnerships(current_user),
     )
 

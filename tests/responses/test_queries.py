@@ -355,7 +355,7 @@ def test_the_dashboard_shows_what_it_loads(client, auth, people):
     assert 'rel="next"' in html
     html = client.get("/dashboard?page=10").get_data(as_text=True)
     assert "一括の投稿 180<" in html and "一括の投稿 199<" in html and 'rel="next"' not in html
-    assert "回答を待っている応答（50件）" in html  # open responses to 坂井市's own proposals: every fourth
+    assert "回答を待っている応答（20件以上）" in html  # of 50 open responses: the 20 oldest shown
     assert "連携（50件）" in html and "事例公開中" in html
 
 

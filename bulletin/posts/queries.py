@@ -252,14 +252,25 @@ def revision_told_to_owners(post: Post) -> PostRevision | None:
     )
 
 
-def organization_posts(user: User) -> list[Post]:
-    """Every post of the user's organization (and those it co-proposes), in every state, newest first."""
+@dataclass
+class OwnPostPage:
+    """One page of the organization's own posts, 20 a page."""
+
+    items: list[Post]
+    page: int
+    has_next: bool
+
+
+def organization_posts(user: User, page: int = 1) -> OwnPostPage:
+    """A page of the posts of the user's organization (and those it co-proposes), in every state, newest first."""
     co_posts = select(CoProposer.post_id).where(
         CoProposer.organization_id == user.organization_id, CoProposer.state == CoProposerState.ACCEPTED
     )
     statement = select(Post).where(or_(Post.organization_id == user.organization_id, Post.id.in_(co_posts)))
-    statement = statement.order_by(Post.updated_at.desc(), Post.id.desc()).limit(500)
-    return list(db.session.scalars(_with_list_relations(statement)).unique())
+    statement = statement.order_by(Post.updated_at.desc(), Post.id.desc())
+    statement = statement.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
+    posts = list(db.session.scalars(_with_list_relations(statement)).unique())
+    return OwnPostPage(posts[:PER_PAGE], page, len(posts) > PER_PAGE)
 
 
 def co_proposal_invitations(user: User) -> list[CoProposer]:

@@ -849,3 +849,29 @@ def test_pages_no_notification_can_be_about_do_not_look_for_unread_ones(client, 
 def test_a_notification_links_only_to_pages_that_read_it(app):
     with pytest.raises(ValueError):
         notifications.notify([], "post_targeted", {}, "main.terms")
+
+
+def test_the_centre_costs_the_same_with_3_or_120_notifications(client, auth, create_user, count_queries):
+    """50 a page, newest first: the first, a middle and the last page cost the same queries, at most 8, no write."""
+    reader = create_user(SHINAGAWA, email="many@city.shinagawa.tokyo.jp")
+
+    def add(count: int) -> None:
+        for number in range(count):
+            notifications.notify([reader], "post_targeted", {"org": "坂井市", "title": f"投稿{number}"}, "posts.ours")
+        db.session.commit()
+
+    def cost(path: str) -> tuple[int, list[str]]:
+        client.get(path)
+        with count_queries() as counter:
+            assert client.get(path).status_code == 200
+        return counter.count, [s for s in counter.statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+
+    add(3)
+    auth.login(reader)
+    small = cost("/notifications")
+    add(117)
+    assert cost("/notifications") == cost("/notifications?page=2") == cost("/notifications?page=3") == small
+    assert small[0] <= 8 and small[1] == []
+    pages = [page_of(client.get(f"/notifications?page={number}")) for number in (1, 2, 3)]
+    items = [len([e for e in page.all("li") if "notification" in e.attrs.get("class", "").split()]) for page in pages]
+    assert items == [50, 50, 20]

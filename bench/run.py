@@ -460,7 +460,7 @@ def page_context(seeded: dict, talk: dict) -> dict[str, str]:
         "conversation": str(talk["long_conversation_id"]),
         "messages": str(talk["long_messages"]),
         "conversations": str(talk["inserted"] or talk["conversations"]),
-        "busy_post": str(talk["busy_post_id"]),
+        "busy_post": str(talk["busy_post_id"] or seeded["detail_post_id"]),  # the demo's: 坂井市 may have none
         "busy_responses": str(talk["busy_responses"]),
     }
 

@@ -20,19 +20,31 @@ def format_size(size: int) -> str:
     return f"{max(size // 1024, 1)} KB"
 
 
-def request_translations() -> NullTranslations:
-    """The catalogue of the locale in force, looked up once per request (and again under `force_locale`): Flask-Babel
-    looks it up anew for every string, which cost a page of 50 strings more than its database queries."""
+def _locale_in_force() -> tuple[object, NullTranslations, str]:
+    """The locale in force, its catalogue and its code, looked up once per request (and again under `force_locale`
+    or after `refresh`): Flask-Babel looks them up anew for every string and every date, which cost a page of 50
+    strings and 40 dates more than its database queries."""
     try:
         babel_context = g.get("_flask_babel")
-        cached = g.get("_bulletin_translations")
+        cached = g.get("_bulletin_locale")
     except RuntimeError:  # outside an app context
-        return get_translations()
+        return None, get_translations(), str(get_locale() or "ja")
     if babel_context is not None and cached is not None and cached[0] is getattr(babel_context, "babel_locale", None):
-        return cached[1]
+        return cached
     translations = get_translations()  # selects the locale on first use, and makes g._flask_babel
-    g._bulletin_translations = (getattr(g.get("_flask_babel"), "babel_locale", None), translations)
-    return translations
+    locale = getattr(g.get("_flask_babel"), "babel_locale", None)
+    g._bulletin_locale = (locale, translations, str(locale or "ja"))
+    return g._bulletin_locale
+
+
+def request_translations() -> NullTranslations:
+    """The catalogue of the locale in force."""
+    return _locale_in_force()[1]
+
+
+def request_locale() -> str:
+    """The code of the locale in force: "ja" or "en"."""
+    return _locale_in_force()[2]
 
 
 def init_templating(app: Flask) -> None:
@@ -45,12 +57,10 @@ def init_templating(app: Flask) -> None:
         newstyle=True,
     )
     app.jinja_env.filters.update(
-        era_date=lambda value: (
-            format_era_date(value) if str(get_locale() or "ja") != "en" else format_dual_date(value, "en")
-        ),
-        dual_date=lambda value: format_dual_date(value, str(get_locale() or "ja")),
+        era_date=lambda value: format_era_date(value) if request_locale() != "en" else format_dual_date(value, "en"),
+        dual_date=lambda value: format_dual_date(value, request_locale()),
         datetime_jst=format_datetime,
-        fiscal_year=lambda year: format_fiscal_year(year, str(get_locale() or "ja")),
+        fiscal_year=lambda year: format_fiscal_year(year, request_locale()),
         filesize=format_size,
     )
     app.jinja_env.globals.update(

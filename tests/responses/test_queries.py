@@ -384,3 +384,29 @@ def test_the_public_cases_cost_the_same_with_few_or_many(app, people, count_quer
     second_page = cost(visitor, count_queries, "/cases?page=2")
     assert small.writes == large.writes == second_page.writes == []
     assert large.queries == small.queries == second_page.queries <= MAX_QUERIES
+
+
+def test_a_post_seen_by_its_own_organization_costs_the_same_with_1_or_20_responses(client, auth, people, count_queries):
+    """The post's page lists every response to its own organization: the same queries for 1 as for 20, at most 8."""
+    one = a_conversation(people.sakai, people.shinagawa, "応答が1件の提案").post
+    many = a_conversation(people.sakai, people.shinagawa, "応答が20件の提案").post
+    for ward in [w for w in ward_organizations() if w.id != people.shinagawa.organization_id][:19]:
+        response = Response(post=many, organization_id=ward.id, kind=ResponseKind.INTEREST)
+        db.session.add_all(
+            [
+                response,
+                Conversation(
+                    response=response,
+                    post=many,
+                    post_organization_id=many.organization_id,
+                    partner_organization_id=ward.id,
+                ),
+            ]
+        )
+    db.session.commit()
+    auth.login(people.sakai)
+    client.get("/cases")
+    small, large = (cost(client, count_queries, f"/posts/{post.id}") for post in (one, many))
+    assert small.writes == large.writes == []
+    assert small.queries == large.queries <= MAX_QUERIES
+    assert client.get(f"/posts/{many.id}").get_data(as_text=True).count('href="/conversations/') == 20

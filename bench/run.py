@@ -814,7 +814,7 @@ def print_responses_notes(data: dict) -> None:
             f"{row['page']} {row['bytes'] / 1000:.0f} KB ({row['bytes'] / floor_bytes:.0f}x the floor's)"
             for row in rows
         )
-        + f"; the conversation page holds all {talk['long_messages']} messages, no paging"
+        + f"; the conversation page shows the newest 50 of its {talk['long_messages']} messages"
     )
 
 
@@ -907,7 +907,7 @@ def print_report(data: dict) -> None:
     if settings["posts"] < 100_000 and "posts_search" in keys:
         print(f"  (search is measured over {settings['posts']:,} posts; `--posts 100000` for the size §7 names)")
     if "post_detail" in keys:
-        print("  (post detail: the seed adds no responses, and a non-owner sees only its own: not '20 responses')")
+        print("  (post detail: a ward's view of a proposal, without responses; post_detail_own has the 20 responses)")
     if keys & {page.key for page in GROUPS["responses"]}:
         print("  (conversation, dashboard: no ratio target in §7 or the issue: ratio reported, query bar judged)")
 

@@ -39,11 +39,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import seed_posts  # the post templates (bench/ is on sys.path when this runs as a script)
-from sqlalchemy import func, insert, or_, select
+from sqlalchemy import func, insert, or_, select, update
 
 ORGANIZATION_CODE = "182109"  # 坂井市
 OFFICER_EMAIL = "kanko@city.fukui-sakai.lg.jp"
 DEMO_PASSWORD = "kogane-gani-2015"
+BUSY_RESPONSES = 20  # the second oldest post is answered by this many wards (the detail page with 20 responses)
 LONG_UNREAD = 4  # the long conversation ends with this many messages of the ward, not yet read by the officer
 DECLINED_SHARE = 0.10
 ACCEPTED_SHARE = 0.05
@@ -264,7 +265,13 @@ def seed(count: int, long_messages: int, rng: random.Random) -> dict:
             responses, conversations, partnerships, messages = [], [], [], []
             talks = []  # per conversation: its messages (dicts) in order, ward author, ward id
             posts.sort(key=lambda post: (post[2].replace(tzinfo=None), post[0]))  # the oldest post has the long talk
+            busy_id, busy_title, _ = posts[1] if len(posts) > BUSY_RESPONSES else (None, "", None)
+            if busy_id is not None:  # written by the officer, who still works there: the page names them as contact
+                db.session.execute(update(Post).where(Post.id == busy_id).values(created_by_id=officer_id))
             for n, (post_id, post_title, published_at) in enumerate(posts):
+                busy = busy_id is not None and 1 <= n <= BUSY_RESPONSES  # 20 wards in turn: 20 different ones
+                if busy:
+                    post_id, post_title = busy_id, busy_title
                 ward = ward_order[n % len(ward_order)]
                 ward_user = ward_users[ward.id]
                 response_id, conversation_id = first_response + n, first_conversation + n
@@ -308,9 +315,9 @@ def seed(count: int, long_messages: int, rng: random.Random) -> dict:
                     )
                 draw = rng.random()
                 state = ResponseState.OPEN
-                if not is_long and draw < ACCEPTED_SHARE:
+                if not is_long and not busy and draw < ACCEPTED_SHARE:
                     state = ResponseState.ACCEPTED
-                elif not is_long and draw < ACCEPTED_SHARE + DECLINED_SHARE:
+                elif not is_long and not busy and draw < ACCEPTED_SHARE + DECLINED_SHARE:
                     state = ResponseState.DECLINED
                 decided_at = None if state == ResponseState.OPEN else talk[-1]["created_at"] + timedelta(hours=2)
                 if decided_at is not None and decided_at > now:
@@ -397,6 +404,15 @@ def seed(count: int, long_messages: int, rng: random.Random) -> dict:
             Conversation.post_organization_id == organization.id,
             Conversation.partner_organization_id == organization.id,
         )
+        # the officer's post with the most responses (the seeded one with 20, else the demo's)
+        busy_post = db.session.execute(
+            select(Response.post_id, func.count(Response.id).label("responses"))
+            .join(Post, Post.id == Response.post_id)
+            .where(Post.organization_id == organization.id, Post.state == PostState.PUBLISHED)
+            .group_by(Response.post_id)
+            .order_by(func.count(Response.id).desc(), Response.post_id)
+            .limit(1)
+        ).first()
         if long_id is None:  # the demo's: the officer's conversation with the most messages
             long_id = db.session.scalar(
                 select(Conversation.id).where(mine).order_by(Conversation.message_count.desc(), Conversation.id)
@@ -450,6 +466,14 @@ def seed(count: int, long_messages: int, rng: random.Random) -> dict:
             "long_messages": counts[0] if long_id else 0,
             "long_last_message_id": counts[1],
             "long_unread": long_unread,
+            "busy_post_id": busy_post.post_id
+            if busy_post
+            else db.session.scalar(  # none answered: its newest published post
+                select(func.max(Post.id)).where(
+                    Post.organization_id == organization.id, Post.state == PostState.PUBLISHED
+                )
+            ),
+            "busy_responses": busy_post.responses if busy_post else 0,
             "published": db.session.scalar(select(func.count(Post.id)).where(Post.state == PostState.PUBLISHED)),
             "posts": db.session.scalar(select(func.count(Post.id))),
             "seconds": round(time.perf_counter() - started, 2),

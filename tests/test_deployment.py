@@ -65,3 +65,16 @@ def test_gunicorn_with_two_workers_and_no_redis_warns(tmp_path):
 def test_gunicorn_with_redis_does_not_warn(tmp_path):
     log = gunicorn_log(tmp_path, 2, REDIS_URL="redis://127.0.0.1:6379/0")
     assert "Booting worker" in log and "REDIS_URL is not set" not in log, log
+
+
+def test_each_worker_freezes_what_the_app_built_at_start():
+    """gunicorn.conf.py's post_worker_init leaves the app's long-lived objects out of the collector's passes."""
+    import gc
+    import runpy
+
+    hooks = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    try:
+        hooks["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

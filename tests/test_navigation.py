@@ -93,3 +93,17 @@ def test_the_list_counts_the_matching_posts_and_clears_the_filters(app, people, 
     nothing = page_of(browser.get("/posts?q=存在しない言葉"))
     assert "0件の投稿" in nothing.by_id("results-heading").text
     assert [a.attrs["href"] for a in nothing.all("a") if a.text.strip() == "条件をクリア"] == ["/posts"]
+
+
+def test_the_count_stops_at_its_cap_and_says_so(app, people, make_post, monkeypatch):
+    """Counting stops after COUNT_CAP posts (1,000): a count of every published post would grow with the table."""
+    from bulletin.posts import queries as post_queries
+
+    monkeypatch.setattr(post_queries, "COUNT_CAP", 3)
+    for number in range(4):
+        make_post(people.sakai, title=f"坂井市の投稿 {number}", category="products" if number < 3 else "tourism")
+    db.session.commit()
+    browser = new_client(app, people.shinagawa)
+    assert page_of(browser.get("/posts")).by_id("results-heading").text.split() == ["検索結果", "3件以上の投稿"]
+    products = page_of(browser.get("/posts?category=products"))
+    assert products.by_id("results-heading").text.split() == ["検索結果", "3件の投稿"]

@@ -222,6 +222,23 @@ KINDS: dict[str, Kind] = {
 }
 
 # Params holding a date (ISO), shown as the app shows dates: 令和9年3月31日（2027-03-31）.
+# The pages a notification may be about: opening one reads its notifications. No other page asks whether it has
+# any, so `notify` refuses any other endpoint.
+SUBJECT_ENDPOINTS = frozenset(
+    {
+        "accounts.members",
+        "moderation.queue",
+        "moderation.review_post",
+        "moderation.review_revision",
+        "posts.edit",
+        "posts.ours",
+        "posts.show",
+        "responses.case",
+        "responses.conversation",
+        "responses.partnership",
+    }
+)
+
 DATE_PARAMS = ("deadline", "desired_from", "desired_until")
 
 

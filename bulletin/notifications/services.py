@@ -16,7 +16,13 @@ from bulletin.accounts.models import User, UserState
 from bulletin.core.db import utcnow
 from bulletin.core.urls import absolute_url, path_for
 from bulletin.extensions import db
-from bulletin.notifications.kinds import KINDS, notification_brief, notification_subject, notification_text
+from bulletin.notifications.kinds import (
+    KINDS,
+    SUBJECT_ENDPOINTS,
+    notification_brief,
+    notification_subject,
+    notification_text,
+)
 from bulletin.notifications.mail import queue_email, render_email, waiting_with_key
 from bulletin.notifications.models import (
     DeliveryMode,
@@ -106,6 +112,8 @@ def notify(
     given, is the e-mail delivery for everyone instead of their preference for the kind (a saved search has its own),
     except for those who turned the kind's e-mail off.
     """
+    if endpoint not in SUBJECT_ENDPOINTS:
+        raise ValueError(f"{endpoint} does not read its notifications: add it to SUBJECT_ENDPOINTS")
     seen: set[int] = set()
     users = []
     for user in recipients:

@@ -17,7 +17,7 @@ from bulletin.core.transaction import write_separately
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import csrf, db
 from bulletin.notifications import services
-from bulletin.notifications.kinds import KINDS, notification_brief, notification_text
+from bulletin.notifications.kinds import KINDS, SUBJECT_ENDPOINTS, notification_brief, notification_text
 from bulletin.notifications.models import DeliveryMode, Notification
 from bulletin.organizations.data import prefectures as prefectures_by_code
 from bulletin.organizations.services import prefecture_groups
@@ -146,8 +146,11 @@ def unsubscribe(token: str):
 @bp.before_app_request
 def read_notifications_of_this_page():
     """Opening the page a notification is about (from the e-mail, the dashboard…) reads it: a write on GET, made
-    only when the user has unread notifications for exactly this page."""
-    if request.method != "GET" or not current_user.is_authenticated or not current_user.unread_notifications:
+    only when the user has unread notifications for exactly this page. Other pages, and users with nothing unread
+    (the count is on the user's row), cost no query."""
+    if request.method != "GET" or request.endpoint not in SUBJECT_ENDPOINTS:
+        return
+    if not current_user.is_authenticated or not current_user.unread_notifications:
         return
     if services.has_unread_for_path(current_user, request.path):
         user_id, path = current_user.id, request.path

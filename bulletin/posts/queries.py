@@ -33,6 +33,9 @@ from bulletin.posts.models import (
 )
 
 PER_PAGE = 20
+# The list says how many posts match up to this many, and "more than" beyond: counting stays an index range scan of
+# bounded length however many posts there are.
+COUNT_CAP = 1000
 SORTS = ("newest", "deadline", "relevance")
 LIST_STATUSES = {"open": (PostState.PUBLISHED,), "closed": (PostState.CLOSED, PostState.EXPIRED)}
 DEADLINE_WITHIN = (7, 14, 30)  # the choices of 「締切まで」, in days
@@ -119,6 +122,7 @@ class PostPage:
     total: int
     ignored_voicing: bool = False
     highlighted: tuple[str, ...] = ()
+    total_capped: bool = False
 
     @property
     def has_prev(self) -> bool:
@@ -185,8 +189,9 @@ def _period_and_attachment_conditions(filters: PostFilters) -> list[ColumnElemen
 
 
 def _count(statement: Select) -> ScalarSelect:
-    """The number of posts the statement selects, as a subquery."""
-    return select(func.count()).select_from(statement.with_only_columns(Post.id).subquery()).scalar_subquery()
+    """The number of posts the statement selects, up to COUNT_CAP + 1, as a subquery."""
+    counted = statement.with_only_columns(Post.id).limit(COUNT_CAP + 1)
+    return select(func.count()).select_from(counted.subquery()).scalar_subquery()
 
 
 def _filtered(filters: PostFilters, viewer: User | None, query: search.Query, dialect: str) -> Select:
@@ -254,9 +259,10 @@ def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
         items=posts[:PER_PAGE],
         page=filters.page,
         has_next=len(posts) > PER_PAGE,
-        total=total,
+        total=min(total, COUNT_CAP),
         ignored_voicing=ignored_voicing,
         highlighted=query.unvoiced if ignored_voicing else query.include,
+        total_capped=total > COUNT_CAP,
     )
 
 
@@ -311,14 +317,25 @@ def revision_told_to_owners(post: Post) -> PostRevision | None:
     )
 
 
-def organization_posts(user: User) -> list[Post]:
-    """Every post of the user's organization (and those it co-proposes), in every state, newest first."""
+@dataclass
+class OwnPostPage:
+    """One page of the organization's own posts, 20 a page."""
+
+    items: list[Post]
+    page: int
+    has_next: bool
+
+
+def organization_posts(user: User, page: int = 1) -> OwnPostPage:
+    """A page of the posts of the user's organization (and those it co-proposes), in every state, newest first."""
     co_posts = select(CoProposer.post_id).where(
         CoProposer.organization_id == user.organization_id, CoProposer.state == CoProposerState.ACCEPTED
     )
     statement = select(Post).where(or_(Post.organization_id == user.organization_id, Post.id.in_(co_posts)))
-    statement = statement.order_by(Post.updated_at.desc(), Post.id.desc()).limit(500)
-    return list(db.session.scalars(_with_list_relations(statement)).unique())
+    statement = statement.order_by(Post.updated_at.desc(), Post.id.desc())
+    statement = statement.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
+    posts = list(db.session.scalars(_with_list_relations(statement)).unique())
+    return OwnPostPage(posts[:PER_PAGE], page, len(posts) > PER_PAGE)
 
 
 def co_proposal_invitations(user: User) -> list[CoProposer]:

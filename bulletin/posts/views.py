@@ -302,9 +302,10 @@ def ours():
     """Our posts: the organization's own in every state, and invitations to co-propose."""
     if current_user.organization_id is None:
         abort(404)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000)
     return render_template(
         "posts/ours.html",
-        posts=queries.organization_posts(current_user),
+        posts=queries.organization_posts(current_user, page),
         invitations=queries.co_proposal_invitations(current_user),
         action_form=ConfirmActionForm(),
         can_create=services.can_create_post(current_user),

@@ -29,7 +29,14 @@ from bulletin.responses.models import (
 from bulletin.responses.services import can_respond
 
 DASHBOARD_LIMIT = 200
+AWAITING_SHOWN = 20
 CASES_PER_PAGE = 20
+MESSAGES_PER_PAGE = 50
+CONVERSATIONS_PER_PAGE = 20
+
+
+# What a line of the desk shows of a post: its title, as a link; the long texts stay in the database.
+_POST_LINK_COLUMNS = (Post.id, Post.title, Post.organization_id)
 
 
 def get_conversation(conversation_id: int) -> Conversation | None:
@@ -54,15 +61,42 @@ def visible_conversation_or_404(conversation_id: int, user: User) -> Conversatio
     return conversation
 
 
-def messages_of(conversation: Conversation) -> list[Message]:
-    """Every message in order, with author and organization, in one query."""
-    return list(
+@dataclass
+class MessagePage:
+    """One page of a conversation: up to 50 messages in order, and the id to read older ones before (None when
+    these are the first)."""
+
+    messages: list[Message]
+    older_before: int | None
+
+
+def message_page(conversation: Conversation, before: int | None = None) -> MessagePage:
+    """The newest messages (before a message id, for older pages), with author, organization and files: two queries
+    through the (conversation, id) index, whatever the conversation's length."""
+    statement = select(Message).where(Message.conversation_id == conversation.id)
+    if before is not None:
+        statement = statement.where(Message.id < before)
+    newest_first = list(
         db.session.scalars(
-            select(Message)
-            .where(Message.conversation_id == conversation.id)
-            .options(joinedload(Message.author), joinedload(Message.organization), selectinload(Message.attachments))
-            .order_by(Message.id)
+            statement.options(
+                joinedload(Message.author), joinedload(Message.organization), selectinload(Message.attachments)
+            )
+            .order_by(Message.id.desc())
+            .limit(MESSAGES_PER_PAGE + 1)
         )
+    )
+    shown = newest_first[:MESSAGES_PER_PAGE]
+    older = shown[-1].id if len(newest_first) > MESSAGES_PER_PAGE else None
+    return MessagePage(shown[::-1], older)
+
+
+def first_message_of(conversation: Conversation, organization_id: int) -> Message | None:
+    """The first message an organization wrote in the conversation."""
+    return db.session.scalar(
+        select(Message)
+        .where(Message.conversation_id == conversation.id, Message.organization_id == organization_id)
+        .order_by(Message.id)
+        .limit(1)
     )
 
 
@@ -84,8 +118,18 @@ class ConversationRow:
     unread: int
 
 
-def organization_conversations(user: User, limit: int = DASHBOARD_LIMIT) -> list[ConversationRow]:
-    """The conversations of the user's organization, latest activity first, with unread counts, in one query."""
+@dataclass
+class ConversationPage:
+    """One page of the desk's conversations, 20 a page."""
+
+    rows: list[ConversationRow]
+    page: int
+    has_next: bool
+
+
+def organization_conversations(user: User, page: int = 1) -> ConversationPage:
+    """A page of the conversations of the user's organization, latest activity first, with unread counts, in one
+    query."""
     read = (
         select(ConversationRead.conversation_id, ConversationRead.last_read_message_id)
         .where(ConversationRead.user_id == user.id)
@@ -110,28 +154,38 @@ def organization_conversations(user: User, limit: int = DASHBOARD_LIMIT) -> list
             )
         )
         .options(
-            joinedload(Conversation.post),
+            joinedload(Conversation.post).load_only(*_POST_LINK_COLUMNS),
             joinedload(Conversation.post_organization),
             joinedload(Conversation.partner_organization),
             joinedload(Conversation.response),
         )
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-        .limit(limit)
+        .offset((page - 1) * CONVERSATIONS_PER_PAGE)
+        .limit(CONVERSATIONS_PER_PAGE + 1)
     )
-    rows = cast(Iterable[tuple[Conversation, int]], db.session.execute(statement))
-    return [ConversationRow(conversation, count) for conversation, count in rows]
+    rows = list(cast(Iterable[tuple[Conversation, int]], db.session.execute(statement)))
+    return ConversationPage(
+        [ConversationRow(conversation, count) for conversation, count in rows[:CONVERSATIONS_PER_PAGE]],
+        page,
+        len(rows) > CONVERSATIONS_PER_PAGE,
+    )
 
 
 def responses_awaiting_answer(user: User) -> list[Response]:
-    """Open responses to the posts of the user's organization, oldest first."""
+    """The 20 oldest open responses to the posts of the user's organization, and the 21st if there is one (the desk
+    then says "20 or more"; every one of them is also among its conversations)."""
     return list(
         db.session.scalars(
             select(Response)
             .join(Response.post)
             .where(Post.organization_id == user.organization_id, Response.state == ResponseState.OPEN)
-            .options(joinedload(Response.organization), joinedload(Response.post), joinedload(Response.conversation))
+            .options(
+                joinedload(Response.organization),
+                joinedload(Response.post).load_only(*_POST_LINK_COLUMNS),
+                joinedload(Response.conversation),
+            )
             .order_by(Response.created_at)
-            .limit(DASHBOARD_LIMIT)
+            .limit(AWAITING_SHOWN + 1)
         )
     )
 

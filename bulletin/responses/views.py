@@ -46,9 +46,11 @@ def respond(post_id: int):
 @bp.route("/conversations/<int:conversation_id>", methods=["GET", "POST"])
 @login_required
 def conversation(conversation_id: int):
-    """The conversation between the two organizations: messages in order, unread ones marked, a reply form.
+    """The conversation between the two organizations: its newest 50 messages in order (older ones a page back each),
+    unread ones marked, a reply form.
 
-    Reading moves the user's read marker: a write on GET, made only when there is something new to mark.
+    Reading moves the user's read marker up to the newest message shown: a write on GET, made only when there is
+    something new to mark.
     """
     conversation = queries.visible_conversation_or_404(conversation_id, current_user)
     form = MessageForm()
@@ -59,13 +61,17 @@ def conversation(conversation_id: int):
             )
         if outcome.ok:
             return redirect(url_for("responses.conversation", conversation_id=conversation.id, _anchor="latest"))
-    messages = queries.messages_of(conversation)
+    before = request.args.get("before", type=int) if request.method == "GET" else None
+    shown = queries.message_page(conversation, before)
+    messages = shown.messages
     last_read = queries.last_read_id(current_user, conversation)
     first_unread_id = next((m.id for m in messages if m.id > last_read and m.author_id != current_user.id), None)
     page = render_template(
         "responses/conversation.html",
         conversation=conversation,
         messages=messages,
+        older_before=shown.older_before,
+        is_latest=before is None,
         first_unread_id=first_unread_id,
         contacts=queries.conversation_contacts(conversation),
         form=form,
@@ -73,7 +79,7 @@ def conversation(conversation_id: int):
         report_form=ReasonForm(formdata=None),
     )
     # Only a plain read moves the marker (a refused reply changes nothing), and only after rendering: the marker's
-    # own transaction ends the one the page was read in.
+    # own transaction ends the one the page was read in. It never passes the newest message shown.
     if request.method == "GET" and messages and messages[-1].id > last_read and not current_user.is_moderator:
         user_id, newest_id = current_user.id, messages[-1].id
         write_separately(lambda: services.mark_read(user_id, conversation_id, newest_id))
@@ -105,8 +111,7 @@ def _decision_confirmation(response: Response, decision: str):
     conversation = response.conversation
     refused_go_to(url_for("responses.conversation", conversation_id=conversation.id))
     services.check_can_decide(current_user, response)
-    messages = queries.messages_of(conversation)
-    first = next((m.body for m in messages if m.organization_id == response.organization_id), "")
+    first = queries.first_message_of(conversation, response.organization_id)
     return confirm_page(
         Confirmation(
             kind=f"{decision}_response",
@@ -117,7 +122,7 @@ def _decision_confirmation(response: Response, decision: str):
                 (_("応答した団体"), response.organization.display_name),
                 (_("応答の種類"), str(response.kind.label)),
             ],
-            excerpt=excerpt(first),
+            excerpt=excerpt(first.body if first else ""),
         ),
         ConfirmActionForm(),
     )
@@ -274,10 +279,12 @@ def dashboard():
     """The organization's desk: open conversations with unread counts, responses awaiting an answer, partnerships."""
     if current_user.organization_id is None:
         abort(404)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 10_000)
     return render_template(
         "responses/dashboard.html",
-        conversations=queries.organization_conversations(current_user),
+        conversations=queries.organization_conversations(current_user, page),
         awaiting=queries.responses_awaiting_answer(current_user),
+        awaiting_shown=queries.AWAITING_SHOWN,
         partnerships=queries.organization_partnerships(current_user),
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -216,3 +217,29 @@ def test_mail_to_an_english_user_is_english(client, create_user, outbox):
     assert mail.body.startswith("Dear Hanako Sakai,\n")
     assert "This email was sent automatically" in mail.body
     assert not JAPANESE.search(mail.body.replace("全国連携マッチング掲示板", ""))
+
+
+def test_templates_follow_the_locale_in_force_within_one_request(app):
+    """Templates look the catalogue up once a request, yet a mail rendered in its reader's language (force_locale)
+    and a locale changed mid-request (refresh) are still translated in theirs."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    template = '{{ _("締切") }}'
+    dated = "{{ day|dual_date }}"
+    day = date(2026, 4, 1)
+    with app.test_request_context("/", headers={"Accept-Language": "ja"}):
+        assert render_template_string(template) == "締切"
+        japanese_date = render_template_string(dated, day=day)
+        with force_locale("en"):
+            assert render_template_string(template) == "Deadline"
+            english_date = render_template_string(dated, day=day)
+        assert render_template_string(template) == "締切"
+        assert render_template_string(dated, day=day) == japanese_date != english_date
+        assert "令和" in japanese_date and "令和" not in english_date
+    with app.test_request_context("/", headers={"Accept-Language": "en"}):
+        refresh()  # the tests' app context (and g) outlives each request context
+        assert render_template_string(template) == "Deadline"
+        with force_locale("ja"):
+            assert render_template_string(template) == "締切"
+        assert render_template_string(template) == "Deadline"

@@ -633,7 +633,7 @@ def many_officers(count: int, organization_id: int) -> list[User]:
 def statements_of_notify(count_queries, users: list[User], kind: str) -> list[str]:
     """The SQL that notifying these users (and flushing what it added) executes."""
     with count_queries() as counter:
-        assert notifications.notify(users, kind, {"title": "区民まつり"}, "main.index") == len(users)
+        assert notifications.notify(users, kind, {"title": "区民まつり"}, "posts.ours") == len(users)
         db.session.flush()
     return counter.statements
 
@@ -796,7 +796,7 @@ def test_a_notification_is_withheld_when_its_reader_was_suspended_before_deliver
     monkeypatch.setitem(app.config, "MAIL_FOLDER", str(tmp_path / "mail"))
     reader = create_user(SHINAGAWA, email="reader@city.shinagawa.tokyo.jp")
     colleague = create_user(SHINAGAWA, email="stays@city.shinagawa.tokyo.jp")
-    notifications.notify([reader, colleague], "post_targeted", {"org": "坂井市", "title": "黄金がに"}, "main.index")
+    notifications.notify([reader, colleague], "post_targeted", {"org": "坂井市", "title": "黄金がに"}, "posts.ours")
     db.session.commit()
     reader.state = UserState.SUSPENDED  # between the event and the delivery
     db.session.commit()
@@ -825,17 +825,60 @@ def test_account_mail_still_goes_to_someone_not_yet_active(app, monkeypatch, tmp
 
 def test_opening_the_page_a_notification_is_about_reads_it(app, client, auth, create_user):
     reader = create_user(SHINAGAWA, email="opens@city.shinagawa.tokyo.jp")
-    notifications.notify([reader], "post_targeted", {"org": "坂井市", "title": "黄金がに"}, "accounts.profile")
-    notifications.notify([reader], "post_targeted", {"org": "坂井市", "title": "物産展"}, "main.terms")
+    notifications.notify([reader], "post_targeted", {"org": "坂井市", "title": "黄金がに"}, "posts.ours")
+    notifications.notify([reader], "post_targeted", {"org": "坂井市", "title": "物産展"}, "accounts.members")
     db.session.commit()
     auth.login(reader)
     client.get("/accessibility")  # a page no notification is about: nothing read
     db.session.refresh(reader)
     assert reader.unread_notifications == 2
-    client.get("/profile")  # e.g. from the e-mail's link
+    client.get("/posts/ours")  # e.g. from the e-mail's link
     db.session.refresh(reader)
     assert reader.unread_notifications == 1
     read = db.session.scalars(
         select(Notification.url).where(Notification.user_id == reader.id, Notification.read_at.is_not(None))
     ).all()
-    assert read == ["/profile"]
+    assert read == ["/posts/ours"]
+
+
+def test_pages_no_notification_can_be_about_do_not_look_for_unread_ones(client, auth, create_user, count_queries):
+    reader = create_user(SHINAGAWA, email="lists@city.shinagawa.tokyo.jp")
+    notifications.notify([reader], "post_targeted", {"org": "坂井市", "title": "黄金がに"}, "posts.ours")
+    db.session.commit()
+    auth.login(reader)
+    client.get("/accessibility")
+    for path in ("/posts", "/", "/dashboard"):
+        with count_queries() as counter:
+            assert client.get(path).status_code == 200
+        assert not [s for s in counter.statements if "FROM notification" in s], path
+
+
+def test_a_notification_links_only_to_pages_that_read_it(app):
+    with pytest.raises(ValueError):
+        notifications.notify([], "post_targeted", {}, "main.terms")
+
+
+def test_the_centre_costs_the_same_with_3_or_120_notifications(client, auth, create_user, count_queries):
+    """50 a page, newest first: the first, a middle and the last page cost the same queries, at most 8, no write."""
+    reader = create_user(SHINAGAWA, email="many@city.shinagawa.tokyo.jp")
+
+    def add(count: int) -> None:
+        for number in range(count):
+            notifications.notify([reader], "post_targeted", {"org": "坂井市", "title": f"投稿{number}"}, "posts.ours")
+        db.session.commit()
+
+    def cost(path: str) -> tuple[int, list[str]]:
+        client.get(path)
+        with count_queries() as counter:
+            assert client.get(path).status_code == 200
+        return counter.count, [s for s in counter.statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+
+    add(3)
+    auth.login(reader)
+    small = cost("/notifications")
+    add(117)
+    assert cost("/notifications") == cost("/notifications?page=2") == cost("/notifications?page=3") == small
+    assert small[0] <= 8 and small[1] == []
+    pages = [page_of(client.get(f"/notifications?page={number}")) for number in (1, 2, 3)]
+    items = [len([e for e in page.all("li") if "notification" in e.attrs.get("class", "").split()]) for page in pages]
+    assert items == [50, 50, 20]

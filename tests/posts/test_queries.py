@@ -5,6 +5,7 @@ import secrets
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import func, select
 
 from bulletin.core.db import utcnow
 from bulletin.core.text import fold
@@ -15,7 +16,7 @@ from bulletin.posts.categories import CATEGORIES
 from bulletin.posts.models import Attachment, CoProposer, CoProposerState, Post, PostKind, PostState
 from bulletin.posts.rendering import render_markdown
 from tests.constants import SAKAI, SHINAGAWA
-from tests.factories import in_days, post_input
+from tests.factories import in_days, page_of, post_input
 
 MAX_QUERIES = 8
 OWNER_CODES = [SAKAI, "012041"]  # 坂井市 (福井県), 旭川市 (北海道)
@@ -161,7 +162,29 @@ def test_our_posts_cost_the_same_with_3_or_60_posts(client, auth, people, count_
     small = cost(client, count_queries, "/posts/ours")
     add_posts(57, people.sakai, start=3)
     large = cost(client, count_queries, "/posts/ours")
-    assert large == small <= MAX_QUERIES
+    second_page = cost(client, count_queries, "/posts/ours?page=2")
+    assert (large, second_page) == (small, small) and small <= MAX_QUERIES
+
+
+def test_our_posts_come_20_a_page(client, auth, people):
+    add_posts(120, people.sakai)
+    auth.login(people.sakai)
+    ours = select(func.count(Post.id)).where(Post.organization_id == people.sakai.organization_id)
+    co_proposed = select(func.count(CoProposer.id)).where(
+        CoProposer.organization_id == people.sakai.organization_id, CoProposer.state == CoProposerState.ACCEPTED
+    )
+    expected = db.session.scalar(ours) + db.session.scalar(co_proposed)
+    cards, links, number = [], [], 1
+    while True:
+        page = page_of(client.get(f"/posts/ours?page={number}"))
+        cards.append(len([e for e in page.all("article") if "post-card" in e.attrs.get("class", "")]))
+        links.append({a.attrs["rel"] for a in page.all("a") if a.attrs.get("rel") in ("prev", "next")})
+        if "next" not in links[-1]:
+            break
+        number += 1
+    assert number >= 3 and sum(cards) == expected
+    assert cards[:-1] == [20] * (number - 1) and 1 <= cards[-1] <= 20
+    assert links[0] == {"next"} and links[-1] == {"prev"} and all(middle == {"prev", "next"} for middle in links[1:-1])
 
 
 def test_the_moderation_queue_costs_the_same_with_few_or_many_items(client, auth, people, count_queries, make_post):

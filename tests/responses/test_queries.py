@@ -163,14 +163,72 @@ def test_the_read_that_moves_the_marker_costs_the_same_with_5_or_500_messages(
     assert small.queries == large.queries <= MAX_QUERIES
 
 
-def test_the_conversation_page_shows_every_message(client, auth, people):
-    conversation = a_conversation(people.sakai, people.shinagawa, "500通のやりとり")
-    add_messages(conversation, 500, [people.shinagawa, people.sakai])
+def message_items(html: str) -> list:
+    return [e for e in Page(html).all("li") if "message" in e.attrs.get("class", "").split()]
+
+
+def older_link(html: str) -> str:
+    [link] = [a.attrs["href"] for a in Page(html).all("a") if a.attrs.get("rel") == "prev"]
+    return link
+
+
+def test_a_long_conversation_opens_on_its_newest_50_messages_with_the_reply_form(client, auth, people):
+    conversation = a_conversation(people.sakai, people.shinagawa, "120通のやりとり")
+    add_messages(conversation, 120, [people.shinagawa, people.sakai])
     auth.login(people.sakai)
     html = client.get(f"/conversations/{conversation.id}").get_data(as_text=True)
-    assert "一括メッセージ 0" in html and "一括メッセージ 499" in html
-    assert len([e for e in Page(html).all("li") if "message" in e.attrs.get("class", "").split()]) == 500
+    assert len(message_items(html)) == 50
+    assert "一括メッセージ 70" in html and "一括メッセージ 119" in html and "一括メッセージ 69\n" not in html
+    assert "メッセージ（120件）" in html
+    assert 'id="latest"' in html and 'id="reply-heading"' in html
     assert html.count("ここから未読") == 1
+    assert "最新のメッセージ" not in html
+
+    second = client.get(older_link(html)).get_data(as_text=True)
+    assert len(message_items(second)) == 50
+    assert "一括メッセージ 20\n" in second and "一括メッセージ 69\n" in second and "一括メッセージ 70\n" not in second
+    assert 'id="latest"' not in second and "最新のメッセージ" in second
+
+    third = client.get(older_link(second)).get_data(as_text=True)
+    assert len(message_items(third)) == 20
+    assert "一括メッセージ 0\n" in third and "一括メッセージ 19\n" in third
+    assert "以前のメッセージ" not in third
+
+
+def test_exactly_50_messages_have_no_older_page(client, auth, people):
+    conversation = a_conversation(people.sakai, people.shinagawa, "50通のやりとり")
+    add_messages(conversation, 50, [people.shinagawa])
+    auth.login(people.sakai)
+    html = client.get(f"/conversations/{conversation.id}").get_data(as_text=True)
+    assert len(message_items(html)) == 50 and "以前のメッセージ" not in html
+    add_messages(conversation, 1, [people.shinagawa])
+    html = client.get(f"/conversations/{conversation.id}").get_data(as_text=True)
+    assert len(message_items(html)) == 50 and "以前のメッセージ" in html
+
+
+def test_the_read_marker_never_passes_what_was_shown(client, auth, people):
+    conversation = a_conversation(people.sakai, people.shinagawa, "120通のやりとり")
+    add_messages(conversation, 120, [people.shinagawa])
+    newest = last_message(conversation)
+    auth.login(people.sakai)
+    client.get(f"/conversations/{conversation.id}?before={newest - 49}")  # an older page, read first
+    assert last_read(people.sakai, conversation) == newest - 50
+    client.get(f"/conversations/{conversation.id}")
+    assert last_read(people.sakai, conversation) == newest
+    html = client.get(f"/conversations/{conversation.id}?before={newest - 69}").get_data(as_text=True)
+    assert last_read(people.sakai, conversation) == newest  # going back never moves it backwards
+    assert "ここから未読" not in html
+
+
+def test_new_messages_are_marked_unread_on_the_newest_page(client, auth, people):
+    conversation = a_conversation(people.sakai, people.shinagawa, "やりとり")
+    add_messages(conversation, 100, [people.shinagawa])
+    auth.login(people.sakai)
+    client.get(f"/conversations/{conversation.id}")
+    add_messages(conversation, 3, [people.shinagawa])
+    html = client.get(f"/conversations/{conversation.id}").get_data(as_text=True)
+    items = message_items(html)
+    assert [("ここから未読" in item.text) for item in items[-4:]] == [False, True, False, False]
 
 
 def test_a_new_message_is_one_write_for_the_reader(client, auth, people, count_queries):
@@ -293,10 +351,12 @@ def test_the_dashboard_shows_what_it_loads(client, auth, people):
     add_conversations(people.sakai, 200)
     auth.login(people.sakai)
     html = client.get("/dashboard").get_data(as_text=True)
-    assert "やりとり（200件）" in html
-    assert "回答を待っている応答（50件）" in html  # open responses to 坂井市's own proposals: every fourth
+    assert "一括の投稿 0<" in html and "一括の投稿 19<" in html and "一括の投稿 20<" not in html
+    assert 'rel="next"' in html
+    html = client.get("/dashboard?page=10").get_data(as_text=True)
+    assert "一括の投稿 180<" in html and "一括の投稿 199<" in html and 'rel="next"' not in html
+    assert "回答を待っている応答（20件以上）" in html  # of 50 open responses: the 20 oldest shown
     assert "連携（50件）" in html and "事例公開中" in html
-    assert "一括の投稿 0" in html and "一括の投稿 199" in html
 
 
 def test_the_dashboard_of_a_ward_costs_the_same_with_few_or_many(client, auth, people, count_queries):
@@ -324,3 +384,29 @@ def test_the_public_cases_cost_the_same_with_few_or_many(app, people, count_quer
     second_page = cost(visitor, count_queries, "/cases?page=2")
     assert small.writes == large.writes == second_page.writes == []
     assert large.queries == small.queries == second_page.queries <= MAX_QUERIES
+
+
+def test_a_post_seen_by_its_own_organization_costs_the_same_with_1_or_20_responses(client, auth, people, count_queries):
+    """The post's page lists every response to its own organization: the same queries for 1 as for 20, at most 8."""
+    one = a_conversation(people.sakai, people.shinagawa, "応答が1件の提案").post
+    many = a_conversation(people.sakai, people.shinagawa, "応答が20件の提案").post
+    for ward in [w for w in ward_organizations() if w.id != people.shinagawa.organization_id][:19]:
+        response = Response(post=many, organization_id=ward.id, kind=ResponseKind.INTEREST)
+        db.session.add_all(
+            [
+                response,
+                Conversation(
+                    response=response,
+                    post=many,
+                    post_organization_id=many.organization_id,
+                    partner_organization_id=ward.id,
+                ),
+            ]
+        )
+    db.session.commit()
+    auth.login(people.sakai)
+    client.get("/cases")
+    small, large = (cost(client, count_queries, f"/posts/{post.id}") for post in (one, many))
+    assert small.writes == large.writes == []
+    assert small.queries == large.queries <= MAX_QUERIES
+    assert client.get(f"/posts/{many.id}").get_data(as_text=True).count('href="/conversations/') == 20

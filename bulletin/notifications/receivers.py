@@ -611,28 +611,26 @@ def _other_organization(partnership, organization_id: int | None) -> int:
     return partnership.post_organization_id
 
 
+def _tell_the_other_side(sender, partnership, kind: str) -> None:
+    """Notify the staff of the partnership's other organization of what the sender's side did."""
+    notify(
+        staff_of([_other_organization(partnership, sender.organization_id)]),
+        kind,
+        {"org": _org_name(sender.organization), "title": partnership.title},
+        "responses.partnership",
+        actor=sender,
+        partnership_id=partnership.id,
+    )
+
+
 def on_outcome_updated(sender, partnership, **_):
     if not partnership.has_both_consents:  # an edit asked both sides again: nothing awaits publication any more
         _resolve(f"partnership:{partnership.id}")
-    notify(
-        staff_of([_other_organization(partnership, sender.organization_id)]),
-        "outcome_updated",
-        {"org": _org_name(sender.organization), "title": partnership.title},
-        "responses.partnership",
-        actor=sender,
-        partnership_id=partnership.id,
-    )
+    _tell_the_other_side(sender, partnership, "outcome_updated")
 
 
 def on_publication_consented(sender, partnership, **_):
-    notify(
-        staff_of([_other_organization(partnership, sender.organization_id)]),
-        "publication_consented",
-        {"org": _org_name(sender.organization), "title": partnership.title},
-        "responses.partnership",
-        actor=sender,
-        partnership_id=partnership.id,
-    )
+    _tell_the_other_side(sender, partnership, "publication_consented")
     if partnership.has_both_consents:
         subject = f"partnership:{partnership.id}"
         _queue_notice(

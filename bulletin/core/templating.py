@@ -3,10 +3,17 @@ URLs."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from babel.support import NullTranslations
-from flask import Flask, g
+from flask import Flask, g, has_app_context
+from flask.templating import Environment
 from flask_babel import get_locale, get_translations
 from flask_wtf.csrf import generate_csrf
+from jinja2 import nodes, pass_eval_context
+from jinja2.nodes import EvalContext
+from jinja2.visitor import NodeTransformer
+from markupsafe import Markup
 
 from bulletin.core.confirm import confirm_attributes
 from bulletin.core.text import format_datetime, format_dual_date, format_era_date, format_fiscal_year
@@ -47,6 +54,85 @@ def request_locale() -> str:
     return _locale_in_force()[2]
 
 
+# The locale a template is being compiled for (set by LocalizedEnvironment while it loads one).
+_compiling_for: ContextVar[tuple[str, NullTranslations] | None] = ContextVar("compiling_for", default=None)
+
+
+@pass_eval_context
+def formatted(eval_ctx: EvalContext, text: str, **variables: object) -> str:
+    """What `_("…%(n)d…", n=…)` gives once its text is translated: the text formatted with the variables, escaped
+    where the template escapes (the rule of Jinja's newstyle gettext)."""
+    return (Markup(text) if eval_ctx.autoescape else text) % variables
+
+
+class _TranslateConstants(NodeTransformer):
+    """Replace each `_("literal")` of a template with its translation: a constant (folded into the template's text),
+    or with variables a call of `formatted` on the translated text. Other calls of `_` are left as they are."""
+
+    def __init__(self, translations: NullTranslations):
+        self.translations = translations
+
+    def visit_Call(self, call: nodes.Call) -> nodes.Node:
+        node = self.generic_visit(call)
+        assert isinstance(node, nodes.Call)
+        literal = node.args[0] if len(node.args) == 1 else None
+        if not (
+            isinstance(node.node, nodes.Name)
+            and node.node.name in ("_", "gettext")
+            and isinstance(literal, nodes.Const)
+            and isinstance(literal.value, str)
+            and node.dyn_args is None
+            and node.dyn_kwargs is None
+        ):
+            return node
+        text = self.translations.ugettext(literal.value)
+        if node.kwargs:
+            call = nodes.Call(nodes.Name("formatted", "load"), [nodes.Const(text)], node.kwargs, None, None)
+            return call.set_lineno(node.lineno)
+        try:
+            text = text % {}  # newstyle gettext always formats, so "%%" is "%"
+        except (KeyError, TypeError, ValueError):
+            return node  # leave a malformed text to fail as it would have
+        return nodes.MarkSafeIfAutoescape(nodes.Const(text)).set_lineno(node.lineno)
+
+
+class LocalizedEnvironment(Environment):
+    """Flask's Jinja environment, with each template compiled once per locale and its constant texts translated
+    then: `_("…")` costs nothing when a page renders (Flask-Babel looked up the catalogue for each of a page's
+    ~60 strings). Templates from strings, and loads outside an app context, are compiled as Jinja does."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._localized: dict[tuple[str, str], object] = {}
+
+    def _load_template(self, name, globals):
+        if not has_app_context() or self.loader is None:
+            return super()._load_template(name, globals)
+        if self.bytecode_cache is not None:
+            raise RuntimeError("a bytecode cache would share one locale's compiled texts with the others")
+        _, translations, locale = _locale_in_force()
+        key = (locale, name)
+        template = self._localized.get(key)
+        if template is not None and (not self.auto_reload or template.is_up_to_date):  # type: ignore[attr-defined]
+            if globals:
+                template.globals.update(globals)  # type: ignore[attr-defined]
+            return template
+        token = _compiling_for.set((locale, translations))
+        try:
+            template = self.loader.load(self, name, self.make_globals(globals))
+        finally:
+            _compiling_for.reset(token)
+        self._localized[key] = template
+        return template
+
+    def _parse(self, source, name, filename):
+        tree = super()._parse(source, name, filename)
+        compiling = _compiling_for.get()
+        if compiling is None:
+            return tree
+        return _TranslateConstants(compiling[1]).visit(tree)
+
+
 def init_templating(app: Flask) -> None:
     """Register filters and globals on the Jinja environment, and the translation functions templates call."""
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
@@ -68,6 +154,7 @@ def init_templating(app: Flask) -> None:
         get_locale=get_locale,
         absolute_url=absolute_url,
         confirm_attributes=confirm_attributes,
+        formatted=formatted,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -2,8 +2,9 @@
 
 A request that may change state (any method but GET, HEAD and OPTIONS) commits once, after its view has returned a
 response below 400; a response of 400 or more, a refusal of the rules (`DomainError`) or any other exception rolls
-everything back. A read (GET) never commits its transaction: the few writes a page view makes (read markers) run in
-short transactions of their own through `write_separately`, which can never fail the page.
+everything back. A read (GET) never commits its transaction: it ends, unwritten, when the request's session is
+removed. The few writes a page view makes (read markers) run in short transactions of their own through
+`write_separately`, which can never fail the page.
 
 On SQLite, a transaction that may write takes the write lock at its start (`BEGIN IMMEDIATE`): a read snapshot that
 later tries to write fails at once when another connection wrote in between, whatever the busy timeout, so a
@@ -25,6 +26,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from bulletin.core.db import write_intent
 from bulletin.core.errors import DomainError, render_error
+from bulletin.core.templating import LocalizedEnvironment
 from bulletin.core.urls import same_site_referrer
 from bulletin.extensions import db
 
@@ -34,7 +36,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class TransactionalFlask(Flask):
-    """Flask with the board's transaction boundary around every view."""
+    """Flask with the board's transaction boundary around every view, and templates compiled per locale."""
+
+    jinja_environment = LocalizedEnvironment
 
     def full_dispatch_request(self) -> Response:
         token = write_intent.set(request.method not in SAFE_METHODS)
@@ -49,7 +53,11 @@ class TransactionalFlask(Flask):
         except BaseException:
             db.session.rollback()
             raise
-        if request.method in SAFE_METHODS or response.status_code >= 400 or g.get("rollback_only"):
+        if request.method in SAFE_METHODS:
+            # A read ends unwritten when the request's session is removed (teardown), not here: a rollback expires
+            # every loaded object, and the after-request hooks would load the signed-in user again.
+            return response
+        if response.status_code >= 400 or g.get("rollback_only"):
             db.session.rollback()
         else:
             db.session.commit()

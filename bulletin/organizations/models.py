@@ -90,9 +90,14 @@ class Organization(Model):
     @property
     def display_name(self) -> str:
         """Name qualified by prefecture where the bare name is ambiguous (e.g. 府中市 in Tokyo and Hiroshima)."""
-        if self.kind in (OrganizationKind.PREFECTURE, OrganizationKind.ASSOCIATION):
-            return self.name
-        return f"{self.prefecture_name} {self.name}"
+        return self.display_name_of(self.kind, self.prefecture_code, self.name)
+
+    @staticmethod
+    def display_name_of(kind: str, prefecture_code: str, name: str) -> str:
+        """The display name from the three columns it is made of (for lists that read columns, not objects)."""
+        if kind in (OrganizationKind.PREFECTURE, OrganizationKind.ASSOCIATION):
+            return name
+        return f"{prefecture_name(prefecture_code)} {name}"
 
     def confirmed_domains(self) -> set[str]:
         """Domains a moderator has confirmed as this organization's."""

@@ -178,6 +178,16 @@ class Post(Model):
         return [ward.code for ward in self.target_wards]
 
     @property
+    def organization_name(self) -> str:
+        """The organization's display name, as a post card shows it (bulletin.posts.queries.PostCard)."""
+        return self.organization.display_name
+
+    @property
+    def co_proposer_names(self) -> tuple[str, ...]:
+        """The display names of the organizations that joined the post, as a post card shows them."""
+        return tuple(org.display_name for org in self.accepted_co_proposers)
+
+    @property
     def accepted_co_proposers(self) -> list[Organization]:
         """Organizations that joined the post."""
         return [co.organization for co in self.co_proposers if co.state == CoProposerState.ACCEPTED]

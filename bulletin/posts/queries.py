@@ -8,11 +8,12 @@ is counted over the filtered posts only, never over the whole table.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from flask import abort
 from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select
-from sqlalchemy.orm import defer, joinedload, load_only, selectinload
+from sqlalchemy.orm import aliased, defer, joinedload, selectinload
 
 from bulletin.accounts.models import User
 from bulletin.core.text import today_in_japan
@@ -116,7 +117,7 @@ class PostPage:
     """One page of posts and whether more follow; whether the keywords were matched without dakuten and handakuten
     because their exact form matched nothing; the folded keywords a card highlights."""
 
-    items: list[Post]
+    items: list[PostCard]
     page: int
     has_next: bool
     total: int
@@ -131,21 +132,68 @@ class PostPage:
 
 
 # What a list row shows; the long texts stay in the database.
-_LIST_COLUMNS = (
-    Post.id, Post.organization_id, Post.kind, Post.state, Post.title, Post.summary, Post.category, Post.tags,
-    Post.deadline, Post.published_at, Post.updated_at, Post.desired_from, Post.desired_until,
+@dataclass(frozen=True, slots=True)
+class PostCard:
+    """A post as a list's card shows it, read as plain columns: a list builds no ORM objects (building twenty posts
+    with their organizations cost more than querying them). `Post` answers the same names, so a card can show
+    either."""
+
+    id: int
+    kind: PostKind
+    state: PostState
+    category: str
+    title: str
+    summary: str
+    deadline: date | None
+    published_at: datetime | None
+    organization_name: str
+    co_proposer_names: tuple[str, ...] = ()
+    body: str = ""
+
+
+_Owner = aliased(Organization)  # the post's organization as the cards read it, apart from any join of the filters
+_CARD_COLUMNS = (
+    Post.id, Post.kind, Post.state, Post.category, Post.title, Post.summary, Post.deadline, Post.published_at,
+    _Owner.kind, _Owner.prefecture_code, _Owner.name,
 )  # fmt: skip
 
 
-def _with_list_relations(statement: Select, *columns) -> Select:
-    return statement.options(
-        load_only(*_LIST_COLUMNS, *columns),
-        joinedload(Post.organization),
-        selectinload(Post.co_proposers).joinedload(CoProposer.organization),
+def _cards(statement: Select, *, with_body: bool = False) -> list[PostCard]:
+    """The cards of the posts the statement selects, in its order: one query, and one for the names of the accepted
+    co-proposers (always, so that a page costs the same whoever joined its posts)."""
+    columns = (*_CARD_COLUMNS, *([Post.body] if with_body else []))
+    rows: list[Any] = list(  # rows by name (the post's columns) and by position (its organization's)
+        db.session.execute(statement.with_only_columns(*columns).join(_Owner, _Owner.id == Post.organization_id))
     )
+    if not rows:
+        return []
+    names: dict[int, list[str]] = {}
+    for post_id, kind, prefecture_code, name in db.session.execute(
+        select(CoProposer.post_id, Organization.kind, Organization.prefecture_code, Organization.name)
+        .join(Organization, Organization.id == CoProposer.organization_id)
+        .where(CoProposer.post_id.in_([row[0] for row in rows]), CoProposer.state == CoProposerState.ACCEPTED)
+        .order_by(CoProposer.id)
+    ):
+        names.setdefault(post_id, []).append(Organization.display_name_of(kind, prefecture_code, name))
+    return [
+        PostCard(
+            row.id,
+            row.kind,
+            row.state,
+            row.category,
+            row.title,
+            row.summary,
+            row.deadline,
+            row.published_at,
+            organization_name=Organization.display_name_of(row[8], row[9], row[10]),
+            co_proposer_names=tuple(names.get(row.id, ())),
+            body=row.body if with_body else "",
+        )
+        for row in rows
+    ]
 
 
-def recent_posts(limit: int = 5) -> list[Post]:
+def recent_posts(limit: int = 5) -> list[PostCard]:
     """The newest published posts, for the home page."""
     statement = (
         select(Post)
@@ -153,7 +201,7 @@ def recent_posts(limit: int = 5) -> list[Post]:
         .order_by(Post.published_at.desc(), Post.id.desc())
         .limit(limit)
     )
-    return list(db.session.scalars(_with_list_relations(statement)).unique())
+    return _cards(statement)
 
 
 def _for_ward(ward: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -253,8 +301,7 @@ def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
         searched, total = loosened, loose_total
     statement = searched.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
     # With keywords, the body too: a card shows where a keyword is found in it when the summary has none.
-    statement = _with_list_relations(statement, *([Post.body] if query.include else []))
-    posts = list(db.session.scalars(statement).unique()) if total else []
+    posts = _cards(statement, with_body=bool(query.include)) if total else []
     return PostPage(
         items=posts[:PER_PAGE],
         page=filters.page,
@@ -321,7 +368,7 @@ def revision_told_to_owners(post: Post) -> PostRevision | None:
 class OwnPostPage:
     """One page of the organization's own posts, 20 a page."""
 
-    items: list[Post]
+    items: list[PostCard]
     page: int
     has_next: bool
 
@@ -334,7 +381,7 @@ def organization_posts(user: User, page: int = 1) -> OwnPostPage:
     statement = select(Post).where(or_(Post.organization_id == user.organization_id, Post.id.in_(co_posts)))
     statement = statement.order_by(Post.updated_at.desc(), Post.id.desc())
     statement = statement.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
-    posts = list(db.session.scalars(_with_list_relations(statement)).unique())
+    posts = _cards(statement)
     return OwnPostPage(posts[:PER_PAGE], page, len(posts) > PER_PAGE)
 
 

@@ -58,6 +58,9 @@ class Config:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False
     SESSION_COOKIE_NAME = "bulletin_session"
+    # The cookie is sent again only when its content changes: its lifetime is the session's longest
+    # (SESSION_MAX_HOURS from sign-in), and the session's row, not the cookie, ends an idle session.
+    SESSION_REFRESH_EACH_REQUEST = False
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = False

@@ -3,6 +3,7 @@ URLs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 
 from babel.support import NullTranslations
@@ -13,7 +14,7 @@ from flask_wtf.csrf import generate_csrf
 from jinja2 import nodes, pass_eval_context
 from jinja2.nodes import EvalContext
 from jinja2.visitor import NodeTransformer
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from bulletin.core.confirm import confirm_attributes
 from bulletin.core.text import format_datetime, format_dual_date, format_era_date, format_fiscal_year
@@ -52,6 +53,32 @@ def request_translations() -> NullTranslations:
 def request_locale() -> str:
     """The code of the locale in force: "ja" or "en"."""
     return _locale_in_force()[2]
+
+
+_CHOICES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+
+
+def choices_in_locale(name: str, build: Callable[[], Iterable[tuple[object, object]]]) -> tuple[tuple[str, str], ...]:
+    """(value, label) pairs with their labels translated into the locale in force, built once per locale and kept:
+    the labels of enums, categories and prefectures never change while the board runs, and translating them anew
+    on every page cost a catalogue lookup each."""
+    key = (name, request_locale())
+    found = _CHOICES.get(key)
+    if found is None:
+        found = _CHOICES[key] = tuple((str(value), str(label)) for value, label in build())
+    return found
+
+
+def select_options(choices: Iterable[tuple[str, str]], selected: object = None) -> Markup:
+    """The <option> elements of a select, the selected value marked: built in Python, since a Jinja loop over the 47
+    prefectures and 23 wards cost more than the rest of the list's form."""
+    chosen = "" if selected is None else str(selected)
+    return Markup(
+        "".join(
+            f'<option value="{escape(value)}"{" selected" if value == chosen else ""}>{escape(label)}</option>'
+            for value, label in choices
+        )
+    )
 
 
 # The locale a template is being compiled for (set by LocalizedEnvironment while it loads one).
@@ -155,6 +182,7 @@ def init_templating(app: Flask) -> None:
         absolute_url=absolute_url,
         confirm_attributes=confirm_attributes,
         formatted=formatted,
+        select_options=select_options,
     )
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

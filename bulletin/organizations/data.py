@@ -155,6 +155,12 @@ def prefectures() -> dict[str, tuple[str, str]]:
     return {f"{int(row['pid']):02d}": (row["pref"], row["prefkana"]) for row in _load_json("prefectures.json")}
 
 
+@cache
+def prefecture_choices() -> tuple[tuple[str, str], ...]:
+    """(code, name) of the 47 prefectures, in code order, for a select."""
+    return tuple((code, name) for code, (name, _kana) in prefectures().items())
+
+
 def prefecture_name(prefecture_code: str) -> str:
     """The name of a prefecture from its two-digit code ('' when unknown)."""
     return prefectures().get(prefecture_code, ("", ""))[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
@@ -13,9 +13,10 @@ from wtforms import SelectChoice
 
 from bulletin.core import uploads
 from bulletin.core.forms import ConfirmActionForm, ReasonForm
+from bulletin.core.templating import choices_in_locale, request_locale
 from bulletin.core.transaction import carry_out, refusal_shown_on, write_separately
 from bulletin.extensions import db
-from bulletin.organizations.data import prefectures
+from bulletin.organizations.data import prefecture_choices
 from bulletin.organizations.services import get_by_code, ward_choices, ward_groups
 from bulletin.posts import queries, search, services
 from bulletin.posts.categories import CATEGORIES
@@ -48,12 +49,8 @@ def index():
         "posts/index.html",
         page=page,
         filters=filters,
-        deadline_choices=queries.DEADLINE_WITHIN,
         is_ward_staff=current_user.organization is not None and current_user.organization.is_ward,
-        kinds=list(PostKind),
-        categories=CATEGORIES,
-        prefectures=prefectures(),
-        wards=ward_choices(),
+        **filter_choices(),
         can_create=services.can_create_post(current_user),
     )
 
@@ -319,14 +316,35 @@ def search_snippet(post: Post, parts: tuple[str, ...], ignore_voicing: bool = Fa
     return search.snippet(post.summary, post.body, parts, ignore_voicing)
 
 
+def filter_choices() -> dict[str, tuple[tuple[str, str], ...]]:
+    """The choices of the list's filters, their labels in the reader's language (kept per locale)."""
+    return {
+        "kinds": choices_in_locale("post_kinds", _kind_labels),
+        "categories": choices_in_locale("post_categories", CATEGORIES.items),
+        "prefectures": prefecture_choices(),
+        "wards": ward_choices(),
+        "deadline_choices": choices_in_locale(
+            "deadline_within", lambda: ((days, _("%(n)d日以内", n=days)) for days in queries.DEADLINE_WITHIN)
+        ),
+    }
+
+
+_CARD_LABELS: dict[str, dict[str, dict[str, str]]] = {}
+
+
 @bp.app_template_global()
-def post_card_labels() -> dict:
-    """Labels every post card shows, translated once per request (a global, so that imported macros see it)."""
-    if "post_card_labels" not in g:
-        g.post_card_labels = {
-            "kinds": {kind: str(kind.label) for kind in PostKind},
-            "deadline": _("締切"),
-            "published": _("公開"),
-            "categories": {key: str(label) for key, label in CATEGORIES.items()},
+def post_card_labels() -> dict[str, dict[str, str]]:
+    """The kinds' and categories' labels every post card shows, in the reader's language (kept per locale; a global,
+    so that imported macros see it)."""
+    locale = request_locale()
+    labels = _CARD_LABELS.get(locale)
+    if labels is None:
+        labels = _CARD_LABELS[locale] = {
+            "kinds": dict(choices_in_locale("post_kinds", _kind_labels)),
+            "categories": dict(choices_in_locale("post_categories", CATEGORIES.items)),
         }
-    return g.post_card_labels
+    return labels
+
+
+def _kind_labels():
+    return ((kind.value, kind.label) for kind in PostKind)

@@ -208,3 +208,16 @@ def test_expire_deletes_ended_sessions(app, create_user):
     result = app.test_cli_runner().invoke(args=["expire"])
     assert "deleted 1 ended session(s)" in result.output, result.output
     assert [r.id for r in sessions_of(fresh(user))] == [_second.id]
+
+
+def test_a_page_read_sends_no_cookie_and_loads_the_user_once(app, create_user, count_queries):
+    user = create_user(SAKAI)
+    browser = new_client(app, user)
+    assert browser.get("/guide").status_code == 200  # whatever the first page after sign-in sets
+    with count_queries() as queries:
+        response = browser.get("/guide")
+    assert response.status_code == 200
+    assert not response.headers.getlist("Set-Cookie")  # the session cookie is not signed and sent again
+    users = [q for q in queries.statements if 'from "user"' in q.lower() or "from user " in q.lower()]
+    assert len(users) <= 1, users  # never again after the view (a rollback would have expired it)
+    assert len(queries.statements) == 1, queries.statements

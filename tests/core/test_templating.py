@@ -77,3 +77,27 @@ def test_a_string_template_is_compiled_as_jinja_does(app):
     with app.app_context(), app.test_request_context("/", headers={"Accept-Language": "en"}):
         rendered = app.jinja_env.from_string('{{ _("全国連携マッチング掲示板") }}').render()
     assert rendered == "Nationwide Partnership Matching Board"
+
+
+def test_select_options_marks_the_selected_value_and_escapes():
+    from bulletin.core.templating import select_options
+
+    html = str(select_options((("7", "7日以内"), ("a&b", "<x>")), 7))
+    assert html == '<option value="7" selected>7日以内</option><option value="a&amp;b">&lt;x&gt;</option>'
+    assert " selected" not in str(select_options((("7", "7日以内"),), None))
+
+
+def test_choices_are_translated_per_locale_and_kept(app):
+    from bulletin.core.templating import choices_in_locale
+    from bulletin.posts.models import PostKind
+
+    built = []
+
+    def kinds():
+        built.append(1)
+        return ((kind.value, kind.label) for kind in PostKind)
+
+    for language, label in (("ja", "提案"), ("en", "Proposal"), ("ja", "提案"), ("en", "Proposal")):
+        with app.app_context(), app.test_request_context("/", headers={"Accept-Language": language}):
+            assert dict(choices_in_locale("test_kinds", kinds))["proposal"] == label
+    assert len(built) == 2  # once per locale

@@ -7,12 +7,13 @@ is counted over the filtered posts only, never over the whole table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import abort
-from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import aliased, defer, joinedload, selectinload
 
 from bulletin.accounts.models import User
@@ -50,7 +51,7 @@ def _iso_date(value: str | None) -> str:
         return ""
 
 
-@dataclass
+@dataclass(frozen=True)
 class PostFilters:
     """The query string of /posts, checked: unknown values fall back to no filter."""
 
@@ -158,13 +159,16 @@ _CARD_COLUMNS = (
 )  # fmt: skip
 
 
-def _cards(statement: Select, *, with_body: bool = False) -> list[PostCard]:
-    """The cards of the posts the statement selects, in its order: one query, and one for the names of the accepted
-    co-proposers (always, so that a page costs the same whoever joined its posts)."""
+def _card_statement(statement: Select, *, with_body: bool = False) -> Select:
+    """The statement selecting the cards' columns of the posts the statement selects."""
     columns = (*_CARD_COLUMNS, *([Post.body] if with_body else []))
-    rows: list[Any] = list(  # rows by name (the post's columns) and by position (its organization's)
-        db.session.execute(statement.with_only_columns(*columns).join(_Owner, _Owner.id == Post.organization_id))
-    )
+    return statement.with_only_columns(*columns).join(_Owner, _Owner.id == Post.organization_id)
+
+
+def _cards(statement: Select, *, with_body: bool = False, params: dict | None = None) -> list[PostCard]:
+    """The cards of the posts the statement (made by _card_statement) selects, in its order: one query, and one for
+    the names of the accepted co-proposers (always, so that a page costs the same whoever joined its posts)."""
+    rows: list[Any] = list(db.session.execute(statement, params))  # by name (the post's), by position (the owner's)
     if not rows:
         return []
     names: dict[int, list[str]] = {}
@@ -201,7 +205,7 @@ def recent_posts(limit: int = 5) -> list[PostCard]:
         .order_by(Post.published_at.desc(), Post.id.desc())
         .limit(limit)
     )
-    return _cards(statement)
+    return _cards(_card_statement(statement))
 
 
 def _for_ward(ward: ColumnElement[bool]) -> ColumnElement[bool]:
@@ -215,7 +219,7 @@ def _for_ward(ward: ColumnElement[bool]) -> ColumnElement[bool]:
     return and_(Post.kind == PostKind.PROPOSAL, or_(Post.id.in_(targeted), Post.id.not_in(untargeted)))
 
 
-def _period_and_attachment_conditions(filters: PostFilters) -> list[ColumnElement[bool]]:
+def _period_and_attachment_conditions(filters: PostFilters, today: date | None) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.desired_from or filters.desired_to:
         # The desired period overlaps the one asked for; a post without any period has none to overlap.
@@ -229,7 +233,7 @@ def _period_and_attachment_conditions(filters: PostFilters) -> list[ColumnElemen
                 or_(Post.desired_from.is_(None), Post.desired_from <= date.fromisoformat(filters.desired_to))
             )
     if filters.deadline_within:
-        today = today_in_japan()
+        today = today or today_in_japan()
         conditions.append(Post.deadline.between(today, today + timedelta(days=filters.deadline_within)))
     if filters.has_attachments:
         conditions.append(select(Attachment.id).where(Attachment.post_id == Post.id).exists())
@@ -242,7 +246,16 @@ def _count(statement: Select) -> ScalarSelect:
     return select(func.count()).select_from(counted.subquery()).scalar_subquery()
 
 
-def _filtered(filters: PostFilters, viewer: User | None, query: search.Query, dialect: str) -> Select:
+def _ward_of(viewer: User | None) -> int | None:
+    """The id of the viewer's ward, for 「自区あて」; None for anyone but ward staff."""
+    if viewer is None or viewer.organization is None or not viewer.organization.is_ward:
+        return None
+    return viewer.organization_id
+
+
+def _filtered(
+    filters: PostFilters, my_ward_id: int | None, query: search.Query, dialect: str, today: date | None = None
+) -> Select:
     """Posts in the filters' status, kind, category, prefecture, ward, period, deadline and attachments, narrowed by
     the keywords' index where the database has one (the keywords themselves apart)."""
     statement = select(Post).where(search.broad(Post.state.in_(LIST_STATUSES[filters.status]), query, dialect))
@@ -254,9 +267,9 @@ def _filtered(filters: PostFilters, viewer: User | None, query: search.Query, di
         statement = statement.join(Post.organization).where(Organization.prefecture_code == filters.prefecture)
     if filters.ward:
         statement = statement.where(_for_ward(Organization.code == filters.ward))
-    if filters.for_my_ward and viewer is not None and viewer.organization is not None and viewer.organization.is_ward:
-        statement = statement.where(_for_ward(Organization.id == viewer.organization_id))
-    return statement.where(*_period_and_attachment_conditions(filters))
+    if filters.for_my_ward and my_ward_id is not None:
+        statement = statement.where(_for_ward(Organization.id == my_ward_id))
+    return statement.where(*_period_and_attachment_conditions(filters, today))
 
 
 def matching_post_ids(filters: PostFilters, post_ids: list[int], viewer: User | None = None) -> set[int]:
@@ -266,19 +279,33 @@ def matching_post_ids(filters: PostFilters, post_ids: list[int], viewer: User | 
         return set()
     query = search.parse(filters.q)
     dialect = db.session.get_bind().dialect.name
-    statement = _filtered(filters, viewer, query, dialect).with_only_columns(Post.id).where(Post.id.in_(post_ids))
+    statement = _filtered(filters, _ward_of(viewer), query, dialect).with_only_columns(Post.id)
+    statement = statement.where(Post.id.in_(post_ids))
     exact, _loose = search.conditions(query, dialect)
     if exact is not None:
         statement = statement.where(exact)
     return set(db.session.scalars(statement))
 
 
-def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
-    """Published posts matching the filters, newest first, by closest deadline or by relevance, 20 a page. The viewer
-    (when given) is the ward that 「自区あて」 means; for anyone else that filter is ignored."""
+@dataclass(frozen=True)
+class _ListPlan:
+    """The statements of one list's filters: both counts in one, and the page of cards with the exact match and, when
+    the keywords have dakuten or handakuten, the looser one (the page's offset a parameter)."""
+
+    counts: Select
+    exact: Select
+    loose: Select | None
+    highlighted: tuple[str, ...]
+    unvoiced: tuple[str, ...]
+    with_body: bool
+
+
+@lru_cache(maxsize=256)
+def _list_plan(filters: PostFilters, my_ward_id: int | None, dialect: str, today: date | None) -> _ListPlan:
+    """The statements for the filters (any page), built once and kept: building them cost more than running them.
+    Statements hold no data, only the filters' values, so a kept one is what building it anew would give."""
     query = search.parse(filters.q)
-    dialect = db.session.get_bind().dialect.name
-    statement = _filtered(filters, viewer, query, dialect)
+    statement = _filtered(filters, my_ward_id, query, dialect, today)
     if filters.sort == "deadline":
         # Closing soonest first, among posts that have a deadline (the index gives this order directly).
         statement = statement.where(Post.deadline.is_not(None))
@@ -292,23 +319,49 @@ def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
     # when the filters leave no exact one: both are counted in the one statement, and the page says which it shows.
     searched = statement if exact is None else statement.where(exact)
     loosened = None if loose is None else statement.where(loose)
-    counts = [_count(searched)] + ([] if loosened is None else [_count(loosened)])
-    row = db.session.execute(select(*counts)).one()
+    counts = select(_count(searched), *([] if loosened is None else [_count(loosened)]))
+    # With keywords, the body too: a card shows where a keyword is found in it when the summary has none.
+    with_body = bool(query.include)
+
+    def page_of(chosen: Select) -> Select:
+        paged = chosen.order_by(*order).offset(bindparam("offset")).limit(PER_PAGE + 1)
+        return _card_statement(paged, with_body=with_body)
+
+    return _ListPlan(
+        counts=counts,
+        exact=page_of(searched),
+        loose=None if loosened is None else page_of(loosened),
+        highlighted=query.include,
+        unvoiced=query.unvoiced,
+        with_body=with_body,
+    )
+
+
+def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
+    """Published posts matching the filters, newest first, by closest deadline or by relevance, 20 a page. The viewer
+    (when given) is the ward that 「自区あて」 means; for anyone else that filter is ignored."""
+    plan = _list_plan(
+        replace(filters, page=1),
+        _ward_of(viewer) if filters.for_my_ward else None,
+        db.session.get_bind().dialect.name,
+        today_in_japan() if filters.deadline_within else None,
+    )
+    row = db.session.execute(plan.counts).one()
     total: int = row[0] or 0
     loose_total: int = row[1] if len(row) > 1 else 0
-    ignored_voicing = loosened is not None and not total and loose_total > 0
-    if loosened is not None and ignored_voicing:
-        searched, total = loosened, loose_total
-    statement = searched.order_by(*order).offset((filters.page - 1) * PER_PAGE).limit(PER_PAGE + 1)
-    # With keywords, the body too: a card shows where a keyword is found in it when the summary has none.
-    posts = _cards(statement, with_body=bool(query.include)) if total else []
+    ignored_voicing = plan.loose is not None and not total and loose_total > 0
+    chosen = plan.exact
+    if plan.loose is not None and ignored_voicing:
+        chosen, total = plan.loose, loose_total
+    offset = {"offset": (filters.page - 1) * PER_PAGE}
+    posts = _cards(chosen, with_body=plan.with_body, params=offset) if total else []
     return PostPage(
         items=posts[:PER_PAGE],
         page=filters.page,
         has_next=len(posts) > PER_PAGE,
         total=min(total, COUNT_CAP),
         ignored_voicing=ignored_voicing,
-        highlighted=query.unvoiced if ignored_voicing else query.include,
+        highlighted=plan.unvoiced if ignored_voicing else plan.highlighted,
         total_capped=total > COUNT_CAP,
     )
 
@@ -381,7 +434,7 @@ def organization_posts(user: User, page: int = 1) -> OwnPostPage:
     statement = select(Post).where(or_(Post.organization_id == user.organization_id, Post.id.in_(co_posts)))
     statement = statement.order_by(Post.updated_at.desc(), Post.id.desc())
     statement = statement.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
-    posts = _cards(statement)
+    posts = _cards(_card_statement(statement))
     return OwnPostPage(posts[:PER_PAGE], page, len(posts) > PER_PAGE)
 
 

@@ -101,3 +101,13 @@ def test_choices_are_translated_per_locale_and_kept(app):
         with app.app_context(), app.test_request_context("/", headers={"Accept-Language": language}):
             assert dict(choices_in_locale("test_kinds", kinds))["proposal"] == label
     assert len(built) == 2  # once per locale
+
+
+def test_kept_urls_follow_the_script_root(app):
+    from bulletin.core.templating import url_for_template
+
+    for root in ("", "/board", ""):
+        with app.test_request_context("/", base_url=f"http://localhost{root}/"):
+            assert url_for_template("posts.index") == f"{root}/posts"
+            assert url_for_template("static", filename="css/site.css") == f"{root}/static/css/site.css"
+            assert url_for_template("posts.show", post_id=7) == f"{root}/posts/7"

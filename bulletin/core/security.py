@@ -19,6 +19,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "main.guide",
         "responses.cases",
         "responses.case",
+        "stats.record",
     }
 )
 

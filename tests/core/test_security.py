@@ -217,6 +217,7 @@ PAGES = {
         ("member_b", "/cases"),
         (None, "/cases?prefecture=18"),
     ],
+    "stats.record": [(None, "/stats"), ("member_a", "/stats"), ("moderator", "/stats")],
     "stats.prefecture_map": [("member_b", "/map"), ("member_b", "/map?show=cases"), ("moderator", "/map")],
     "responses.case": [(None, "/cases/{w.case.id}")],
 }
@@ -552,6 +553,7 @@ PUBLIC_PAGES = {
     "main.guide",
     "responses.cases",
     "responses.case",
+    "stats.record",
 }
 
 

@@ -1080,6 +1080,7 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     # the map: published posts are for members, and so is the map (its cases view shows only public cases)
     # the record: counts only, for everyone (moderators see more rows)
     ("stats.record", "GET"): [Case("/stats", expect(everyone=OK), needs_responses=True)],
+    ("stats.record_csv", "GET"): [Case("/stats.csv", expect(everyone=OK), needs_responses=True)],
     ("stats.prefecture_map", "GET"): [
         Case("/map", expect(anonymous=LOGIN, signed_in=OK), needs_posts=True),
         Case("/map?show=cases", expect(anonymous=LOGIN, signed_in=OK), label="cases", needs_responses=True),

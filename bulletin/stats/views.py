@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user, login_required
 
+from bulletin.core.downloads import csv_download
 from bulletin.core.templating import request_locale
 from bulletin.core.text import parse_month_day, today_in_japan
-from bulletin.stats import queries
+from bulletin.stats import export, queries
 from bulletin.stats.charts import charts_of
 from bulletin.stats.prefecture_map import outlines, shaded_map
 from bulletin.stats.record import Record, build_record
@@ -29,6 +30,12 @@ def record():
     """統計: the record by fiscal year for everyone; moderators also see submissions and every kind of decision."""
     current = _record()
     return render_template("stats/record.html", record=current, charts=charts_of(current))
+
+
+@bp.get("/stats.csv")
+def record_csv():
+    """The same tables as /stats (for the same viewer) as CSV, one row per measure and a column per fiscal year."""
+    return csv_download(export.record_csv(_record()), f"bulletin-stats-{today_in_japan():%Y%m%d}.csv")
 
 
 def _record() -> Record:

@@ -111,6 +111,7 @@ NOT_PAGES = {
     "posts.attachment",
     "responses.photo",
     "moderation.log_csv",
+    "stats.record_csv",
     "responses.message_file",
 }
 

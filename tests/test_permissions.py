@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields, replace
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bulletin import create_app
 from bulletin.accounts.models import (
@@ -36,7 +36,7 @@ from bulletin.extensions import db
 from bulletin.moderation.models import Report, ReportState
 from bulletin.notifications.kinds import KINDS
 from bulletin.notifications.models import Notification, NotificationPreference, OutboxMessage
-from bulletin.organizations.models import EmailDomain, Membership, Organization
+from bulletin.organizations.models import EmailDomain, ExchangeRelation, Membership, Organization
 from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
 from bulletin.saved_searches.models import SavedSearch
@@ -319,6 +319,10 @@ def actors_preferences_saved(w, actor) -> bool:
 def member_a_unsubscribed(w, actor) -> bool:
     preference = db.session.get(NotificationPreference, (w.member_a.id, "post_approved"))
     return preference is not None and preference.mode == "off"
+
+
+def exchange_relation_recorded(w, actor) -> bool:
+    return db.session.scalar(select(func.count()).select_from(ExchangeRelation)) > 0
 
 
 def membership_of(code: str) -> Membership:
@@ -1081,6 +1085,16 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     # the record: counts only, for everyone (moderators see more rows)
     ("stats.record", "GET"): [Case("/stats", expect(everyone=OK), needs_responses=True)],
     ("stats.record_csv", "GET"): [Case("/stats.csv", expect(everyone=OK), needs_responses=True)],
+    # exchange relations: everyone reads them, moderators record them
+    ("organizations.exchange_relations", "GET"): [Case("/exchange-relations", expect(everyone=OK))],
+    ("organizations.add_exchange_relation", "POST"): [
+        Case(
+            "/exchange-relations",
+            moderators_only(done("/exchange-relations")),
+            {"ward": "131091", "municipality_code": SAKAI, "kind": "friendship", "started_on": "2015-11-18"},
+            exchange_relation_recorded,
+        )
+    ],
     ("stats.prefecture_map", "GET"): [
         Case("/map", expect(anonymous=LOGIN, signed_in=OK), needs_posts=True),
         Case("/map?show=cases", expect(anonymous=LOGIN, signed_in=OK), label="cases", needs_responses=True),

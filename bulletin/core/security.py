@@ -20,6 +20,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "responses.cases",
         "responses.case",
         "stats.record",
+        "organizations.exchange_relations",
     }
 )
 

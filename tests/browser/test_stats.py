@@ -36,3 +36,20 @@ def test_the_record_is_reached_read_and_printed(new_page, add_user):
     assert overflowing == []
     pdf = page.pdf(format="A4", landscape=True, print_background=True)
     assert pdf.startswith(b"%PDF")
+
+
+def test_a_moderator_records_an_exchange_relation_on_an_accessible_form(new_page, moderator):
+    page = logged_in(new_page, moderator)
+    page.goto("/exchange-relations")
+    expect(heading(page)).to_have_text("交流自治体")
+    assert_accessible_at_both_widths(page, "exchange relations with the form")
+    page.get_by_label("特別区").select_option(label="世田谷区")
+    page.get_by_label("交流先の市町村コード").fill("99999")
+    page.get_by_label("交流の開始日").fill("2011-04-01")
+    page.get_by_role("button", name="登録する").click()
+    expect(page.locator("#municipality_code-error")).to_have_text("99999 は市町村の団体コードではありません。")
+    assert_accessible_at_both_widths(page, "exchange relation refused")
+    page.get_by_label("交流先の市町村コード").fill("20201")  # 長野市, typed without its check digit
+    page.get_by_role("button", name="登録する").click()
+    expect(page.get_by_role("status")).to_contain_text("交流自治体を登録しました。")
+    expect(page.get_by_role("table")).to_contain_text("長野県 長野市")

@@ -219,6 +219,7 @@ PAGES = {
         (None, "/cases?prefecture=18"),
     ],
     "stats.record": [(None, "/stats"), ("member_a", "/stats"), ("moderator", "/stats")],
+    "organizations.exchange_relations": [(None, "/exchange-relations"), ("moderator", "/exchange-relations")],
     "stats.prefecture_map": [("member_b", "/map"), ("member_b", "/map?show=cases"), ("moderator", "/map")],
     "responses.case": [(None, "/cases/{w.case.id}")],
 }
@@ -250,6 +251,7 @@ POSTED = [
     ("moderator", "/moderation/users/{w.colleague.id}/suspend", {"reason": ""}),
     ("moderator", f"/moderation/organizations/{SAKAI}/suspend", {"reason": "\x00"}),
     ("moderator", f"/moderation/organizations/{SAKAI}/domains", {"domain": "lg.jp"}),
+    ("moderator", "/exchange-relations", {"ward": "131091", "municipality_code": "999999", "started_on": "x"}),
     ("moderator", f"/moderation/organizations/{KUSHIRO_TOWN}/domains/{{w.domain.id}}/revoke", {"reason": ""}),
     ("member_a", "/posts/new", {"kind": "proposal", "title": "", "action": "draft"}),
     (
@@ -555,6 +557,7 @@ PUBLIC_PAGES = {
     "responses.cases",
     "responses.case",
     "stats.record",
+    "organizations.exchange_relations",
 }
 
 

@@ -12,6 +12,7 @@ test checks both the answer and that the change happened for those roles and for
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
@@ -36,7 +37,7 @@ from bulletin.extensions import db
 from bulletin.moderation.models import Report, ReportState
 from bulletin.notifications.kinds import KINDS
 from bulletin.notifications.models import Notification, NotificationPreference, OutboxMessage
-from bulletin.organizations.models import EmailDomain, ExchangeRelation, Membership, Organization
+from bulletin.organizations.models import Agreement, EmailDomain, ExchangeRelation, Membership, Organization
 from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
 from bulletin.saved_searches.models import SavedSearch
@@ -323,6 +324,18 @@ def member_a_unsubscribed(w, actor) -> bool:
 
 def exchange_relation_recorded(w, actor) -> bool:
     return db.session.scalar(select(func.count()).select_from(ExchangeRelation)) > 0
+
+
+def agreement_recorded(w, actor) -> bool:
+    return db.session.scalar(select(func.count()).select_from(Agreement)) > 13
+
+
+def agreement_members_are(*codes: str) -> Callable[[Refs, SimpleNamespace | None], bool]:
+    def effect(w, actor) -> bool:
+        db.session.expire_all()
+        return [member.code for member in db.session.get(Agreement, w.agreement).members] == list(codes)
+
+    return effect
 
 
 def membership_of(code: str) -> Membership:
@@ -1087,6 +1100,36 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ("stats.record_csv", "GET"): [Case("/stats.csv", expect(everyone=OK), needs_responses=True)],
     # exchange relations: everyone reads them, moderators record them
     ("organizations.exchange_relations", "GET"): [Case("/exchange-relations", expect(everyone=OK))],
+    # agreements: everyone reads them, moderators record them and their members
+    ("organizations.agreements_index", "GET"): [Case("/agreements", expect(everyone=OK))],
+    ("organizations.agreement_page", "GET"): [
+        Case("/agreements/{w.agreement}", expect(everyone=OK)),
+        Case("/agreements/999999", expect(everyone=NOT_FOUND), label="unknown"),
+    ],
+    ("organizations.add_agreement", "POST"): [
+        Case(
+            "/agreements",
+            moderators_only(done(r"/agreements/\d+")),
+            {"prefecture": "20", "kind": "towns", "name": "", "concluded_on": "2020-01-20"},
+            agreement_recorded,
+        )
+    ],
+    ("organizations.agreement_members", "POST"): [
+        Case(
+            "/agreements/{w.agreement}/members",
+            moderators_only(done(r"/agreements/\d+")),
+            {"codes": "202011"},
+            agreement_members_are("202011"),
+        )
+    ],
+    ("organizations.import_agreement_members", "POST"): [
+        Case(
+            "/agreements/{w.agreement}/import",
+            moderators_only(done(r"/agreements/\d+")),
+            lambda w, actor: {"file": (io.BytesIO(b"202029\r\n"), "members.csv")},
+            agreement_members_are("202029"),
+        )
+    ],
     ("organizations.add_exchange_relation", "POST"): [
         Case(
             "/exchange-relations",
@@ -1140,6 +1183,7 @@ def refs_of(world: World) -> Refs:
         else:
             values[field.name] = value.id
     values["attachment"] = world.attachment.id if world.draft is not None else None
+    values["agreement"] = world.agreement
     return SimpleNamespace(**values)
 
 

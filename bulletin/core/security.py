@@ -21,6 +21,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "responses.case",
         "stats.record",
         "organizations.exchange_relations",
+        "organizations.agreements_index",
+        "organizations.agreement_page",
     }
 )
 

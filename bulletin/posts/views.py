@@ -55,6 +55,7 @@ def index():
         prefectures=prefectures(),
         wards=ward_choices(),
         can_create=services.can_create_post(current_user),
+        organization=get_by_code(filters.organization) if filters.organization else None,
     )
 
 

@@ -53,3 +53,19 @@ def test_a_moderator_records_an_exchange_relation_on_an_accessible_form(new_page
     page.get_by_role("button", name="登録する").click()
     expect(page.get_by_role("status")).to_contain_text("交流自治体を登録しました。")
     expect(page.get_by_role("table")).to_contain_text("長野県 長野市")
+
+
+def test_an_agreements_members_are_replaced_from_an_accessible_form_with_a_report(new_page, moderator):
+    page = logged_in(new_page, moderator)
+    page.goto("/agreements")
+    assert_accessible_at_both_widths(page, "agreements with the form")
+    page.get_by_role("link", name="山梨県町村会").click()
+    expect(heading(page)).to_have_text("山梨県町村会との協定")
+    expect(page.locator("li[data-code]")).to_have_count(14)
+    assert_accessible_at_both_widths(page, "an agreement with the moderators' forms")
+    page.get_by_label("構成市町村（1行に1つ）").fill("192015\n999999\n131091")
+    page.get_by_role("button", name="構成市町村を保存する").click()
+    expect(page.locator("tr[data-line]")).to_have_count(2)
+    expect(page.locator('tr[data-line="2"]')).to_contain_text("999999")
+    assert_accessible_at_both_widths(page, "a member list refused with its report")
+    expect(page.locator("li[data-code]")).to_have_count(14)  # nothing changed

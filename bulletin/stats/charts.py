@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bulletin.stats.record import Record, Table
+from bulletin.stats.record import Record, Table, shown
 
 WIDTH, HEIGHT = 640, 280
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 36  # room for the value axis, the year axis below
@@ -110,7 +110,7 @@ def chart_of(record: Record, table: Table) -> Chart:
         for index, row in enumerate(series):
             for position, value in enumerate(values[index]):
                 x = left + slot * position + slot * 0.1 + width * index
-                title = f"{year_names[position]} {row.label}: {_shown(row.values[position])}"
+                title = f"{year_names[position]} {row.label}: {shown(row.values[position])}"
                 bars.append(
                     Bar(
                         round(x, 1),
@@ -125,7 +125,7 @@ def chart_of(record: Record, table: Table) -> Chart:
         for index, row in enumerate(series):
             points = [(round(left + slot * (p + 0.5), 1), round(y_of(v), 1)) for p, v in enumerate(values[index])]
             markers = tuple(
-                (x, y, f"{year_names[p]} {row.label}: {_shown(row.values[p])}") for p, (x, y) in enumerate(points)
+                (x, y, f"{year_names[p]} {row.label}: {shown(row.values[p])}") for p, (x, y) in enumerate(points)
             )
             lines.append(Line(index, " ".join(f"{x},{y}" for x, y in points), markers))
     category_ticks = tuple(
@@ -181,7 +181,3 @@ def _totals_chart(table: Table) -> Chart:
 def _category_name(label: str) -> str:
     """The category of a row labelled 投稿 分野 観光・PR: the part after the last space."""
     return label.rsplit(" ", 1)[-1]
-
-
-def _shown(value: int | float | None) -> str:
-    return "-" if value is None else f"{value:g}"

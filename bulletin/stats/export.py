@@ -7,7 +7,7 @@ import io
 
 from flask_babel import gettext as _
 
-from bulletin.stats.record import Record, Value
+from bulletin.stats.record import Record, shown
 
 
 def record_csv(record: Record) -> str:
@@ -18,11 +18,5 @@ def record_csv(record: Record) -> str:
     writer.writerow([_("項目"), *record.year_labels()])
     for table in record.tables:
         for row in table.rows:
-            writer.writerow([row.label, *(_plain(value) for value in row.values)])
+            writer.writerow([row.label, *(shown(value, none="") for value in row.values)])
     return out.getvalue()
-
-
-def _plain(value: Value) -> str:
-    if value is None:
-        return ""
-    return str(value) if isinstance(value, int) else f"{value:.1f}"

@@ -1,5 +1,5 @@
 """Read side of the figures: counts by prefecture and by fiscal year, each in one grouped query whatever the number of
-rows (the record's medians read one row per post or decision, and compute in Python)."""
+rows (the record's medians too, taken by the database)."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def agreement_dates() -> list[tuple[str, date]]:
 
 def activity_counts(years: Sequence[int]) -> list[tuple[str, str, str, int, int]]:
     """(measure, kind, detail, fiscal year, count) for what happens within a fiscal year (April to March, Japan
-    time): posts published by kind and category, posts submitted, responses, partnerships agreed, cases published and
+    time): posts published by kind and category, responses, partnerships agreed, cases published and
     moderation decisions by action; one statement of grouped selects. Anything before the first year counts in it."""
 
     def grouped(measure: str, column: Any, *where: Any, kind: Any = None, detail: Any = None) -> Select:
@@ -133,8 +133,7 @@ def activity_counts(years: Sequence[int]) -> list[tuple[str, str, str, int, int]
         ).group_by(inner.c.kind, inner.c.detail, inner.c.year)
 
     statement = union_all(
-        grouped("post", Post.published_at, kind=Post.kind, detail=Post.category),
-        grouped("submitted", Post.submitted_at),
+        *_posts_by_year(years),
         grouped("response", Response.created_at),
         grouped("partnership", Partnership.agreed_on),
         grouped("case", Partnership.published_at),
@@ -147,42 +146,103 @@ def activity_counts(years: Sequence[int]) -> list[tuple[str, str, str, int, int]
     ]
 
 
-def first_responses() -> list[tuple[datetime, datetime | None]]:
-    """For each post ever published: when, and when its first response came (None without one)."""
-    statement = (
-        select(Post.published_at, func.min(Response.created_at))
-        .outerjoin(Response, Response.post_id == Post.id)
+def _posts_by_year(years: Sequence[int]) -> list[Select]:
+    """Published posts by kind and category, one grouped select per fiscal year over its range of publication times:
+    each reads only its own part of the index on (published_at, kind, category)."""
+    selects = []
+    for year in years:
+        conditions: list[ColumnElement[bool]] = [Post.published_at.is_not(None)]
+        if year != years[0]:
+            conditions.append(Post.published_at >= start_of_japanese_day(fiscal_year_start(year)))
+        if year != years[-1]:
+            conditions.append(Post.published_at < start_of_japanese_day(fiscal_year_start(year + 1)))
+        selects.append(
+            select(
+                literal_column("'post'", String),
+                type_coerce(Post.kind, String),
+                type_coerce(Post.category, String),
+                literal_column(str(year), Integer),
+                func.count(),
+            )
+            .where(*conditions)
+            .group_by(Post.kind, Post.category)
+        )
+    return selects
+
+
+def response_times(years: Sequence[int]) -> dict[int, tuple[int, float | None]]:
+    """For each fiscal year, of the posts published in it: how many have had a response, and the median of the days
+    from publication to the first response. One statement: the median is taken by the database (window functions,
+    on SQLite and PostgreSQL alike), never by reading one row per post."""
+    firsts = select(Response.post_id, func.min(Response.created_at).label("end")).group_by(Response.post_id).subquery()
+    answered = (
+        select(Post.published_at.label("start"), firsts.c.end)
+        .join(firsts, firsts.c.post_id == Post.id)
         .where(Post.published_at.is_not(None))
-        .group_by(Post.id, Post.published_at)
+        .subquery()
     )
-    return [(published, first) for published, first in db.session.execute(statement) if published]
+    return _medians(answered.c.start, answered.c.end, answered.c.start, years, select_from=answered)
 
 
-def post_decision_times() -> list[tuple[datetime, datetime]]:
-    """For each decision on a submitted post (published or returned): when the post was submitted, when decided."""
-    statement = (
-        select(Post.submitted_at, ModerationDecision.created_at)
+def decision_times(years: Sequence[int]) -> dict[int, tuple[int, float | None]]:
+    """For each fiscal year, of the decisions to publish or return a post taken in it: how many, and the median of the
+    days from the post's submission to the decision."""
+    pairs = (
+        select(Post.submitted_at.label("start"), ModerationDecision.created_at.label("end"))
         .join(Post, (ModerationDecision.subject_type == "post") & (ModerationDecision.subject_id == Post.id))
         .where(
             ModerationDecision.action.in_(("approve_post", "reject_post")),
             Post.submitted_at.is_not(None),
             Post.submitted_at <= ModerationDecision.created_at,
         )
+        .subquery()
     )
-    return [(submitted, decided) for submitted, decided in db.session.execute(statement) if submitted]
+    return _medians(pairs.c.start, pairs.c.end, pairs.c.end, years, select_from=pairs)
+
+
+def _medians(
+    start: Any, end: Any, dated: Any, years: Sequence[int], select_from: Any
+) -> dict[int, tuple[int, float | None]]:
+    """(count, median days from start to end) by the fiscal year of `dated`, the median being the middle value or
+    the mean of the two middle ones."""
+    days = _days_between(start, end)
+    ranked = (
+        select(
+            fiscal_year_case(dated, years).label("year"),
+            days.label("days"),
+            func.row_number().over(partition_by=fiscal_year_case(dated, years), order_by=days).label("rank"),
+            func.count().over(partition_by=fiscal_year_case(dated, years)).label("total"),
+        )
+        .select_from(select_from)
+        .subquery()
+    )
+    middle = ranked.c.rank.in_(((ranked.c.total + 1) // 2, (ranked.c.total + 2) // 2))
+    statement = (
+        select(ranked.c.year, func.max(ranked.c.total), func.avg(ranked.c.days)).where(middle).group_by(ranked.c.year)
+    )
+    rows: list[tuple[Any, ...]] = list(db.session.execute(statement))
+    return {int(year): (int(total), float(value) if value is not None else None) for year, total, value in rows}
+
+
+def _days_between(start: Any, end: Any) -> ColumnElement[Any]:
+    """The days from one timestamp to another, with their fraction, in the database's own terms."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start) / 86400.0
+    return func.julianday(end) - func.julianday(start)
 
 
 def fiscal_year_case(column: Any, years: Sequence[int]) -> ColumnElement[int]:
     """The fiscal year of a date or timestamp column among `years` (earlier ones count in the first, later ones in
-    the last), written as comparisons with each year's first day: portable, and able to use an index."""
+    the last), written as comparisons with each year's first day, newest first as most rows are recent: portable,
+    and read from an index where one holds the column."""
     is_timestamp = _is_timestamp(column)
     whens = []
-    for year in years[:-1]:
-        boundary: date | datetime = fiscal_year_start(year + 1)
+    for year in reversed(years[1:]):
+        boundary: date | datetime = fiscal_year_start(year)
         if is_timestamp:
             boundary = start_of_japanese_day(boundary)
-        whens.append((column < boundary, year))
-    return case(*whens, else_=years[-1]) if whens else literal_column(str(years[-1]), Integer)
+        whens.append((column >= boundary, year))
+    return case(*whens, else_=years[0]) if whens else literal_column(str(years[0]), Integer)
 
 
 def _is_timestamp(column: Any) -> bool:

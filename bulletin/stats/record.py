@@ -16,13 +16,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from statistics import median
+from datetime import date
 
 from flask_babel import gettext as _
 
 from bulletin.core.audit import DecisionAction
-from bulletin.core.text import fiscal_year_of, format_dual_date, format_fiscal_year, to_local
+from bulletin.core.text import fiscal_year_of, format_dual_date, format_fiscal_year
 from bulletin.organizations.data import WARDS_MEMBER_SINCE
 from bulletin.organizations.models import OrganizationKind
 from bulletin.posts.categories import CATEGORIES
@@ -61,6 +60,11 @@ class Row:
     key: str
     label: str
     values: tuple[Value, ...]
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The values as the page shows them: whole numbers plain, a share or a median with one decimal, - for none."""
+        return tuple(shown(value) for value in self.values)
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,13 @@ class Record:
         return [format_fiscal_year(year, self.locale) for year in self.years]
 
 
+def shown(value: Value, none: str = "-") -> str:
+    """A value written plainly: no separators, one decimal for a share or a median, `none` where there is none."""
+    if value is None:
+        return none
+    return str(value) if isinstance(value, int) else f"{value:.1f}"
+
+
 def reference_date(year: int, reference_day: tuple[int, int]) -> date:
     """The day of fiscal year `year` its cumulative counts are taken on (a day in January to March is the next
     calendar year's)."""
@@ -125,8 +136,8 @@ def first_counted_year(day: date, reference_day: tuple[int, int]) -> int:
 
 
 def build_record(reference_day: tuple[int, int], today: date, full: bool, locale: str = "ja") -> Record:
-    """The record up to the fiscal year of `today`; `full` (moderators) adds what is not public: submissions and
-    every kind of moderation decision."""
+    """The record up to the fiscal year of `today`; `full` (moderators) adds what is not public: every kind of
+    moderation decision."""
     current = max(fiscal_year_of(today), FIRST_FISCAL_YEAR)
     span = tuple(range(FIRST_FISCAL_YEAR, current + 1))
     organizations = queries.organization_dates()
@@ -141,10 +152,10 @@ def build_record(reference_day: tuple[int, int], today: date, full: bool, locale
     tables = (
         _members_table(stock, organizations),
         _coverage_table(stock, organizations, agreements),
-        _posts_table(flows, queries.first_responses(), full),
+        _posts_table(flows, queries.response_times(years)),
         _categories_table(flows),
         _partnerships_table(flows),
-        _moderation_table(flows, queries.post_decision_times(), full),
+        _moderation_table(flows, queries.decision_times(years), full),
     )
     notes = _late_agreement_notes(stock, organizations, agreements, locale)
     return Record(years, reference_day, tables, notes, locale)
@@ -190,26 +201,9 @@ class _Flows:
     def kinds(self, measure: str) -> set[str]:
         return {kind for (row_measure, kind, _detail, _year) in self.counts if row_measure == measure}
 
-    def by_year(self, pairs: Iterable[tuple[datetime, float | None]]) -> dict[int, list[float | None]]:
-        """Values grouped by the fiscal year (Japan time) of the moment beside each, within the record's years."""
-        grouped: dict[int, list[float | None]] = {year: [] for year in self.years}
-        for moment, value in pairs:
-            year = min(max(fiscal_year_of(_local_day(moment)), self.years[0]), self.years[-1])
-            grouped[year].append(value)
-        return grouped
 
-
-def _days(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds() / 86400
-
-
-def _median(days: list[float]) -> float | None:
-    return round(median(days), 1) if days else None
-
-
-def _local_day(moment: datetime) -> date:
-    local = to_local(moment)
-    return local.date() if isinstance(local, datetime) else local
+def _rounded(days: float | None) -> float | None:
+    return round(days, 1) if days is not None else None
 
 
 def _reference_rule(reference_day: tuple[int, int]) -> str:
@@ -267,25 +261,20 @@ def _coverage_table(
     return Table("coverage", _("広域連携協定・交流自治体"), rule, rows, "lines", plotted)
 
 
-def _posts_table(flows: _Flows, first_responses: Sequence[tuple[datetime, datetime | None]], full: bool) -> Table:
-    by_year = flows.by_year(
-        (published, _days(published, first) if first is not None else None) for published, first in first_responses
-    )
+def _posts_table(flows: _Flows, response_times: dict[int, tuple[int, float | None]]) -> Table:
+    published = dict(zip(flows.years, flows.values("post"), strict=True))
     rates: list[Value] = []
     medians: list[Value] = []
     for year in flows.years:
-        posts = by_year[year]
-        waits = [wait for wait in posts if wait is not None]
-        rates.append(round(100 * len(waits) / len(posts), 1) if posts else None)
-        medians.append(_median(waits))
+        answered, days = response_times.get(year, (0, None))
+        rates.append(round(100 * answered / published[year], 1) if published[year] else None)
+        medians.append(_rounded(days))
     rows = [
         Row(f"posts.{kind.value}", _("投稿 %(kind)s", kind=kind.label), flows.values("post", kind.value))
         for kind in PostKind
     ]
-    rows.append(Row("posts", _("投稿 合計"), flows.values("post")))
-    if full:
-        rows.append(Row("posts.submitted", _("審査に出された投稿（最新の提出日）"), flows.values("submitted")))
     rows += [
+        Row("posts", _("投稿 合計"), flows.values("post")),
         Row("responses", _("応答"), flows.values("response")),
         Row("responses.rate", _("応答のあった投稿の割合（%）"), tuple(rates)),
         Row("responses.median_days", _("公開から最初の応答までの日数（中央値）"), tuple(medians)),
@@ -313,7 +302,7 @@ def _partnerships_table(flows: _Flows) -> Table:
     return Table("partnerships", _("連携と連携事例"), rule, rows, "bars", ("partnerships", "cases"))
 
 
-def _moderation_table(flows: _Flows, decision_times: Sequence[tuple[datetime, datetime]], full: bool) -> Table:
+def _moderation_table(flows: _Flows, decision_times: dict[int, tuple[int, float | None]], full: bool) -> Table:
     actions = list(DecisionAction) if full else list(PUBLIC_DECISIONS)
     rows = [
         Row(f"decisions.{action.value}", _("審査 %(action)s", action=action.label), flows.values("decision", action))
@@ -325,8 +314,7 @@ def _moderation_table(flows: _Flows, decision_times: Sequence[tuple[datetime, da
             Row(f"decisions.{kind}", _("審査 %(action)s", action=kind), flows.values("decision", kind))
             for kind in sorted(flows.kinds("decision") - known)
         ]
-    by_year = flows.by_year((decided, _days(submitted, decided)) for submitted, decided in decision_times)
-    medians = tuple(_median([wait for wait in waits if wait is not None]) for waits in by_year.values())
+    medians = tuple(_rounded(decision_times.get(year, (0, None))[1]) for year in flows.years)
     rows.append(Row("decisions.median_days", _("投稿の提出から審査までの日数（中央値）"), medians))
     rule = _flow_rule() + _(
         "モデレーターの判断を操作ごとに数えます。日数は、公開または差し戻しの判断をした日の年度に数えます。"

@@ -4,7 +4,7 @@ rows (the record's medians too, taken by the database)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -14,11 +14,14 @@ from sqlalchemy import (
     Select,
     String,
     case,
+    column,
     func,
     literal_column,
     select,
+    true,
     type_coerce,
     union_all,
+    values,
 )
 from sqlalchemy.orm import aliased
 
@@ -34,7 +37,8 @@ from bulletin.organizations.models import (
     OrganizationKind,
     agreement_member,
 )
-from bulletin.posts.models import Post, PostState
+from bulletin.posts.categories import CATEGORIES
+from bulletin.posts.models import Post, PostKind, PostState
 from bulletin.responses.models import Partnership, Response
 from bulletin.responses.queries import case_prefecture_code
 
@@ -133,7 +137,7 @@ def activity_counts(years: Sequence[int]) -> list[tuple[str, str, str, int, int]
         ).group_by(inner.c.kind, inner.c.detail, inner.c.year)
 
     statement = union_all(
-        *_posts_by_year(years),
+        _posts_by_year(years),
         grouped("response", Response.created_at),
         grouped("partnership", Partnership.agreed_on),
         grouped("case", Partnership.published_at),
@@ -143,31 +147,41 @@ def activity_counts(years: Sequence[int]) -> list[tuple[str, str, str, int, int]
     return [
         (str(measure), str(kind or ""), str(detail or ""), int(year), int(count))
         for measure, kind, detail, year, count in rows
+        if count  # the posts' counts come for every kind, category and year, none or not
     ]
 
 
-def _posts_by_year(years: Sequence[int]) -> list[Select]:
-    """Published posts by kind and category, one grouped select per fiscal year over its range of publication times:
-    each reads only its own part of the index on (published_at, kind, category)."""
-    selects = []
-    for year in years:
-        conditions: list[ColumnElement[bool]] = [Post.published_at.is_not(None)]
-        if year != years[0]:
-            conditions.append(Post.published_at >= start_of_japanese_day(fiscal_year_start(year)))
-        if year != years[-1]:
-            conditions.append(Post.published_at < start_of_japanese_day(fiscal_year_start(year + 1)))
-        selects.append(
-            select(
-                literal_column("'post'", String),
-                type_coerce(Post.kind, String),
-                type_coerce(Post.category, String),
-                literal_column(str(year), Integer),
-                func.count(),
-            )
-            .where(*conditions)
-            .group_by(Post.kind, Post.category)
+def _posts_by_year(years: Sequence[int]) -> Select:
+    """Published posts of each kind and category in each fiscal year: every (kind, category) with every year and its
+    range of publication times, against which each count is one range of the index on (kind, category,
+    published_at), so that every post is visited once in the index and none is sorted or read."""
+    bounds = [datetime(1900, 1, 1, tzinfo=UTC)]
+    bounds += [start_of_japanese_day(fiscal_year_start(year)) for year in years[1:]]
+    bounds += [datetime(9999, 1, 1, tzinfo=UTC)]
+    spans = (
+        values(column("year", Integer), column("starts", UTCDateTime()), column("ends", UTCDateTime()), name="span")
+        .data([(year, bounds[index], bounds[index + 1]) for index, year in enumerate(years)])
+        .cte("span")
+    )
+    sorts = (
+        values(column("kind", String), column("category", String), name="sort")
+        .data([(kind.value, category) for kind in PostKind for category in CATEGORIES])
+        .cte("sort")
+    )
+    counted = (
+        select(func.count())
+        .select_from(Post)
+        .where(
+            Post.kind == sorts.c.kind,
+            Post.category == sorts.c.category,
+            Post.published_at >= spans.c.starts,
+            Post.published_at < spans.c.ends,
         )
-    return selects
+        .scalar_subquery()
+    )
+    return select(literal_column("'post'", String), sorts.c.kind, sorts.c.category, spans.c.year, counted).select_from(
+        sorts.join(spans, true())
+    )
 
 
 def response_times(years: Sequence[int]) -> dict[int, tuple[int, float | None]]:

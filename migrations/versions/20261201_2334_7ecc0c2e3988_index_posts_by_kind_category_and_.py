@@ -4,8 +4,8 @@ Revision ID: 7ecc0c2e3988
 Revises: cdb6cfdd846c
 Create Date: 2026-12-01 23:34:27.247937
 
-The statistics by fiscal year count published posts by kind and category, a range of publication dates for each
-fiscal year, from this index alone, without reading the posts' rows.
+The statistics by fiscal year count the published posts of each kind and category in each fiscal year as one range of
+this index, without reading the posts' rows.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -20,11 +20,11 @@ depends_on = None
 
 def upgrade():
     with op.batch_alter_table('post', schema=None) as batch_op:
-        batch_op.create_index('ix_post_published_at_kind_category', ['published_at', 'kind', 'category'], unique=False)
+        batch_op.create_index('ix_post_kind_category_published_at', ['kind', 'category', 'published_at'], unique=False)
 
 
 
 def downgrade():
     with op.batch_alter_table('post', schema=None) as batch_op:
-        batch_op.drop_index('ix_post_published_at_kind_category')
+        batch_op.drop_index('ix_post_kind_category_published_at')
 

@@ -113,7 +113,7 @@ def test_the_page_costs_the_same_few_queries_whatever_the_number_of_posts(client
 def test_the_record_reads_in_english(client):
     html = text_of(client.get("/stats", headers={"Accept-Language": "en"}))
     assert "Statistics by fiscal year" in html and "FY2019 (Heisei 31)" in html and "FY2020 (Reiwa 2)" in html
-    assert "<th scope=\"row\">Municipalities covered by broad-area agreements</th>" in html
+    assert '<th scope="row">Municipalities covered by broad-area agreements</th>' in html
     assert "concluded on 2019-10-26 (Reiwa 1)" in html
     rows = text_of(client.get("/stats.csv", headers={"Accept-Language": "en"})).splitlines()
     assert rows[0].lstrip("\ufeff").startswith("Measure,FY")

@@ -169,6 +169,7 @@ class _Stock:
     reference_day: tuple[int, int]
 
     def cumulative(self, days: Iterable[date]) -> tuple[int, ...]:
+        """How many of the days each year's reference day has reached (earlier than the first year: in it)."""
         by_year = Counter(first_counted_year(day, self.reference_day) for day in days)
         total = sum(count for year, count in by_year.items() if year < self.years[0])
         values = []
@@ -178,8 +179,9 @@ class _Stock:
         return tuple(values)
 
     def new(self, days: Iterable[date]) -> tuple[int, ...]:
-        by_year = Counter(first_counted_year(day, self.reference_day) for day in days)
-        return tuple(by_year.get(year, 0) for year in self.years)
+        """What each year's cumulative count adds to the year before's (the first year's: all it counts)."""
+        totals = self.cumulative(days)
+        return tuple(total - (totals[index - 1] if index else 0) for index, total in enumerate(totals))
 
 
 class _Flows:

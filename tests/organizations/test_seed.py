@@ -91,7 +91,9 @@ def test_search_by_kanji_kana_katakana_width_and_code(app):
 
 
 def test_seed_keeps_what_moderators_changed_in_an_agreement(app):
-    hokkaido = db.session.scalar(select(Agreement).join(Agreement.association).where(Organization.name == "北海道町村会"))
+    hokkaido = db.session.scalar(
+        select(Agreement).join(Agreement.association).where(Organization.name == "北海道町村会")
+    )
     hokkaido.members = hokkaido.members[:10]
     db.session.flush()
     report = seed_organizations()

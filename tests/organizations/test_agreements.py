@@ -15,6 +15,7 @@ from bulletin.core.audit import ModerationDecision
 from bulletin.extensions import db
 from bulletin.organizations.codes import association_code
 from bulletin.organizations.models import Agreement, Organization
+from bulletin.posts import services as posts
 from tests.constants import KUSHIRO_TOWN, SAKAI, SHINAGAWA
 from tests.factories import assert_field_error, assert_unchanged, database_state, page_of, text_of
 from tests.posts.test_queries import MAX_QUERIES, cost
@@ -56,6 +57,20 @@ def test_an_agreements_members_link_to_their_posts(client, auth, people, make_po
     assert "北海道 釧路町の投稿（共同提案を含む）に絞り込んでいます。" in listed
     assert "坂井市の黄金がに" in text_of(client.get("/posts?organization=123"))  # not a code: no filter
     assert client.get("/agreements/99999").status_code == 404
+
+
+def test_a_municipalitys_posts_include_those_it_co_proposes(client, auth, people, make_post, organization):
+    joint = make_post(people.sakai, title="坂井市と釧路町の合同物産展")
+    invitation = posts.invite_co_proposer(people.sakai, joint, organization(KUSHIRO_TOWN))
+    posts.answer_co_proposal(people.kushiro, invitation, accept=True)
+    declined = make_post(people.sakai, title="釧路町が断った提案")
+    posts.answer_co_proposal(
+        people.kushiro, posts.invite_co_proposer(people.sakai, declined, organization(KUSHIRO_TOWN)), accept=False
+    )
+    db.session.commit()
+    auth.login(people.shinagawa)
+    listed = text_of(client.get(f"/posts?organization={KUSHIRO_TOWN}"))
+    assert "坂井市と釧路町の合同物産展" in listed and "釧路町が断った提案" not in listed
 
 
 def test_a_moderator_adds_an_agreement_then_its_members(client, auth, people):

@@ -107,6 +107,9 @@ class Config:
     STAFF_REVIEW_OPENS = "03-01"
     STAFF_REVIEW_REMINDERS_UNTIL = "04-30"
     STAFF_REVIEW_REMINDER_DAYS = 7
+    # The statistics count members, agreements and exchange relations as of this day (MM-DD) of each fiscal year, as
+    # the project's record does (1 August).
+    STATS_REFERENCE_DAY = "08-01"
     RATELIMIT_HEADERS_ENABLED = False
     # argon2id parameters (RFC 9106 second recommended option, scaled for a shared server)
     ARGON2_TIME_COST = 3
@@ -150,6 +153,7 @@ class Config:
             "TOTP_ISSUER",
             "STAFF_REVIEW_OPENS",
             "STAFF_REVIEW_REMINDERS_UNTIL",
+            "STATS_REFERENCE_DAY",
             "CONTACT_EMAIL",
             "CONTACT_NAME",
             "CONTACT_PHONE",
@@ -294,6 +298,10 @@ def load_config(app, config: dict | str | None) -> None:
     if app.config["MODERATOR_TWO_FACTOR"] not in TWO_FACTOR_POLICIES:
         raise ConfigError(f"MODERATOR_TWO_FACTOR must be one of {', '.join(TWO_FACTOR_POLICIES)}")
     check_staff_review_dates(app.config)
+    try:
+        parse_month_day(app.config["STATS_REFERENCE_DAY"])
+    except ValueError as error:
+        raise ConfigError(f"STATS_REFERENCE_DAY: {error} (e.g. 08-01)") from error
 
     if not app.config.get("SECRET_KEY"):
         raise ConfigError("SECRET_KEY must be set in production (export SECRET_KEY=...)")

@@ -61,7 +61,8 @@ from bulletin.extensions import db, limiter
 from bulletin.moderation.models import Report
 from bulletin.moderation.reports import report_post
 from bulletin.notifications.models import Notification, OutboxMessage, OutboxState
-from bulletin.organizations.models import EmailDomain, Membership, Organization
+from bulletin.organizations.codes import association_code
+from bulletin.organizations.models import Agreement, EmailDomain, Membership, Organization
 from bulletin.organizations.services import confirm_domain, make_member
 from bulletin.posts import services as posts
 from bulletin.posts.models import Attachment, CoProposer, Post, PostKind, PostRevision, PostState
@@ -915,6 +916,12 @@ class World:
     @property
     def attachment(self) -> Attachment:
         return self.draft.attachments[0]
+
+    @property
+    def agreement(self) -> int:
+        """The id of the seeded agreement with 山梨県町村会 (14 towns and villages)."""
+        yamanashi = association_code("19", "towns")
+        return db.session.scalar(select(Agreement.id).join(Agreement.association).where(Organization.code == yamanashi))
 
 
 def build_world(create_user, moderator: User, with_posts: bool = False, with_responses: bool = False) -> World:

@@ -12,13 +12,14 @@ test checks both the answer and that the change happened for those roles and for
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bulletin import create_app
 from bulletin.accounts.models import (
@@ -36,7 +37,7 @@ from bulletin.extensions import db
 from bulletin.moderation.models import Report, ReportState
 from bulletin.notifications.kinds import KINDS
 from bulletin.notifications.models import Notification, NotificationPreference, OutboxMessage
-from bulletin.organizations.models import EmailDomain, Membership, Organization
+from bulletin.organizations.models import Agreement, EmailDomain, ExchangeRelation, Membership, Organization
 from bulletin.posts.models import CoProposer, CoProposerState, Post, PostRevision, PostState, RevisionState
 from bulletin.responses.models import Message, Partnership, Response, ResponseState
 from bulletin.saved_searches.models import SavedSearch
@@ -319,6 +320,22 @@ def actors_preferences_saved(w, actor) -> bool:
 def member_a_unsubscribed(w, actor) -> bool:
     preference = db.session.get(NotificationPreference, (w.member_a.id, "post_approved"))
     return preference is not None and preference.mode == "off"
+
+
+def exchange_relation_recorded(w, actor) -> bool:
+    return db.session.scalar(select(func.count()).select_from(ExchangeRelation)) > 0
+
+
+def agreement_recorded(w, actor) -> bool:
+    return db.session.scalar(select(func.count()).select_from(Agreement)) > 13
+
+
+def agreement_members_are(*codes: str) -> Callable[[Refs, SimpleNamespace | None], bool]:
+    def effect(w, actor) -> bool:
+        db.session.expire_all()
+        return [member.code for member in db.session.get(Agreement, w.agreement).members] == list(codes)
+
+    return effect
 
 
 def membership_of(code: str) -> Membership:
@@ -1078,6 +1095,49 @@ ROUTES: dict[tuple[str, str], list[Case]] = {
     ],
     ("responses.cases", "GET"): [Case("/cases", expect(everyone=OK), needs_responses=True)],
     # the map: published posts are for members, and so is the map (its cases view shows only public cases)
+    # the record: counts only, for everyone (moderators see more rows)
+    ("stats.record", "GET"): [Case("/stats", expect(everyone=OK), needs_responses=True)],
+    ("stats.record_csv", "GET"): [Case("/stats.csv", expect(everyone=OK), needs_responses=True)],
+    # exchange relations: everyone reads them, moderators record them
+    ("organizations.exchange_relations", "GET"): [Case("/exchange-relations", expect(everyone=OK))],
+    # agreements: everyone reads them, moderators record them and their members
+    ("organizations.agreements_index", "GET"): [Case("/agreements", expect(everyone=OK))],
+    ("organizations.agreement_page", "GET"): [
+        Case("/agreements/{w.agreement}", expect(everyone=OK)),
+        Case("/agreements/999999", expect(everyone=NOT_FOUND), label="unknown"),
+    ],
+    ("organizations.add_agreement", "POST"): [
+        Case(
+            "/agreements",
+            moderators_only(done(r"/agreements/\d+")),
+            {"prefecture": "20", "kind": "towns", "name": "", "concluded_on": "2020-01-20"},
+            agreement_recorded,
+        )
+    ],
+    ("organizations.agreement_members", "POST"): [
+        Case(
+            "/agreements/{w.agreement}/members",
+            moderators_only(done(r"/agreements/\d+")),
+            {"codes": "202011"},
+            agreement_members_are("202011"),
+        )
+    ],
+    ("organizations.import_agreement_members", "POST"): [
+        Case(
+            "/agreements/{w.agreement}/import",
+            moderators_only(done(r"/agreements/\d+")),
+            lambda w, actor: {"file": (io.BytesIO(b"202029\r\n"), "members.csv")},
+            agreement_members_are("202029"),
+        )
+    ],
+    ("organizations.add_exchange_relation", "POST"): [
+        Case(
+            "/exchange-relations",
+            moderators_only(done("/exchange-relations")),
+            {"ward": "131091", "municipality_code": SAKAI, "kind": "friendship", "started_on": "2015-11-18"},
+            exchange_relation_recorded,
+        )
+    ],
     ("stats.prefecture_map", "GET"): [
         Case("/map", expect(anonymous=LOGIN, signed_in=OK), needs_posts=True),
         Case("/map?show=cases", expect(anonymous=LOGIN, signed_in=OK), label="cases", needs_responses=True),
@@ -1123,6 +1183,7 @@ def refs_of(world: World) -> Refs:
         else:
             values[field.name] = value.id
     values["attachment"] = world.attachment.id if world.draft is not None else None
+    values["agreement"] = world.agreement
     return SimpleNamespace(**values)
 
 

@@ -50,6 +50,9 @@ class DecisionAction(LabelledStrEnum):
     PUBLISH_CASE = "publish_case", _l("連携事例を公開")
     UNPUBLISH_CASE = "unpublish_case", _l("連携事例の公開を停止")
     RETRY_MAIL = "retry_mail", _l("メールを再送")
+    ADD_EXCHANGE_RELATION = "add_exchange_relation", _l("交流自治体を登録")
+    ADD_AGREEMENT = "add_agreement", _l("広域連携協定を登録")
+    CHANGE_AGREEMENT_MEMBERS = "change_agreement_members", _l("協定の構成市町村を変更")
 
 
 class ModerationDecision(Model):

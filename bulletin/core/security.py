@@ -19,6 +19,10 @@ PUBLIC_ENDPOINTS = frozenset(
         "main.guide",
         "responses.cases",
         "responses.case",
+        "stats.record",
+        "organizations.exchange_relations",
+        "organizations.agreements_index",
+        "organizations.agreement_page",
     }
 )
 

@@ -124,15 +124,12 @@ def fiscal_year_start(year: int) -> date:
 def format_fiscal_year(year: int, locale: str = "ja") -> str:
     """令和9年度（2027年度）, or FY2027 (Reiwa 9) in English.
 
-    A fiscal year is named in the era of its first day, except that an era beginning within the fiscal year's
-    first calendar year names it (FY2019, which began in Heisei 31, is 令和元年度 as the ministries write it).
+    A fiscal year is named in the era of its first day, 1 April: FY2019 began in Heisei 31 and is 平成31年度, as the
+    project's record names it (Reiwa began on 1 May 2019, within it); Reiwa's first fiscal year is 令和2年度. The
+    first year of an era is 元年 (平成元年度).
     """
-    first_day = fiscal_year_start(year)
-    for start, name, romanised in _ERAS:
-        if start <= first_day or start.year == year:
-            era, number = (romanised if locale == "en" else name), year - start.year + 1
-            break
-    else:
+    era, number = era_year(fiscal_year_start(year), roman=locale == "en")
+    if not era:
         return f"FY{year}" if locale == "en" else f"{year}年度"
     if locale == "en":
         return f"FY{year} ({era} {number})"

@@ -191,17 +191,24 @@ def _check_office_file(name: str, data: bytes, extension: str) -> None:
         raise UploadError(str(_l("%(name)s にはマクロが含まれているため添付できません。", name=name)))
 
 
+def decode_csv(data: bytes) -> str | None:
+    """The text of a CSV file saved as UTF-8 (with or without BOM) or Shift_JIS (CP932), as Excel writes them; None
+    when it is neither."""
+    for encoding in _CSV_ENCODINGS:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
 def _check_csv(name: str, data: bytes) -> None:
     """CSV is text: no NUL byte, and it reads as UTF-8 or Shift_JIS (CP932)."""
     if b"\x00" in data:
         raise UploadError(
             str(_l("%(name)s はCSVとして読み取れません（文字以外のデータが含まれています）。", name=name))
         )
-    for encoding in _CSV_ENCODINGS:
-        try:
-            data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    if decode_csv(data) is not None:
         return
     raise UploadError(
         str(_l("%(name)s の文字コードを読み取れません。UTF-8 または Shift_JIS で保存してください。", name=name))

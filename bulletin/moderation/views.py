@@ -4,7 +4,7 @@ members' reports."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from wtforms import SelectChoice
 from bulletin.accounts.staff_review import current_period, period_of
 from bulletin.core.confirm import Confirmation, confirm_page, excerpt, is_confirmed
 from bulletin.core.diff import diff_fields
+from bulletin.core.downloads import csv_download
 from bulletin.core.errors import NotTheVersionShown
 from bulletin.core.forms import ConfirmActionForm, NoteForm, ReasonForm
 from bulletin.core.text import today_in_japan
@@ -358,12 +359,7 @@ def log_csv():
     """The filtered moderation log as CSV (UTF-8 with a BOM, so that Excel reads the Japanese): one row a decision."""
     _form, query, _filters = _log_filter()
     body = moderation_log_csv(queries.moderation_log_export(query))
-    filename = f"moderation-log-{today_in_japan():%Y%m%d}.csv"
-    return Response(
-        body.encode("utf-8-sig"),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(body, f"moderation-log-{today_in_japan():%Y%m%d}.csv")
 
 
 @bp.get("/security")

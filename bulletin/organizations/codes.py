@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _CODE_RE = re.compile(r"^\d{6}$")
 
@@ -26,6 +27,15 @@ def normalise_dataset_code(code: str) -> str:
 def is_valid_code(code: str) -> bool:
     """True for six digits whose last one is the correct check digit."""
     return bool(_CODE_RE.match(code or "")) and check_digit(code[:5]) == code[5]
+
+
+def full_code(text: str) -> str | None:
+    """The six-digit code an officer meant: full-width digits and spaces allowed, the check digit added to five
+    digits; None when it is not a valid code."""
+    digits = unicodedata.normalize("NFKC", text or "").strip()
+    if re.fullmatch(r"\d{5}", digits):
+        return digits + check_digit(digits)
+    return digits if is_valid_code(digits) else None
 
 
 ASSOCIATION_PREFIX = "9"

@@ -145,3 +145,33 @@ class Agreement(Model):
 
     association: Mapped[Organization] = relationship(back_populates="agreement", foreign_keys=[association_id])
     members: Mapped[list[Organization]] = relationship(secondary=agreement_member, order_by="Organization.code")
+
+
+class ExchangeKind(LabelledStrEnum):
+    """What ties a ward to a partner municipality."""
+
+    SISTER_CITY = "sister_city", _l("姉妹都市")
+    FRIENDSHIP = "friendship", _l("友好都市")
+    DISASTER_AID = "disaster_aid", _l("災害時相互応援協定")
+    OTHER = "other", _l("その他の交流")
+
+
+class ExchangeRelation(Model):
+    """An exchange relation (交流自治体): a ward's standing relationship with a municipality, since a date."""
+
+    __tablename__ = "exchange_relation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ward_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("organization.id", ondelete="CASCADE"), index=True)
+    started_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[ExchangeKind] = mapped_column(str_enum(ExchangeKind, "exchange_kind"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ward: Mapped[Organization] = relationship(foreign_keys=[ward_id])
+    municipality: Mapped[Organization] = relationship(foreign_keys=[municipality_id])
+
+    __table_args__ = (
+        db.UniqueConstraint("ward_id", "municipality_id", "kind", name="uq_exchange_relation_ward_municipality_kind"),
+        db.CheckConstraint("ward_id <> municipality_id", name="two_organizations"),
+    )

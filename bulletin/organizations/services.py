@@ -156,18 +156,15 @@ def _seed_agreements(report: SeedReport) -> int:
             )
             db.session.add(association)
             created += 1
-        covered = sorted(
-            (org for kind in record.covers for org in by_pref_kind.get((record.prefecture_code, kind), [])),
-            key=lambda org: org.code,
-        )
         if association.agreement is None:
+            covered = sorted(
+                (org for kind in record.covers for org in by_pref_kind.get((record.prefecture_code, kind), [])),
+                key=lambda org: org.code,
+            )
             association.agreement = Agreement(concluded_on=record.concluded_on, members=covered)
             report.agreements_created += 1
-        else:
-            association.agreement.concluded_on = record.concluded_on
-            if {org.id for org in association.agreement.members} != {org.id for org in covered}:
-                association.agreement.members = covered
-                report.updated += 1
+        # An agreement the board already holds is the moderators' to keep up to date (/agreements/<id>): a merger of
+        # municipalities, a member list corrected; the seed never undoes their changes.
     return created
 
 

@@ -160,6 +160,8 @@ class Post(Model):
         Index("ix_post_state_category_published_at", "state", "category", "published_at"),
         Index("ix_post_state_deadline", "state", "deadline", "id"),
         Index("ix_post_state_category_deadline", "state", "category", "deadline", "id"),
+        # The statistics count published posts of each kind and category in each fiscal year, a range of this index.
+        Index("ix_post_kind_category_published_at", "kind", "category", "published_at"),
     )
 
     @property

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased, defer, joinedload, selectinload
 from bulletin.accounts.models import User
 from bulletin.core.text import today_in_japan
 from bulletin.extensions import db
+from bulletin.organizations.codes import is_valid_code
 from bulletin.organizations.models import Organization
 from bulletin.posts import search
 from bulletin.posts.categories import CATEGORIES
@@ -68,6 +69,7 @@ class PostFilters:
     deadline_within: int = 0  # days from today (Japan), one of DEADLINE_WITHIN
     has_attachments: bool = False
     for_my_ward: bool = False  # proposals addressed to the viewer's ward (or to every ward); for ward staff
+    organization: str = ""  # an organization's code: the posts it wrote or co-proposes (an agreement's page links)
 
     @classmethod
     def from_args(cls, args) -> PostFilters:
@@ -89,6 +91,7 @@ class PostFilters:
             deadline_within=deadline_within if deadline_within in DEADLINE_WITHIN else 0,
             has_attachments=args.get("has_attachments") == "1",
             for_my_ward=args.get("for_my_ward") == "1",
+            organization=args.get("organization", "") if is_valid_code(args.get("organization", "")) else "",
         )
 
     @property
@@ -97,7 +100,7 @@ class PostFilters:
         return bool(
             self.q or self.kind or self.category or self.prefecture or self.ward or self.status != "open"
             or self.desired_from or self.desired_to or self.deadline_within or self.has_attachments
-            or self.for_my_ward
+            or self.for_my_ward or self.organization
         )  # fmt: skip
 
     def as_args(self, **changes) -> dict:
@@ -269,7 +272,18 @@ def _filtered(
         statement = statement.where(_for_ward(Organization.code == filters.ward))
     if filters.for_my_ward and my_ward_id is not None:
         statement = statement.where(_for_ward(Organization.id == my_ward_id))
+    if filters.organization:
+        statement = statement.where(_of_organization(filters.organization))
     return statement.where(*_period_and_attachment_conditions(filters, today))
+
+
+def _of_organization(code: str) -> ColumnElement[bool]:
+    """Posts the organization with this code wrote, or co-proposes (having accepted)."""
+    organization_id = select(Organization.id).where(Organization.code == code).scalar_subquery()
+    co_proposed = select(CoProposer.post_id).where(
+        CoProposer.organization_id == organization_id, CoProposer.state == CoProposerState.ACCEPTED
+    )
+    return or_(Post.organization_id == organization_id, Post.id.in_(co_proposed))
 
 
 def matching_post_ids(filters: PostFilters, post_ids: list[int], viewer: User | None = None) -> set[int]:

@@ -52,6 +52,7 @@ def index():
         is_ward_staff=current_user.organization is not None and current_user.organization.is_ward,
         **filter_choices(),
         can_create=services.can_create_post(current_user),
+        organization=get_by_code(filters.organization) if filters.organization else None,
     )
 
 

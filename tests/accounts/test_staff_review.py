@@ -122,7 +122,8 @@ def test_the_fiscal_year_begins_on_1_april(day, fiscal_year):
     ("year", "ja", "en"),
     [
         (2027, "令和9年度（2027年度）", "FY2027 (Reiwa 9)"),
-        (2019, "令和元年度（2019年度）", "FY2019 (Reiwa 1)"),  # began in Heisei 31, named in Reiwa
+        (2019, "平成31年度（2019年度）", "FY2019 (Heisei 31)"),  # began on 1 April 2019, a month before Reiwa
+        (2020, "令和2年度（2020年度）", "FY2020 (Reiwa 2)"),  # Reiwa's first fiscal year
         (2018, "平成30年度（2018年度）", "FY2018 (Heisei 30)"),
         (1988, "昭和63年度（1988年度）", "FY1988 (Showa 63)"),  # Heisei began in January 1989: still Showa
         (1989, "平成元年度（1989年度）", "FY1989 (Heisei 1)"),

@@ -111,6 +111,7 @@ NOT_PAGES = {
     "posts.attachment",
     "responses.photo",
     "moderation.log_csv",
+    "stats.record_csv",
     "responses.message_file",
 }
 
@@ -217,6 +218,10 @@ PAGES = {
         ("member_b", "/cases"),
         (None, "/cases?prefecture=18"),
     ],
+    "stats.record": [(None, "/stats"), ("member_a", "/stats"), ("moderator", "/stats")],
+    "organizations.exchange_relations": [(None, "/exchange-relations"), ("moderator", "/exchange-relations")],
+    "organizations.agreements_index": [(None, "/agreements"), ("moderator", "/agreements")],
+    "organizations.agreement_page": [(None, "/agreements/{w.agreement}"), ("moderator", "/agreements/{w.agreement}")],
     "stats.prefecture_map": [("member_b", "/map"), ("member_b", "/map?show=cases"), ("moderator", "/map")],
     "responses.case": [(None, "/cases/{w.case.id}")],
 }
@@ -248,6 +253,9 @@ POSTED = [
     ("moderator", "/moderation/users/{w.colleague.id}/suspend", {"reason": ""}),
     ("moderator", f"/moderation/organizations/{SAKAI}/suspend", {"reason": "\x00"}),
     ("moderator", f"/moderation/organizations/{SAKAI}/domains", {"domain": "lg.jp"}),
+    ("moderator", "/exchange-relations", {"ward": "131091", "municipality_code": "999999", "started_on": "x"}),
+    ("moderator", "/agreements", {"prefecture": "19", "kind": "towns", "concluded_on": "x"}),
+    ("moderator", "/agreements/{w.agreement}/members", {"codes": "999999\n131091\n202011,松本市"}),
     ("moderator", f"/moderation/organizations/{KUSHIRO_TOWN}/domains/{{w.domain.id}}/revoke", {"reason": ""}),
     ("member_a", "/posts/new", {"kind": "proposal", "title": "", "action": "draft"}),
     (
@@ -552,6 +560,10 @@ PUBLIC_PAGES = {
     "main.guide",
     "responses.cases",
     "responses.case",
+    "stats.record",
+    "organizations.exchange_relations",
+    "organizations.agreements_index",
+    "organizations.agreement_page",
 }
 
 

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bulletin.core.audit import ModerationDecision, log_decision
+from bulletin.core.text import fiscal_year_of, format_fiscal_year, today_in_japan
 from bulletin.extensions import db
 from bulletin.posts.models import PostState
 from bulletin.responses import services as responses
@@ -135,12 +136,13 @@ def test_the_csv_has_a_bom_a_header_and_one_row_per_decision(app, people, decide
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
     assert response.headers["Cache-Control"] == "no-store"
     header, *lines = csv_rows(response)
-    assert header == ["日時（日本時間）", "モデレーター", "操作", "対象", "団体", "理由・詳細"]
+    assert header == ["日時（日本時間）", "モデレーター", "操作", "対象", "団体", "理由・詳細", "年度"]
     assert len(lines) == db.session.query(ModerationDecision).count() == 5
     suspended = next(line for line in lines if line[2] == "アカウントを停止")
     assert suspended[1] == "事務局 二人目" and suspended[3] == "品川 職員" and suspended[5] == "異動のため"
     assert suspended[4] == f"東京都 品川区（{SHINAGAWA}）"
     assert datetime.strptime(suspended[0], "%Y-%m-%d %H:%M")  # Japan time, as the page shows it
+    assert suspended[6] == format_fiscal_year(fiscal_year_of(today_in_japan()))  # to group by in a spreadsheet
     assert next(line for line in lines if line[2] == "投稿の期限切れ")[1] == "システム"
 
 

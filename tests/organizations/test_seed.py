@@ -88,3 +88,14 @@ def test_search_by_kanji_kana_katakana_width_and_code(app):
     assert [org.name for org in search_organizations("１８２１０９")] == ["坂井市"]
     assert search_organizations("   ") == []
     assert search_organizations("%") == []
+
+
+def test_seed_keeps_what_moderators_changed_in_an_agreement(app):
+    hokkaido = db.session.scalar(
+        select(Agreement).join(Agreement.association).where(Organization.name == "北海道町村会")
+    )
+    hokkaido.members = hokkaido.members[:10]
+    db.session.flush()
+    report = seed_organizations()
+    assert (report.updated, report.agreements_created) == (0, 0)
+    assert len(hokkaido.members) == 10

@@ -86,16 +86,27 @@ def choices_in_locale(name: str, build: Callable[[], Iterable[tuple[object, obje
     return found
 
 
-def select_options(choices: Iterable[tuple[str, str]], selected: object = None) -> Markup:
-    """The <option> elements of a select, the selected value marked: built in Python, since a Jinja loop over the 47
-    prefectures and 23 wards cost more than the rest of the list's form."""
+_OPTIONS: dict[tuple[int, str], tuple[tuple[tuple[str, str], ...], Markup]] = {}
+
+
+def select_options(choices: tuple[tuple[str, str], ...], selected: object = None) -> Markup:
+    """The <option> elements of a select, the selected value marked: built in Python (a Jinja loop over the 47
+    prefectures and 23 wards cost more than the rest of the list's form), and kept for choices that are kept
+    themselves (choices_in_locale's, the wards', the prefectures'): a few sets, each with one selection at a time."""
     chosen = "" if selected is None else str(selected)
-    return Markup(
+    key = (id(choices), chosen)
+    found = _OPTIONS.get(key)
+    if found is not None and found[0] is choices:
+        return found[1]
+    html = Markup(
         "".join(
             f'<option value="{escape(value)}"{" selected" if value == chosen else ""}>{escape(label)}</option>'
             for value, label in choices
         )
     )
+    if len(_OPTIONS) < 4096 and chosen in {value for value, _label in choices} | {""}:
+        _OPTIONS[key] = (choices, html)  # the choices held too: their id is never reused while they are kept
+    return html
 
 
 # The locale a template is being compiled for (set by LocalizedEnvironment while it loads one).

@@ -3,12 +3,13 @@ URLs."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
 from babel.support import NullTranslations
-from flask import Flask, g, has_app_context, has_request_context, request, url_for
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session, url_for
 from flask.templating import Environment
 from flask_babel import get_locale, get_translations
 from flask_wtf.csrf import generate_csrf
@@ -55,6 +56,27 @@ def request_translations() -> NullTranslations:
 def request_locale() -> str:
     """The code of the locale in force: "ja" or "en"."""
     return _locale_in_force()[2]
+
+
+_SIGNED_TOKENS: dict[str, tuple[float, str]] = {}
+SIGNED_TOKEN_REUSE_SECONDS = 60
+
+
+def csrf_token() -> str:
+    """Flask-WTF's form token, its signature made again at most once a minute per session (and process) rather than
+    on every page: a signed token holds for WTF_CSRF_TIME_LIMIT from its signing, so one a minute old is as good."""
+    raw = session.get("csrf_token")
+    if raw is None or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return generate_csrf()  # the first token of the session is made there
+    now = time.monotonic()
+    kept = _SIGNED_TOKENS.get(raw)
+    if kept is not None and now - kept[0] < SIGNED_TOKEN_REUSE_SECONDS:
+        return kept[1]
+    if len(_SIGNED_TOKENS) > 10_000:
+        _SIGNED_TOKENS.clear()
+    token = generate_csrf()
+    _SIGNED_TOKENS[raw] = (now, token)
+    return token
 
 
 _URLS: dict[tuple[str, str, str | None], str] = {}
@@ -205,7 +227,7 @@ def init_templating(app: Flask) -> None:
         filesize=format_size,
     )
     app.jinja_env.globals.update(
-        csrf_token=generate_csrf,
+        csrf_token=csrf_token,
         get_locale=get_locale,
         absolute_url=absolute_url,
         confirm_attributes=confirm_attributes,
@@ -213,5 +235,7 @@ def init_templating(app: Flask) -> None:
         select_options=select_options,
         url_for=url_for_template,
     )
+    # Flask-WTF hands its own csrf_token to every template by a context processor; this later one replaces it.
+    app.context_processor(lambda: {"csrf_token": csrf_token})
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

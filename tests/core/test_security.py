@@ -433,6 +433,27 @@ def test_token_of_another_session_is_refused(app, client, csrf, world):
     assert refused_for_csrf(client.post("/login", data=data))
 
 
+def test_a_kept_form_token_is_the_sessions_own_and_is_signed_again_after_a_minute(
+    app, client, csrf, world, monkeypatch
+):
+    from bulletin.core import templating
+
+    clock, wall = templating.time.monotonic(), templating.time.time()
+    log_in_with_csrf(client, world.member_a)
+    token = csrf_token_of(client.get("/guide"))  # the layout's forms (logout, language)
+    monkeypatch.setattr(templating.time, "time", lambda: wall + 5)  # a signature made now would differ
+    monkeypatch.setattr(templating.time, "monotonic", lambda: clock + 30)
+    assert csrf_token_of(client.get("/guide")) == token  # kept within the minute
+    stranger = new_client(app)
+    log_in_with_csrf(stranger, world.member_b)
+    assert csrf_token_of(stranger.get("/guide")) != token  # another session never gets this one
+    assert refused_for_csrf(stranger.post("/logout", data={"csrf_token": token}))
+    monkeypatch.setattr(templating.time, "monotonic", lambda: clock + templating.SIGNED_TOKEN_REUSE_SECONDS + 31)
+    renewed = csrf_token_of(client.get("/guide"))
+    assert renewed != token  # signed again
+    assert client.post("/logout", data={"csrf_token": renewed}).status_code == 302
+
+
 def test_logout_without_csrf_token_is_refused(client, csrf, world):
     token = log_in_with_csrf(client, world.member_a)
     assert refused_for_csrf(client.post("/logout"))

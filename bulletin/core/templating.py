@@ -62,20 +62,33 @@ _SIGNED_TOKENS: dict[str, tuple[float, str]] = {}
 SIGNED_TOKEN_REUSE_SECONDS = 60
 
 
-def csrf_token() -> str:
-    """Flask-WTF's form token, its signature made again at most once a minute per session (and process) rather than
-    on every page: a signed token holds for WTF_CSRF_TIME_LIMIT from its signing, so one a minute old is as good."""
-    raw = session.get("csrf_token")
-    if raw is None or not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return generate_csrf()  # the first token of the session is made there
-    now = time.monotonic()
+def _kept_token(raw: str, now: float) -> str | None:
     kept = _SIGNED_TOKENS.get(raw)
-    if kept is not None and now - kept[0] < SIGNED_TOKEN_REUSE_SECONDS:
-        return kept[1]
-    if len(_SIGNED_TOKENS) > 10_000:
-        _SIGNED_TOKENS.clear()
+    return kept[1] if kept is not None and now - kept[0] < SIGNED_TOKEN_REUSE_SECONDS else None
+
+
+def use_kept_csrf_token() -> None:
+    """Before a page is read: hand Flask-WTF the session's token signed less than a minute ago, if there is one. It
+    keeps the request's signed token on g, so every form and template of the request takes this one instead of signing
+    anew (an HMAC and a timestamp on every page): a signed token holds for WTF_CSRF_TIME_LIMIT from its signing, so
+    one a minute old is as good."""
+    if request.method not in ("GET", "HEAD") or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return  # a form sent may end the session (sign-in, sign-out): its page signs its own token
+    raw = session.get("csrf_token")
+    token = _kept_token(raw, time.monotonic()) if raw else None
+    if token is not None:
+        g.csrf_token = token
+
+
+def csrf_token() -> str:
+    """The form token of the templates (Flask-WTF's), remembered for the next minute's requests of the session."""
     token = generate_csrf()
-    _SIGNED_TOKENS[raw] = (now, token)
+    raw = session.get("csrf_token")
+    now = time.monotonic()
+    if raw and current_app.config.get("WTF_CSRF_ENABLED", True) and _kept_token(raw, now) is None:
+        if len(_SIGNED_TOKENS) > 10_000:
+            _SIGNED_TOKENS.clear()
+        _SIGNED_TOKENS[raw] = (now, token)
     return token
 
 
@@ -237,5 +250,6 @@ def init_templating(app: Flask) -> None:
     )
     # Flask-WTF hands its own csrf_token to every template by a context processor; this later one replaces it.
     app.context_processor(lambda: {"csrf_token": csrf_token})
+    app.before_request(use_kept_csrf_token)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -444,6 +444,9 @@ def test_a_kept_form_token_is_the_sessions_own_and_is_signed_again_after_a_minut
     monkeypatch.setattr(templating.time, "time", lambda: wall + 5)  # a signature made now would differ
     monkeypatch.setattr(templating.time, "monotonic", lambda: clock + 30)
     assert csrf_token_of(client.get("/guide")) == token  # kept within the minute
+    page = page_of(client.get("/profile"))  # the page's own forms (WTForms) take it too
+    tokens = {e.attrs["value"] for e in page.all("input") if e.attrs.get("name") == "csrf_token"}
+    assert tokens == {token}
     stranger = new_client(app)
     log_in_with_csrf(stranger, world.member_b)
     assert csrf_token_of(stranger.get("/guide")) != token  # another session never gets this one

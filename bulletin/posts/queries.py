@@ -162,6 +162,15 @@ _CARD_COLUMNS = (
 )  # fmt: skip
 
 
+# The accepted co-proposers of a page's posts (built once: every list runs it).
+_CO_PROPOSER_NAMES = (
+    select(CoProposer.post_id, Organization.kind, Organization.prefecture_code, Organization.name)
+    .join(Organization, Organization.id == CoProposer.organization_id)
+    .where(CoProposer.post_id.in_(bindparam("ids", expanding=True)), CoProposer.state == CoProposerState.ACCEPTED)
+    .order_by(CoProposer.id)
+)
+
+
 def _card_statement(statement: Select, *, with_body: bool = False) -> Select:
     """The statement selecting the cards' columns of the posts the statement selects."""
     columns = (*_CARD_COLUMNS, *([Post.body] if with_body else []))
@@ -176,10 +185,7 @@ def _cards(statement: Select, *, with_body: bool = False, params: dict | None = 
         return []
     names: dict[int, list[str]] = {}
     for post_id, kind, prefecture_code, name in db.session.execute(
-        select(CoProposer.post_id, Organization.kind, Organization.prefecture_code, Organization.name)
-        .join(Organization, Organization.id == CoProposer.organization_id)
-        .where(CoProposer.post_id.in_([row[0] for row in rows]), CoProposer.state == CoProposerState.ACCEPTED)
-        .order_by(CoProposer.id)
+        _CO_PROPOSER_NAMES, {"ids": [row[0] for row in rows]}
     ):
         names.setdefault(post_id, []).append(Organization.display_name_of(kind, prefecture_code, name))
     return [

@@ -233,8 +233,11 @@ def init_templating(app: Flask) -> None:
         newstyle=True,
     )
     app.jinja_env.filters.update(
-        era_date=lambda value: format_era_date(value) if request_locale() != "en" else format_dual_date(value, "en"),
-        dual_date=lambda value: format_dual_date(value, request_locale()),
+        # A list passes the locale it read once (request_locale()) rather than have each of its dates look it up.
+        era_date=lambda value, locale=None: (
+            format_era_date(value) if (locale or request_locale()) != "en" else format_dual_date(value, "en")
+        ),
+        dual_date=lambda value, locale=None: format_dual_date(value, locale or request_locale()),
         datetime_jst=format_datetime,
         fiscal_year=lambda year: format_fiscal_year(year, request_locale()),
         filesize=format_size,
@@ -246,6 +249,7 @@ def init_templating(app: Flask) -> None:
         confirm_attributes=confirm_attributes,
         formatted=formatted,
         select_options=select_options,
+        request_locale=request_locale,
         url_for=url_for_template,
     )
     # Flask-WTF hands its own csrf_token to every template by a context processor; this later one replaces it.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from bulletin.accounts.models import OrgRole, User, UserState
+from bulletin.core.text import format_datetime
 from bulletin.extensions import db
 from bulletin.organizations.models import Organization, OrganizationKind
 from bulletin.posts.models import Post
@@ -22,6 +23,7 @@ from bulletin.responses.models import (
     Conversation,
     ConversationRead,
     Message,
+    MessageAttachment,
     Partnership,
     Response,
     ResponseState,
@@ -40,15 +42,18 @@ _POST_LINK_COLUMNS = (Post.id, Post.title, Post.organization_id)
 
 
 def get_conversation(conversation_id: int) -> Conversation | None:
-    """A conversation with its post, both organizations and its response."""
+    """A conversation with its post, both organizations, its response and the officers who wrote the two (the
+    contacts of its page)."""
     return db.session.scalar(
         select(Conversation)
         .where(Conversation.id == conversation_id)
         .options(
             joinedload(Conversation.post).joinedload(Post.organization),
+            joinedload(Conversation.post).joinedload(Post.created_by),
             joinedload(Conversation.post_organization),
             joinedload(Conversation.partner_organization),
             joinedload(Conversation.response).joinedload(Response.partnership),
+            joinedload(Conversation.response).joinedload(Response.author),
         )
     )
 
@@ -61,33 +66,92 @@ def visible_conversation_or_404(conversation_id: int, user: User) -> Conversatio
     return conversation
 
 
+@dataclass(frozen=True, slots=True)
+class FileLine:
+    """A file of a message as the conversation lists it: its link and its size."""
+
+    id: int
+    original_name: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class MessageLine:
+    """A message as the conversation shows it, read as plain columns: a page of 50 builds no ORM objects (building
+    the messages with their authors and organizations cost more than querying them). The author's and the
+    organization's names are None when there is none (an officer deleted, a moderator's message)."""
+
+    id: int
+    author_id: int | None
+    organization_id: int | None
+    author_name: str | None
+    organization_name: str | None
+    body: str
+    created_at_iso: str
+    created_at_text: str  # in Japan time
+    is_hidden: bool
+    attachments: tuple[FileLine, ...]
+
+
 @dataclass
 class MessagePage:
     """One page of a conversation: up to 50 messages in order, and the id to read older ones before (None when
     these are the first)."""
 
-    messages: list[Message]
+    messages: list[MessageLine]
     older_before: int | None
+
+
+_MESSAGE_COLUMNS = (
+    Message.id, Message.author_id, Message.organization_id, Message.body, Message.created_at, Message.hidden_at,
+    User.name, Organization.kind, Organization.prefecture_code, Organization.name,
+)  # fmt: skip
+_FILE_COLUMNS = (
+    MessageAttachment.message_id, MessageAttachment.id, MessageAttachment.original_name, MessageAttachment.size,
+)  # fmt: skip
 
 
 def message_page(conversation: Conversation, before: int | None = None) -> MessagePage:
     """The newest messages (before a message id, for older pages), with author, organization and files: two queries
     through the (conversation, id) index, whatever the conversation's length."""
-    statement = select(Message).where(Message.conversation_id == conversation.id)
+    statement = (
+        select(*_MESSAGE_COLUMNS)
+        .outerjoin(User, User.id == Message.author_id)
+        .outerjoin(Organization, Organization.id == Message.organization_id)
+        .where(Message.conversation_id == conversation.id)
+    )
     if before is not None:
         statement = statement.where(Message.id < before)
-    newest_first = list(
-        db.session.scalars(
-            statement.options(
-                joinedload(Message.author), joinedload(Message.organization), selectinload(Message.attachments)
-            )
-            .order_by(Message.id.desc())
-            .limit(MESSAGES_PER_PAGE + 1)
+    statement = statement.order_by(Message.id.desc()).limit(MESSAGES_PER_PAGE + 1)
+    newest_first: list[Any] = list(db.session.execute(statement))
+    rows = newest_first[:MESSAGES_PER_PAGE]
+    older = rows[-1][0] if len(newest_first) > MESSAGES_PER_PAGE else None
+    files: dict[int, list[FileLine]] = {}
+    if rows:
+        for message_id, file_id, original_name, size in db.session.execute(
+            select(*_FILE_COLUMNS)
+            .where(MessageAttachment.message_id.in_([row[0] for row in rows]))
+            .order_by(MessageAttachment.id)
+        ):
+            files.setdefault(message_id, []).append(FileLine(file_id, original_name, size))
+    display_name = Organization.display_name_of
+    lines = [
+        MessageLine(
+            id=message_id,
+            author_id=author_id,
+            organization_id=organization_id,
+            author_name=author_name if author_id is not None else None,
+            organization_name=display_name(kind, prefecture_code, name) if organization_id is not None else None,
+            body=body,
+            created_at_iso=created_at.isoformat(),
+            created_at_text=format_datetime(created_at),
+            is_hidden=hidden_at is not None,
+            attachments=tuple(files.get(message_id, ())),
         )
-    )
-    shown = newest_first[:MESSAGES_PER_PAGE]
-    older = shown[-1].id if len(newest_first) > MESSAGES_PER_PAGE else None
-    return MessagePage(shown[::-1], older)
+        for (message_id, author_id, organization_id, body, created_at, hidden_at, author_name, kind, prefecture_code,
+             name) in reversed(rows)
+    ]  # fmt: skip
+    return MessagePage(lines, older)
 
 
 def first_message_of(conversation: Conversation, organization_id: int) -> Message | None:

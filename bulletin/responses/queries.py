@@ -5,9 +5,9 @@ Each page costs a fixed number of queries however many messages or conversations
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from datetime import date, datetime
+from typing import Any
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
@@ -26,6 +26,7 @@ from bulletin.responses.models import (
     MessageAttachment,
     Partnership,
     Response,
+    ResponseKind,
     ResponseState,
 )
 from bulletin.responses.services import can_respond
@@ -43,12 +44,12 @@ _POST_LINK_COLUMNS = (Post.id, Post.title, Post.organization_id)
 
 def get_conversation(conversation_id: int) -> Conversation | None:
     """A conversation with its post, both organizations, its response and the officers who wrote the two (the
-    contacts of its page)."""
+    contacts of its page). The post's and the response's organizations are the conversation's two, which the
+    session then holds: they are not joined again."""
     return db.session.scalar(
         select(Conversation)
         .where(Conversation.id == conversation_id)
         .options(
-            joinedload(Conversation.post).joinedload(Post.organization),
             joinedload(Conversation.post).joinedload(Post.created_by),
             joinedload(Conversation.post_organization),
             joinedload(Conversation.partner_organization),
@@ -174,11 +175,15 @@ def last_read_id(user: User, conversation: Conversation) -> int:
     return value or 0
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class ConversationRow:
-    """A line of the dashboard: the conversation and how many of its messages the user has not read."""
+    """A line of the desk's conversations, read as plain columns: the conversation, its post's title, the other
+    organization, its latest message's time and how many of its messages the user has not read."""
 
-    conversation: Conversation
+    id: int
+    post_title: str
+    other_organization_name: str
+    last_message_at: datetime
     unread: int
 
 
@@ -192,66 +197,111 @@ class ConversationPage:
 
 
 def organization_conversations(user: User, page: int = 1) -> ConversationPage:
-    """A page of the conversations of the user's organization, latest activity first, with unread counts, in one
-    query."""
-    read = (
-        select(ConversationRead.conversation_id, ConversationRead.last_read_message_id)
-        .where(ConversationRead.user_id == user.id)
-        .subquery()
-    )
-    unread = (
-        select(func.count(Message.id))
-        .where(
-            Message.conversation_id == Conversation.id,
-            Message.id > func.coalesce(read.c.last_read_message_id, 0),
-        )
-        .correlate(Conversation, read)
-        .scalar_subquery()
-    )
+    """A page of the conversations of the user's organization, latest activity first, with unread counts: one query
+    for the page, and one counting the unread messages of its conversations only."""
+    organization_id = user.organization_id
+    other = aliased(Organization)
     statement = (
-        select(Conversation, unread)
-        .outerjoin(read, read.c.conversation_id == Conversation.id)
+        select(Conversation.id, Conversation.last_message_at, Post.title, other.kind, other.prefecture_code, other.name)
+        .join(Post, Post.id == Conversation.post_id)
+        .join(
+            other,
+            other.id
+            == case(
+                (Conversation.post_organization_id == organization_id, Conversation.partner_organization_id),
+                else_=Conversation.post_organization_id,
+            ),
+        )
         .where(
             or_(
-                Conversation.post_organization_id == user.organization_id,
-                Conversation.partner_organization_id == user.organization_id,
+                Conversation.post_organization_id == organization_id,
+                Conversation.partner_organization_id == organization_id,
             )
-        )
-        .options(
-            joinedload(Conversation.post).load_only(*_POST_LINK_COLUMNS),
-            joinedload(Conversation.post_organization),
-            joinedload(Conversation.partner_organization),
-            joinedload(Conversation.response),
         )
         .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
         .offset((page - 1) * CONVERSATIONS_PER_PAGE)
         .limit(CONVERSATIONS_PER_PAGE + 1)
     )
-    rows = list(cast(Iterable[tuple[Conversation, int]], db.session.execute(statement)))
+    rows: list[Any] = list(db.session.execute(statement))
+    shown = rows[:CONVERSATIONS_PER_PAGE]
+    unread = _unread_counts(user, [row[0] for row in shown])
+    display_name = Organization.display_name_of
     return ConversationPage(
-        [ConversationRow(conversation, count) for conversation, count in rows[:CONVERSATIONS_PER_PAGE]],
+        [
+            ConversationRow(
+                conversation_id,
+                title,
+                display_name(kind, prefecture_code, name),
+                last_message_at,
+                unread.get(conversation_id, 0),
+            )
+            for conversation_id, last_message_at, title, kind, prefecture_code, name in shown
+        ],
         page,
         len(rows) > CONVERSATIONS_PER_PAGE,
     )
 
 
-def responses_awaiting_answer(user: User) -> list[Response]:
+def _unread_counts(user: User, conversation_ids: list[int]) -> dict[int, int]:
+    """How many messages of each conversation come after the user's read marker (conversations without unread
+    messages are left out). Always one query, through the (conversation, id) index."""
+    statement = (
+        select(Message.conversation_id, func.count(Message.id))
+        .outerjoin(
+            ConversationRead,
+            and_(ConversationRead.conversation_id == Message.conversation_id, ConversationRead.user_id == user.id),
+        )
+        .where(
+            Message.conversation_id.in_(conversation_ids),
+            Message.id > func.coalesce(ConversationRead.last_read_message_id, 0),
+        )
+        .group_by(Message.conversation_id)
+    )
+    return {conversation_id: count for conversation_id, count in db.session.execute(statement)}
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingRow:
+    """A response awaiting an answer, as the desk lists it: who responded and how (the kind's label in the reader's
+    language), to which post, when, and its conversation."""
+
+    conversation_id: int
+    organization_name: str
+    kind_label: str
+    post_title: str
+    created_at: datetime
+
+
+def responses_awaiting_answer(user: User) -> list[AwaitingRow]:
     """The 20 oldest open responses to the posts of the user's organization, and the 21st if there is one (the desk
     then says "20 or more"; every one of them is also among its conversations)."""
-    return list(
-        db.session.scalars(
-            select(Response)
-            .join(Response.post)
-            .where(Post.organization_id == user.organization_id, Response.state == ResponseState.OPEN)
-            .options(
-                joinedload(Response.organization),
-                joinedload(Response.post).load_only(*_POST_LINK_COLUMNS),
-                joinedload(Response.conversation),
-            )
-            .order_by(Response.created_at)
-            .limit(AWAITING_SHOWN + 1)
+    statement = (
+        select(
+            Conversation.id,
+            Organization.kind,
+            Organization.prefecture_code,
+            Organization.name,
+            Response.kind,
+            Post.title,
+            Response.created_at,
         )
+        .select_from(Response)
+        .join(Post, Post.id == Response.post_id)
+        .join(Organization, Organization.id == Response.organization_id)
+        .join(Conversation, Conversation.response_id == Response.id)
+        .where(Post.organization_id == user.organization_id, Response.state == ResponseState.OPEN)
+        .order_by(Response.created_at)
+        .limit(AWAITING_SHOWN + 1)
     )
+    rows: list[Any] = list(db.session.execute(statement))
+    if not rows:
+        return []
+    labels = {kind: str(kind.label) for kind in ResponseKind}
+    display_name = Organization.display_name_of
+    return [
+        AwaitingRow(conversation_id, display_name(org_kind, prefecture_code, name), labels[kind], title, created_at)
+        for conversation_id, org_kind, prefecture_code, name, kind, title, created_at in rows
+    ]
 
 
 def responses_to(post: Post) -> list[Response]:
@@ -349,22 +399,53 @@ def responses_panel(user: User, post: Post) -> ResponsesPanel:
     )
 
 
-def organization_partnerships(user: User) -> list[Partnership]:
+@dataclass(frozen=True, slots=True)
+class PartnershipRow:
+    """A partnership as the desk lists it, read as plain columns."""
+
+    id: int
+    title: str
+    post_organization_name: str
+    partner_organization_name: str
+    agreed_on: date
+    is_case: bool
+
+
+def organization_partnerships(user: User) -> list[PartnershipRow]:
     """The partnerships of the user's organization, newest first."""
-    return list(
-        db.session.scalars(
-            select(Partnership)
-            .where(
-                or_(
-                    Partnership.post_organization_id == user.organization_id,
-                    Partnership.partner_organization_id == user.organization_id,
-                )
-            )
-            .options(joinedload(Partnership.post_organization), joinedload(Partnership.partner_organization))
-            .order_by(Partnership.created_at.desc())
-            .limit(DASHBOARD_LIMIT)
+    post_organization, partner_organization = aliased(Organization), aliased(Organization)
+    statement = (
+        select(
+            Partnership.id,
+            Partnership.title,
+            Partnership.agreed_on,
+            Partnership.published_at,
+            post_organization.kind,
+            post_organization.prefecture_code,
+            post_organization.name,
+            partner_organization.kind,
+            partner_organization.prefecture_code,
+            partner_organization.name,
         )
+        .join(post_organization, post_organization.id == Partnership.post_organization_id)
+        .join(partner_organization, partner_organization.id == Partnership.partner_organization_id)
+        .where(
+            or_(
+                Partnership.post_organization_id == user.organization_id,
+                Partnership.partner_organization_id == user.organization_id,
+            )
+        )
+        .order_by(Partnership.created_at.desc())
+        .limit(DASHBOARD_LIMIT)
     )
+    display_name = Organization.display_name_of
+    return [
+        PartnershipRow(
+            row[0], row[1], display_name(row[4], row[5], row[6]), display_name(row[7], row[8], row[9]), row[2],
+            row[3] is not None,
+        )
+        for row in db.session.execute(statement)
+    ]  # fmt: skip
 
 
 def get_partnership(partnership_id: int) -> Partnership | None:

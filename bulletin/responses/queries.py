@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from bulletin.accounts.models import OrgRole, User, UserState
@@ -38,25 +38,26 @@ MESSAGES_PER_PAGE = 50
 CONVERSATIONS_PER_PAGE = 20
 
 
-# What a line of the desk shows of a post: its title, as a link; the long texts stay in the database.
-_POST_LINK_COLUMNS = (Post.id, Post.title, Post.organization_id)
-
-
 def get_conversation(conversation_id: int) -> Conversation | None:
     """A conversation with its post, both organizations, its response and the officers who wrote the two (the
     contacts of its page). The post's and the response's organizations are the conversation's two, which the
     session then holds: they are not joined again."""
-    return db.session.scalar(
-        select(Conversation)
-        .where(Conversation.id == conversation_id)
-        .options(
-            joinedload(Conversation.post).joinedload(Post.created_by),
-            joinedload(Conversation.post_organization),
-            joinedload(Conversation.partner_organization),
-            joinedload(Conversation.response).joinedload(Response.partnership),
-            joinedload(Conversation.response).joinedload(Response.author),
-        )
+    return db.session.scalar(_CONVERSATION, {"conversation_id": conversation_id})
+
+
+# The statements of the conversation page and the desk are built once, with their values as parameters: building a
+# statement with its joins and options cost more than running it.
+_CONVERSATION = (
+    select(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .options(
+        joinedload(Conversation.post).joinedload(Post.created_by),
+        joinedload(Conversation.post_organization),
+        joinedload(Conversation.partner_organization),
+        joinedload(Conversation.response).joinedload(Response.partnership),
+        joinedload(Conversation.response).joinedload(Response.author),
     )
+)
 
 
 def visible_conversation_or_404(conversation_id: int, user: User) -> Conversation:
@@ -107,32 +108,37 @@ _MESSAGE_COLUMNS = (
     Message.id, Message.author_id, Message.organization_id, Message.body, Message.created_at, Message.hidden_at,
     User.name, Organization.kind, Organization.prefecture_code, Organization.name,
 )  # fmt: skip
-_FILE_COLUMNS = (
-    MessageAttachment.message_id, MessageAttachment.id, MessageAttachment.original_name, MessageAttachment.size,
-)  # fmt: skip
+_NEWEST_MESSAGES = (
+    select(*_MESSAGE_COLUMNS)
+    .outerjoin(User, User.id == Message.author_id)
+    .outerjoin(Organization, Organization.id == Message.organization_id)
+    .where(Message.conversation_id == bindparam("conversation_id"))
+    .order_by(Message.id.desc())
+    .limit(MESSAGES_PER_PAGE + 1)
+)
+_MESSAGES_BEFORE = _NEWEST_MESSAGES.where(Message.id < bindparam("before"))
+_FILES = (
+    select(MessageAttachment.message_id, MessageAttachment.id, MessageAttachment.original_name, MessageAttachment.size)
+    .where(MessageAttachment.message_id.in_(bindparam("message_ids", expanding=True)))
+    .order_by(MessageAttachment.id)
+)
 
 
 def message_page(conversation: Conversation, before: int | None = None) -> MessagePage:
     """The newest messages (before a message id, for older pages), with author, organization and files: two queries
     through the (conversation, id) index, whatever the conversation's length."""
-    statement = (
-        select(*_MESSAGE_COLUMNS)
-        .outerjoin(User, User.id == Message.author_id)
-        .outerjoin(Organization, Organization.id == Message.organization_id)
-        .where(Message.conversation_id == conversation.id)
-    )
-    if before is not None:
-        statement = statement.where(Message.id < before)
-    statement = statement.order_by(Message.id.desc()).limit(MESSAGES_PER_PAGE + 1)
-    newest_first: list[Any] = list(db.session.execute(statement))
+    if before is None:
+        newest_first: list[Any] = list(db.session.execute(_NEWEST_MESSAGES, {"conversation_id": conversation.id}))
+    else:
+        newest_first = list(
+            db.session.execute(_MESSAGES_BEFORE, {"conversation_id": conversation.id, "before": before})
+        )
     rows = newest_first[:MESSAGES_PER_PAGE]
     older = rows[-1][0] if len(newest_first) > MESSAGES_PER_PAGE else None
     files: dict[int, list[FileLine]] = {}
     if rows:
         for message_id, file_id, original_name, size in db.session.execute(
-            select(*_FILE_COLUMNS)
-            .where(MessageAttachment.message_id.in_([row[0] for row in rows]))
-            .order_by(MessageAttachment.id)
+            _FILES, {"message_ids": [row[0] for row in rows]}
         ):
             files.setdefault(message_id, []).append(FileLine(file_id, original_name, size))
     display_name = Organization.display_name_of
@@ -167,12 +173,20 @@ def first_message_of(conversation: Conversation, organization_id: int) -> Messag
 
 def last_read_id(user: User, conversation: Conversation) -> int:
     """The last message the user has read in the conversation (0 for none)."""
-    value = db.session.scalar(
-        select(ConversationRead.last_read_message_id).where(
-            ConversationRead.conversation_id == conversation.id, ConversationRead.user_id == user.id
-        )
-    )
+    value = db.session.scalar(_LAST_READ, {"conversation_id": conversation.id, "user_id": user.id})
     return value or 0
+
+
+_LAST_READ = select(ConversationRead.last_read_message_id).where(
+    ConversationRead.conversation_id == bindparam("conversation_id"), ConversationRead.user_id == bindparam("user_id")
+)
+
+
+# The organizations a line names, as the desk's queries join them: made once, as building an alias and its columns
+# costs more than the query that uses them.
+_OtherOrganization = aliased(Organization)
+_PostOrganization = aliased(Organization)
+_PartnerOrganization = aliased(Organization)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,30 +213,12 @@ class ConversationPage:
 def organization_conversations(user: User, page: int = 1) -> ConversationPage:
     """A page of the conversations of the user's organization, latest activity first, with unread counts: one query
     for the page, and one counting the unread messages of its conversations only."""
-    organization_id = user.organization_id
-    other = aliased(Organization)
-    statement = (
-        select(Conversation.id, Conversation.last_message_at, Post.title, other.kind, other.prefecture_code, other.name)
-        .join(Post, Post.id == Conversation.post_id)
-        .join(
-            other,
-            other.id
-            == case(
-                (Conversation.post_organization_id == organization_id, Conversation.partner_organization_id),
-                else_=Conversation.post_organization_id,
-            ),
+    rows: list[Any] = list(
+        db.session.execute(
+            _ORGANIZATION_CONVERSATIONS,
+            {"organization_id": user.organization_id, "offset": (page - 1) * CONVERSATIONS_PER_PAGE},
         )
-        .where(
-            or_(
-                Conversation.post_organization_id == organization_id,
-                Conversation.partner_organization_id == organization_id,
-            )
-        )
-        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-        .offset((page - 1) * CONVERSATIONS_PER_PAGE)
-        .limit(CONVERSATIONS_PER_PAGE + 1)
     )
-    rows: list[Any] = list(db.session.execute(statement))
     shown = rows[:CONVERSATIONS_PER_PAGE]
     unread = _unread_counts(user, [row[0] for row in shown])
     display_name = Organization.display_name_of
@@ -242,22 +238,58 @@ def organization_conversations(user: User, page: int = 1) -> ConversationPage:
     )
 
 
+_ORGANIZATION_CONVERSATIONS = (
+    select(
+        Conversation.id,
+        Conversation.last_message_at,
+        Post.title,
+        _OtherOrganization.kind,
+        _OtherOrganization.prefecture_code,
+        _OtherOrganization.name,
+    )
+    .join(Post, Post.id == Conversation.post_id)
+    .join(
+        _OtherOrganization,
+        _OtherOrganization.id
+        == case(
+            (Conversation.post_organization_id == bindparam("organization_id"), Conversation.partner_organization_id),
+            else_=Conversation.post_organization_id,
+        ),
+    )
+    .where(
+        or_(
+            Conversation.post_organization_id == bindparam("organization_id"),
+            Conversation.partner_organization_id == bindparam("organization_id"),
+        )
+    )
+    .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+    .offset(bindparam("offset"))
+    .limit(CONVERSATIONS_PER_PAGE + 1)
+)
+
+
 def _unread_counts(user: User, conversation_ids: list[int]) -> dict[int, int]:
     """How many messages of each conversation come after the user's read marker (conversations without unread
     messages are left out). Always one query, through the (conversation, id) index."""
-    statement = (
-        select(Message.conversation_id, func.count(Message.id))
-        .outerjoin(
-            ConversationRead,
-            and_(ConversationRead.conversation_id == Message.conversation_id, ConversationRead.user_id == user.id),
-        )
-        .where(
-            Message.conversation_id.in_(conversation_ids),
-            Message.id > func.coalesce(ConversationRead.last_read_message_id, 0),
-        )
-        .group_by(Message.conversation_id)
+    counts = db.session.execute(_UNREAD_COUNTS, {"user_id": user.id, "conversation_ids": conversation_ids})
+    return {conversation_id: count for conversation_id, count in counts}
+
+
+_UNREAD_COUNTS = (
+    select(Message.conversation_id, func.count(Message.id))
+    .outerjoin(
+        ConversationRead,
+        and_(
+            ConversationRead.conversation_id == Message.conversation_id,
+            ConversationRead.user_id == bindparam("user_id"),
+        ),
     )
-    return {conversation_id: count for conversation_id, count in db.session.execute(statement)}
+    .where(
+        Message.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
+        Message.id > func.coalesce(ConversationRead.last_read_message_id, 0),
+    )
+    .group_by(Message.conversation_id)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,25 +307,7 @@ class AwaitingRow:
 def responses_awaiting_answer(user: User) -> list[AwaitingRow]:
     """The 20 oldest open responses to the posts of the user's organization, and the 21st if there is one (the desk
     then says "20 or more"; every one of them is also among its conversations)."""
-    statement = (
-        select(
-            Conversation.id,
-            Organization.kind,
-            Organization.prefecture_code,
-            Organization.name,
-            Response.kind,
-            Post.title,
-            Response.created_at,
-        )
-        .select_from(Response)
-        .join(Post, Post.id == Response.post_id)
-        .join(Organization, Organization.id == Response.organization_id)
-        .join(Conversation, Conversation.response_id == Response.id)
-        .where(Post.organization_id == user.organization_id, Response.state == ResponseState.OPEN)
-        .order_by(Response.created_at)
-        .limit(AWAITING_SHOWN + 1)
-    )
-    rows: list[Any] = list(db.session.execute(statement))
+    rows: list[Any] = list(db.session.execute(_AWAITING_ANSWER, {"organization_id": user.organization_id}))
     if not rows:
         return []
     labels = {kind: str(kind.label) for kind in ResponseKind}
@@ -302,6 +316,26 @@ def responses_awaiting_answer(user: User) -> list[AwaitingRow]:
         AwaitingRow(conversation_id, display_name(org_kind, prefecture_code, name), labels[kind], title, created_at)
         for conversation_id, org_kind, prefecture_code, name, kind, title, created_at in rows
     ]
+
+
+_AWAITING_ANSWER = (
+    select(
+        Conversation.id,
+        Organization.kind,
+        Organization.prefecture_code,
+        Organization.name,
+        Response.kind,
+        Post.title,
+        Response.created_at,
+    )
+    .select_from(Response)
+    .join(Post, Post.id == Response.post_id)
+    .join(Organization, Organization.id == Response.organization_id)
+    .join(Conversation, Conversation.response_id == Response.id)
+    .where(Post.organization_id == bindparam("organization_id"), Response.state == ResponseState.OPEN)
+    .order_by(Response.created_at)
+    .limit(AWAITING_SHOWN + 1)
+)
 
 
 def responses_to(post: Post) -> list[Response]:
@@ -318,6 +352,57 @@ def responses_to(post: Post) -> list[Response]:
             .order_by(Response.created_at)
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseLine:
+    """A response as the post's page lists it for its organizations and moderators, read as plain columns: who
+    responded, how and when, where it stands (labels in the reader's language), its conversation and the partnership
+    it may have become."""
+
+    organization_name: str
+    kind_label: str
+    created_at: datetime
+    state_label: str
+    conversation_id: int
+    partnership_id: int | None
+
+
+def response_lines(post: Post) -> list[ResponseLine]:
+    """Every response to a post, oldest first, as the post's page lists them: one query."""
+    rows: list[Any] = list(db.session.execute(_RESPONSE_LINES, {"post_id": post.id}))
+    if not rows:
+        return []
+    kinds = {kind: str(kind.label) for kind in ResponseKind}
+    states = {state: str(state.label) for state in ResponseState}
+    display_name = Organization.display_name_of
+    return [
+        ResponseLine(
+            display_name(org_kind, prefecture_code, name), kinds[kind], created_at, states[state], conversation_id,
+            partnership_id,
+        )
+        for org_kind, prefecture_code, name, kind, created_at, state, conversation_id, partnership_id in rows
+    ]  # fmt: skip
+
+
+_RESPONSE_LINES = (
+    select(
+        Organization.kind,
+        Organization.prefecture_code,
+        Organization.name,
+        Response.kind,
+        Response.created_at,
+        Response.state,
+        Conversation.id,
+        Partnership.id,
+    )
+    .select_from(Response)
+    .join(Organization, Organization.id == Response.organization_id)
+    .join(Conversation, Conversation.response_id == Response.id)
+    .outerjoin(Partnership, Partnership.response_id == Response.id)
+    .where(Response.post_id == bindparam("post_id"))
+    .order_by(Response.created_at)
+)
 
 
 def _own_response(post: Post, organization_id: int) -> Response | None:
@@ -375,7 +460,7 @@ class ResponsesPanel:
 
     can_respond: bool = False
     own: Response | None = None
-    all: list[Response] = field(default_factory=list)
+    all: list[ResponseLine] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
 
 
@@ -394,7 +479,7 @@ def responses_panel(user: User, post: Post) -> ResponsesPanel:
     return ResponsesPanel(
         can_respond=own is None and can_respond(user, post),
         own=own,
-        all=responses_to(post) if sees_all else [],
+        all=response_lines(post) if sees_all else [],
         contacts=contacts,
     )
 
@@ -413,39 +498,40 @@ class PartnershipRow:
 
 def organization_partnerships(user: User) -> list[PartnershipRow]:
     """The partnerships of the user's organization, newest first."""
-    post_organization, partner_organization = aliased(Organization), aliased(Organization)
-    statement = (
-        select(
-            Partnership.id,
-            Partnership.title,
-            Partnership.agreed_on,
-            Partnership.published_at,
-            post_organization.kind,
-            post_organization.prefecture_code,
-            post_organization.name,
-            partner_organization.kind,
-            partner_organization.prefecture_code,
-            partner_organization.name,
-        )
-        .join(post_organization, post_organization.id == Partnership.post_organization_id)
-        .join(partner_organization, partner_organization.id == Partnership.partner_organization_id)
-        .where(
-            or_(
-                Partnership.post_organization_id == user.organization_id,
-                Partnership.partner_organization_id == user.organization_id,
-            )
-        )
-        .order_by(Partnership.created_at.desc())
-        .limit(DASHBOARD_LIMIT)
-    )
     display_name = Organization.display_name_of
     return [
         PartnershipRow(
             row[0], row[1], display_name(row[4], row[5], row[6]), display_name(row[7], row[8], row[9]), row[2],
             row[3] is not None,
         )
-        for row in db.session.execute(statement)
+        for row in db.session.execute(_ORGANIZATION_PARTNERSHIPS, {"organization_id": user.organization_id})
     ]  # fmt: skip
+
+
+_ORGANIZATION_PARTNERSHIPS = (
+    select(
+        Partnership.id,
+        Partnership.title,
+        Partnership.agreed_on,
+        Partnership.published_at,
+        _PostOrganization.kind,
+        _PostOrganization.prefecture_code,
+        _PostOrganization.name,
+        _PartnerOrganization.kind,
+        _PartnerOrganization.prefecture_code,
+        _PartnerOrganization.name,
+    )
+    .join(_PostOrganization, _PostOrganization.id == Partnership.post_organization_id)
+    .join(_PartnerOrganization, _PartnerOrganization.id == Partnership.partner_organization_id)
+    .where(
+        or_(
+            Partnership.post_organization_id == bindparam("organization_id"),
+            Partnership.partner_organization_id == bindparam("organization_id"),
+        )
+    )
+    .order_by(Partnership.created_at.desc())
+    .limit(DASHBOARD_LIMIT)
+)
 
 
 def get_partnership(partnership_id: int) -> Partnership | None:

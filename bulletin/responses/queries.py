@@ -37,6 +37,17 @@ CASES_PER_PAGE = 20
 MESSAGES_PER_PAGE = 50
 CONVERSATIONS_PER_PAGE = 20
 
+# The organizations a line names, as the desk's queries join them: made once, as building an alias and its columns
+# costs more than the query that uses them.
+_OtherOrganization = aliased(Organization)
+_PostOrganization = aliased(Organization)
+_PartnerOrganization = aliased(Organization)
+
+
+def _name_columns(organization: type[Organization]) -> tuple[Any, Any, Any]:
+    """The three columns an organization's display name is made of (`Organization.display_name_of`)."""
+    return (organization.kind, organization.prefecture_code, organization.name)
+
 
 def get_conversation(conversation_id: int) -> Conversation | None:
     """A conversation with its post, both organizations, its response and the officers who wrote the two (the
@@ -106,7 +117,7 @@ class MessagePage:
 
 _MESSAGE_COLUMNS = (
     Message.id, Message.author_id, Message.organization_id, Message.body, Message.created_at, Message.hidden_at,
-    User.name, Organization.kind, Organization.prefecture_code, Organization.name,
+    User.name, *_name_columns(Organization),
 )  # fmt: skip
 _NEWEST_MESSAGES = (
     select(*_MESSAGE_COLUMNS)
@@ -182,13 +193,6 @@ _LAST_READ = select(ConversationRead.last_read_message_id).where(
 )
 
 
-# The organizations a line names, as the desk's queries join them: made once, as building an alias and its columns
-# costs more than the query that uses them.
-_OtherOrganization = aliased(Organization)
-_PostOrganization = aliased(Organization)
-_PartnerOrganization = aliased(Organization)
-
-
 @dataclass(frozen=True, slots=True)
 class ConversationRow:
     """A line of the desk's conversations, read as plain columns: the conversation, its post's title, the other
@@ -239,14 +243,7 @@ def organization_conversations(user: User, page: int = 1) -> ConversationPage:
 
 
 _ORGANIZATION_CONVERSATIONS = (
-    select(
-        Conversation.id,
-        Conversation.last_message_at,
-        Post.title,
-        _OtherOrganization.kind,
-        _OtherOrganization.prefecture_code,
-        _OtherOrganization.name,
-    )
+    select(Conversation.id, Conversation.last_message_at, Post.title, *_name_columns(_OtherOrganization))
     .join(Post, Post.id == Conversation.post_id)
     .join(
         _OtherOrganization,
@@ -319,15 +316,7 @@ def responses_awaiting_answer(user: User) -> list[AwaitingRow]:
 
 
 _AWAITING_ANSWER = (
-    select(
-        Conversation.id,
-        Organization.kind,
-        Organization.prefecture_code,
-        Organization.name,
-        Response.kind,
-        Post.title,
-        Response.created_at,
-    )
+    select(Conversation.id, *_name_columns(Organization), Response.kind, Post.title, Response.created_at)
     .select_from(Response)
     .join(Post, Post.id == Response.post_id)
     .join(Organization, Organization.id == Response.organization_id)
@@ -387,9 +376,7 @@ def response_lines(post: Post) -> list[ResponseLine]:
 
 _RESPONSE_LINES = (
     select(
-        Organization.kind,
-        Organization.prefecture_code,
-        Organization.name,
+        *_name_columns(Organization),
         Response.kind,
         Response.created_at,
         Response.state,
@@ -514,12 +501,8 @@ _ORGANIZATION_PARTNERSHIPS = (
         Partnership.title,
         Partnership.agreed_on,
         Partnership.published_at,
-        _PostOrganization.kind,
-        _PostOrganization.prefecture_code,
-        _PostOrganization.name,
-        _PartnerOrganization.kind,
-        _PartnerOrganization.prefecture_code,
-        _PartnerOrganization.name,
+        *_name_columns(_PostOrganization),
+        *_name_columns(_PartnerOrganization),
     )
     .join(_PostOrganization, _PostOrganization.id == Partnership.post_organization_id)
     .join(_PartnerOrganization, _PartnerOrganization.id == Partnership.partner_organization_id)

@@ -58,15 +58,22 @@ def get_conversation(conversation_id: int) -> Conversation | None:
 
 # The statements of the conversation page and the desk are built once, with their values as parameters: building a
 # statement with its joins and options cost more than running it.
+# What the page shows of them: the post's title and owner, the organizations' names, who to call, the partnership's
+# link; the rest (a post's texts, an officer's sign-in records) is read only if something asks for it.
+_NAMED_ORGANIZATION = (Organization.id, *_name_columns(Organization))
+_CONTACT_PERSON = (User.id, User.name, User.department, User.phone, User.email, User.organization_id, User.state)
 _CONVERSATION = (
     select(Conversation)
     .where(Conversation.id == bindparam("conversation_id"))
     .options(
-        joinedload(Conversation.post).joinedload(Post.created_by),
-        joinedload(Conversation.post_organization),
-        joinedload(Conversation.partner_organization),
-        joinedload(Conversation.response).joinedload(Response.partnership),
-        joinedload(Conversation.response).joinedload(Response.author),
+        joinedload(Conversation.post)
+        .load_only(Post.id, Post.title, Post.organization_id, Post.created_by_id, Post.state)
+        .joinedload(Post.created_by)
+        .load_only(*_CONTACT_PERSON),
+        joinedload(Conversation.post_organization).load_only(*_NAMED_ORGANIZATION),
+        joinedload(Conversation.partner_organization).load_only(*_NAMED_ORGANIZATION),
+        joinedload(Conversation.response).joinedload(Response.partnership).load_only(Partnership.id),
+        joinedload(Conversation.response).joinedload(Response.author).load_only(*_CONTACT_PERSON),
     )
 )
 
@@ -416,13 +423,18 @@ def contact_of(side: str, organization: Organization, author: User | None) -> Co
     """The side's contact: its author while active in the organization, else its first active administrator."""
     if author is not None and author.state == UserState.ACTIVE and author.organization_id == organization.id:
         return Contact(side, organization, author)
-    administrator = db.session.scalar(
-        select(User)
-        .where(User.organization_id == organization.id, User.role == OrgRole.ADMIN, User.state == UserState.ACTIVE)
-        .order_by(User.id)
-        .limit(1)
-    )
+    administrator = db.session.scalar(_FIRST_ADMINISTRATOR, {"organization_id": organization.id})
     return Contact(side, organization, administrator, author_left=True)
+
+
+_FIRST_ADMINISTRATOR = (
+    select(User)
+    .where(
+        User.organization_id == bindparam("organization_id"), User.role == OrgRole.ADMIN, User.state == UserState.ACTIVE
+    )
+    .order_by(User.id)
+    .limit(1)
+)
 
 
 def post_side_contact(post: Post) -> Contact:

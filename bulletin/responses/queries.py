@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from bulletin.accounts.models import OrgRole, User, UserState
@@ -126,39 +126,48 @@ _MESSAGE_COLUMNS = (
     Message.id, Message.author_id, Message.organization_id, Message.body, Message.created_at, Message.hidden_at,
     User.name, *_name_columns(Organization),
 )  # fmt: skip
-_NEWEST_MESSAGES = (
+_MESSAGES = (
     select(*_MESSAGE_COLUMNS)
     .outerjoin(User, User.id == Message.author_id)
     .outerjoin(Organization, Organization.id == Message.organization_id)
     .where(Message.conversation_id == bindparam("conversation_id"))
     .order_by(Message.id.desc())
-    .limit(MESSAGES_PER_PAGE + 1)
 )
-_MESSAGES_BEFORE = _NEWEST_MESSAGES.where(Message.id < bindparam("before"))
-_FILES = (
-    select(MessageAttachment.message_id, MessageAttachment.id, MessageAttachment.original_name, MessageAttachment.size)
-    .where(MessageAttachment.message_id.in_(bindparam("message_ids", expanding=True)))
-    .order_by(MessageAttachment.id)
-)
+
+
+def _with_files(messages: Select) -> Select:
+    """The messages the statement selects, newest first, each with its files: a row for each file, or one row
+    without any (a page's messages and their files in one query)."""
+    page = messages.limit(MESSAGES_PER_PAGE + 1).subquery()
+    return (
+        select(page, MessageAttachment.id, MessageAttachment.original_name, MessageAttachment.size)
+        .outerjoin(MessageAttachment, MessageAttachment.message_id == page.c.id)
+        .order_by(page.c.id.desc(), MessageAttachment.id)
+    )
+
+
+_NEWEST_MESSAGES = _with_files(_MESSAGES)
+_MESSAGES_BEFORE = _with_files(_MESSAGES.where(Message.id < bindparam("before")))
 
 
 def message_page(conversation: Conversation, before: int | None = None) -> MessagePage:
-    """The newest messages (before a message id, for older pages), with author, organization and files: two queries
+    """The newest messages (before a message id, for older pages), with author, organization and files: one query
     through the (conversation, id) index, whatever the conversation's length."""
     if before is None:
-        newest_first: list[Any] = list(db.session.execute(_NEWEST_MESSAGES, {"conversation_id": conversation.id}))
+        rows: list[Any] = list(db.session.execute(_NEWEST_MESSAGES, {"conversation_id": conversation.id}))
     else:
-        newest_first = list(
-            db.session.execute(_MESSAGES_BEFORE, {"conversation_id": conversation.id, "before": before})
-        )
-    rows = newest_first[:MESSAGES_PER_PAGE]
-    older = rows[-1][0] if len(newest_first) > MESSAGES_PER_PAGE else None
+        rows = list(db.session.execute(_MESSAGES_BEFORE, {"conversation_id": conversation.id, "before": before}))
+    newest_first: list[Any] = []
     files: dict[int, list[FileLine]] = {}
-    if rows:
-        for message_id, file_id, original_name, size in db.session.execute(
-            _FILES, {"message_ids": [row[0] for row in rows]}
-        ):
-            files.setdefault(message_id, []).append(FileLine(file_id, original_name, size))
+    for row in rows:
+        message_files = files.get(row[0])
+        if message_files is None:
+            message_files = files[row[0]] = []
+            newest_first.append(row)
+        if row[10] is not None:
+            message_files.append(FileLine(row[10], row[11], row[12]))
+    shown = newest_first[:MESSAGES_PER_PAGE]
+    older = shown[-1][0] if len(newest_first) > MESSAGES_PER_PAGE else None
     display_name = Organization.display_name_of
     lines = [
         MessageLine(
@@ -171,10 +180,10 @@ def message_page(conversation: Conversation, before: int | None = None) -> Messa
             created_at_iso=created_at.isoformat(),
             created_at_text=format_datetime(created_at),
             is_hidden=hidden_at is not None,
-            attachments=tuple(files.get(message_id, ())),
+            attachments=tuple(files[message_id]),
         )
         for (message_id, author_id, organization_id, body, created_at, hidden_at, author_name, kind, prefecture_code,
-             name) in reversed(rows)
+             name, *_file) in reversed(shown)
     ]  # fmt: skip
     return MessagePage(lines, older)
 

@@ -95,7 +95,7 @@ class FileLine:
     size: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each of its fields through object.__setattr__
 class MessageLine:
     """A message as the conversation shows it, read as plain columns: a page of 50 builds no ORM objects (building
     the messages with their authors and organizations cost more than querying them). The author's and the
@@ -168,23 +168,27 @@ def message_page(conversation: Conversation, before: int | None = None) -> Messa
             message_files.append(FileLine(row[10], row[11], row[12]))
     shown = newest_first[:MESSAGES_PER_PAGE]
     older = shown[-1][0] if len(newest_first) > MESSAGES_PER_PAGE else None
-    display_name = Organization.display_name_of
-    lines = [
-        MessageLine(
-            id=message_id,
-            author_id=author_id,
-            organization_id=organization_id,
-            author_name=author_name if author_id is not None else None,
-            organization_name=display_name(kind, prefecture_code, name) if organization_id is not None else None,
-            body=body,
-            created_at_iso=created_at.isoformat(),
-            created_at_text=format_datetime(created_at),
-            is_hidden=hidden_at is not None,
-            attachments=tuple(files[message_id]),
+    names: dict[int | None, str | None] = {None: None}  # the two organizations' names, made once a page
+    lines = []
+    for (message_id, author_id, organization_id, body, created_at, hidden_at, author_name, kind, prefecture_code, name,
+         *_file) in reversed(shown):  # fmt: skip
+        organization_name = names.get(organization_id)
+        if organization_name is None and organization_id is not None:
+            organization_name = names[organization_id] = Organization.display_name_of(kind, prefecture_code, name)
+        lines.append(
+            MessageLine(
+                message_id,
+                author_id,
+                organization_id,
+                author_name if author_id is not None else None,
+                organization_name,
+                body,
+                created_at.isoformat(),
+                format_datetime(created_at),
+                hidden_at is not None,
+                tuple(files[message_id]),
+            )
         )
-        for (message_id, author_id, organization_id, body, created_at, hidden_at, author_name, kind, prefecture_code,
-             name, *_file) in reversed(shown)
-    ]  # fmt: skip
     return MessagePage(lines, older)
 
 
@@ -367,7 +371,7 @@ class ResponseLine:
 
     organization_name: str
     kind_label: str
-    created_at: datetime
+    created_at_text: str  # in Japan time
     state_label: str
     conversation_id: int
     partnership_id: int | None
@@ -383,8 +387,8 @@ def response_lines(post: Post) -> list[ResponseLine]:
     display_name = Organization.display_name_of
     return [
         ResponseLine(
-            display_name(org_kind, prefecture_code, name), kinds[kind], created_at, states[state], conversation_id,
-            partnership_id,
+            display_name(org_kind, prefecture_code, name), kinds[kind], format_datetime(created_at), states[state],
+            conversation_id, partnership_id,
         )
         for org_kind, prefecture_code, name, kind, created_at, state, conversation_id, partnership_id in rows
     ]  # fmt: skip

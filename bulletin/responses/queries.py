@@ -11,10 +11,13 @@ from typing import Any
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from bulletin.accounts.models import OrgRole, User, UserState
+from bulletin.core.confirm import confirm_attributes
+from bulletin.core.templating import request_locale
 from bulletin.core.text import format_datetime
 from bulletin.extensions import db
 from bulletin.organizations.models import Organization, OrganizationKind
@@ -47,6 +50,39 @@ _PartnerOrganization = aliased(Organization)
 def _name_columns(organization: type[Organization]) -> tuple[Any, Any, Any]:
     """The three columns an organization's display name is made of (`Organization.display_name_of`)."""
     return (organization.kind, organization.prefecture_code, organization.name)
+
+
+@dataclass(frozen=True)
+class ResponseLabels:
+    """What the responses' pages name in the reader's language: the kinds and states of responses, the two sides of
+    a conversation, and the dialogs that confirm accepting or declining a response."""
+
+    kinds: dict[ResponseKind, str]
+    states: dict[ResponseState, str]
+    post_side: str
+    response_side: str
+    accept_dialog: Markup
+    decline_dialog: Markup
+
+
+_LABELS: dict[str, ResponseLabels] = {}
+
+
+def response_labels() -> ResponseLabels:
+    """The labels in the locale in force, translated once per locale and kept: each text cost a catalogue lookup
+    every time a page named it, and they never change while the board runs."""
+    locale = request_locale()
+    labels = _LABELS.get(locale)
+    if labels is None:
+        labels = _LABELS[locale] = ResponseLabels(
+            kinds={kind: str(kind.label) for kind in ResponseKind},
+            states={state: str(state.label) for state in ResponseState},
+            post_side=str(_l("投稿した団体")),
+            response_side=str(_l("応答した団体")),
+            accept_dialog=confirm_attributes("accept_response"),
+            decline_dialog=confirm_attributes("decline_response"),
+        )
+    return labels
 
 
 def get_conversation(conversation_id: int) -> Conversation | None:
@@ -325,9 +361,7 @@ def responses_awaiting_answer(user: User) -> list[AwaitingRow]:
     """The 20 oldest open responses to the posts of the user's organization, and the 21st if there is one (the desk
     then says "20 or more"; every one of them is also among its conversations)."""
     rows: list[Any] = list(db.session.execute(_AWAITING_ANSWER, {"organization_id": user.organization_id}))
-    if not rows:
-        return []
-    labels = {kind: str(kind.label) for kind in ResponseKind}
+    labels = response_labels().kinds
     display_name = Organization.display_name_of
     return [
         AwaitingRow(conversation_id, display_name(org_kind, prefecture_code, name), labels[kind], title, created_at)
@@ -380,10 +414,8 @@ class ResponseLine:
 def response_lines(post: Post) -> list[ResponseLine]:
     """Every response to a post, oldest first, as the post's page lists them: one query."""
     rows: list[Any] = list(db.session.execute(_RESPONSE_LINES, {"post_id": post.id}))
-    if not rows:
-        return []
-    kinds = {kind: str(kind.label) for kind in ResponseKind}
-    states = {state: str(state.label) for state in ResponseState}
+    labels = response_labels()
+    kinds, states = labels.kinds, labels.states
     display_name = Organization.display_name_of
     return [
         ResponseLine(
@@ -452,12 +484,12 @@ _FIRST_ADMINISTRATOR = (
 
 def post_side_contact(post: Post) -> Contact:
     """The post's side: the officer who wrote it."""
-    return contact_of(str(_l("投稿した団体")), post.organization, post.created_by)
+    return contact_of(response_labels().post_side, post.organization, post.created_by)
 
 
 def response_side_contact(response: Response) -> Contact:
     """The responding side: the officer who wrote the response."""
-    return contact_of(str(_l("応答した団体")), response.organization, response.author)
+    return contact_of(response_labels().response_side, response.organization, response.author)
 
 
 def conversation_contacts(conversation: Conversation) -> list[Contact]:

@@ -74,6 +74,7 @@ def conversation(conversation_id: int):
         is_latest=before is None,
         first_unread_id=first_unread_id,
         contacts=queries.conversation_contacts(conversation),
+        labels=queries.response_labels(),
         form=form,
     )
     # Only a plain read moves the marker (a refused reply changes nothing), and only after rendering: the marker's

@@ -247,8 +247,14 @@ class Post(Model):
 
     def is_owned_by(self, user: User | None) -> bool:
         """The user is active staff of the organization that wrote the post (co-proposers edit, but do not
-        withdraw or close it)."""
-        return user is not None and self.belongs_to(user) and user.organization_id == self.organization_id
+        withdraw or close it). The owning organization is always among the post's, so its co-proposers are not
+        read."""
+        return bool(
+            user is not None
+            and getattr(user, "is_authenticated", False)
+            and user.state == UserState.ACTIVE
+            and user.organization_id == self.organization_id
+        )
 
     def can_withdraw(self, user: User | None) -> bool:
         """The owning organization withdraws a post that is not yet finished."""

@@ -388,19 +388,22 @@ def list_posts(filters: PostFilters, viewer: User | None = None) -> PostPage:
 
 def get_post(post_id: int) -> Post | None:
     """A post with everything its page shows."""
-    statement = (
-        select(Post)
-        .where(Post.id == post_id)
-        .options(
-            defer(Post.search_text),
-            joinedload(Post.organization),
-            joinedload(Post.created_by),
-            selectinload(Post.target_wards),
-            selectinload(Post.attachments),
-            selectinload(Post.co_proposers).joinedload(CoProposer.organization),
-        )
+    return db.session.scalar(_POST_PAGE, {"post_id": post_id})
+
+
+# Built once, the post as a parameter: building the statement with its options cost more than running it.
+_POST_PAGE = (
+    select(Post)
+    .where(Post.id == bindparam("post_id"))
+    .options(
+        defer(Post.search_text),
+        joinedload(Post.organization),
+        joinedload(Post.created_by),
+        selectinload(Post.target_wards),
+        selectinload(Post.attachments),
+        selectinload(Post.co_proposers).joinedload(CoProposer.organization),
     )
-    return db.session.scalar(statement)
+)
 
 
 def visible_post_or_404(post_id: int, user: User) -> Post:
@@ -422,19 +425,22 @@ def pending_revision(post: Post) -> PostRevision | None:
 def revision_told_to_owners(post: Post) -> PostRevision | None:
     """The edit of the published post its organizations read about beside it, in one query: the one awaiting review,
     else the last one a moderator decided (a refused one shows its reason until a later edit is decided)."""
-    return db.session.scalar(
-        select(PostRevision)
-        .where(
-            PostRevision.post_id == post.id,
-            or_(PostRevision.state == RevisionState.PENDING, PostRevision.decided_by_id.is_not(None)),
-        )
-        .order_by(
-            (PostRevision.state == RevisionState.PENDING).desc(),
-            PostRevision.decided_at.desc(),
-            PostRevision.id.desc(),
-        )
-        .limit(1)
+    return db.session.scalar(_REVISION_TOLD_TO_OWNERS, {"post_id": post.id})
+
+
+_REVISION_TOLD_TO_OWNERS = (
+    select(PostRevision)
+    .where(
+        PostRevision.post_id == bindparam("post_id"),
+        or_(PostRevision.state == RevisionState.PENDING, PostRevision.decided_by_id.is_not(None)),
     )
+    .order_by(
+        (PostRevision.state == RevisionState.PENDING).desc(),
+        PostRevision.decided_at.desc(),
+        PostRevision.id.desc(),
+    )
+    .limit(1)
+)
 
 
 @dataclass

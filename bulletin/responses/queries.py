@@ -5,16 +5,20 @@ Each page costs a fixed number of queries however many messages or conversations
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import cast
+from datetime import date, datetime
+from typing import Any
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from markupsafe import Markup
+from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from bulletin.accounts.models import OrgRole, User, UserState
+from bulletin.core.confirm import confirm_attributes
+from bulletin.core.templating import request_locale
+from bulletin.core.text import format_datetime
 from bulletin.extensions import db
 from bulletin.organizations.models import Organization, OrganizationKind
 from bulletin.posts.models import Post
@@ -22,8 +26,10 @@ from bulletin.responses.models import (
     Conversation,
     ConversationRead,
     Message,
+    MessageAttachment,
     Partnership,
     Response,
+    ResponseKind,
     ResponseState,
 )
 from bulletin.responses.services import can_respond
@@ -34,23 +40,78 @@ CASES_PER_PAGE = 20
 MESSAGES_PER_PAGE = 50
 CONVERSATIONS_PER_PAGE = 20
 
+# The organizations a line names, as the desk's queries join them: made once, as building an alias and its columns
+# costs more than the query that uses them.
+_OtherOrganization = aliased(Organization)
+_PostOrganization = aliased(Organization)
+_PartnerOrganization = aliased(Organization)
 
-# What a line of the desk shows of a post: its title, as a link; the long texts stay in the database.
-_POST_LINK_COLUMNS = (Post.id, Post.title, Post.organization_id)
+
+def _name_columns(organization: type[Organization]) -> tuple[Any, Any, Any]:
+    """The three columns an organization's display name is made of (`Organization.display_name_of`)."""
+    return (organization.kind, organization.prefecture_code, organization.name)
+
+
+@dataclass(frozen=True)
+class ResponseLabels:
+    """What the responses' pages name in the reader's language: the kinds and states of responses, the two sides of
+    a conversation, and the dialogs that confirm accepting or declining a response."""
+
+    kinds: dict[ResponseKind, str]
+    states: dict[ResponseState, str]
+    post_side: str
+    response_side: str
+    accept_dialog: Markup
+    decline_dialog: Markup
+
+
+_LABELS: dict[str, ResponseLabels] = {}
+
+
+def response_labels() -> ResponseLabels:
+    """The labels in the locale in force, translated once per locale and kept: each text cost a catalogue lookup
+    every time a page named it, and they never change while the board runs."""
+    locale = request_locale()
+    labels = _LABELS.get(locale)
+    if labels is None:
+        labels = _LABELS[locale] = ResponseLabels(
+            kinds={kind: str(kind.label) for kind in ResponseKind},
+            states={state: str(state.label) for state in ResponseState},
+            post_side=str(_l("投稿した団体")),
+            response_side=str(_l("応答した団体")),
+            accept_dialog=confirm_attributes("accept_response"),
+            decline_dialog=confirm_attributes("decline_response"),
+        )
+    return labels
 
 
 def get_conversation(conversation_id: int) -> Conversation | None:
-    """A conversation with its post, both organizations and its response."""
-    return db.session.scalar(
-        select(Conversation)
-        .where(Conversation.id == conversation_id)
-        .options(
-            joinedload(Conversation.post).joinedload(Post.organization),
-            joinedload(Conversation.post_organization),
-            joinedload(Conversation.partner_organization),
-            joinedload(Conversation.response).joinedload(Response.partnership),
-        )
+    """A conversation with its post, both organizations, its response and the officers who wrote the two (the
+    contacts of its page). The post's and the response's organizations are the conversation's two, which the
+    session then holds: they are not joined again."""
+    return db.session.scalar(_CONVERSATION, {"conversation_id": conversation_id})
+
+
+# The statements of the conversation page and the desk are built once, with their values as parameters: building a
+# statement with its joins and options cost more than running it.
+# What the page shows of them: the post's title and owner, the organizations' names, who to call, the partnership's
+# link; the rest (a post's texts, an officer's sign-in records) is read only if something asks for it.
+_NAMED_ORGANIZATION = (Organization.id, *_name_columns(Organization))
+_CONTACT_PERSON = (User.id, User.name, User.department, User.phone, User.email, User.organization_id, User.state)
+_CONVERSATION = (
+    select(Conversation)
+    .where(Conversation.id == bindparam("conversation_id"))
+    .options(
+        joinedload(Conversation.post)
+        .load_only(Post.id, Post.title, Post.organization_id, Post.created_by_id, Post.state)
+        .joinedload(Post.created_by)
+        .load_only(*_CONTACT_PERSON),
+        joinedload(Conversation.post_organization).load_only(*_NAMED_ORGANIZATION),
+        joinedload(Conversation.partner_organization).load_only(*_NAMED_ORGANIZATION),
+        joinedload(Conversation.response).joinedload(Response.partnership).load_only(Partnership.id),
+        joinedload(Conversation.response).joinedload(Response.author).load_only(*_CONTACT_PERSON),
     )
+)
 
 
 def visible_conversation_or_404(conversation_id: int, user: User) -> Conversation:
@@ -61,33 +122,110 @@ def visible_conversation_or_404(conversation_id: int, user: User) -> Conversatio
     return conversation
 
 
+@dataclass(frozen=True, slots=True)
+class FileLine:
+    """A file of a message as the conversation lists it: its link and its size."""
+
+    id: int
+    original_name: str
+    size: int
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass sets each of its fields through object.__setattr__
+class MessageLine:
+    """A message as the conversation shows it, read as plain columns: a page of 50 builds no ORM objects (building
+    the messages with their authors and organizations cost more than querying them). The author's and the
+    organization's names are None when there is none (an officer deleted, a moderator's message)."""
+
+    id: int
+    author_id: int | None
+    organization_id: int | None
+    author_name: str | None
+    organization_name: str | None
+    body: str
+    created_at_iso: str
+    created_at_text: str  # in Japan time
+    is_hidden: bool
+    attachments: tuple[FileLine, ...]
+
+
 @dataclass
 class MessagePage:
     """One page of a conversation: up to 50 messages in order, and the id to read older ones before (None when
     these are the first)."""
 
-    messages: list[Message]
+    messages: list[MessageLine]
     older_before: int | None
 
 
-def message_page(conversation: Conversation, before: int | None = None) -> MessagePage:
-    """The newest messages (before a message id, for older pages), with author, organization and files: two queries
-    through the (conversation, id) index, whatever the conversation's length."""
-    statement = select(Message).where(Message.conversation_id == conversation.id)
-    if before is not None:
-        statement = statement.where(Message.id < before)
-    newest_first = list(
-        db.session.scalars(
-            statement.options(
-                joinedload(Message.author), joinedload(Message.organization), selectinload(Message.attachments)
-            )
-            .order_by(Message.id.desc())
-            .limit(MESSAGES_PER_PAGE + 1)
-        )
+_MESSAGE_COLUMNS = (
+    Message.id, Message.author_id, Message.organization_id, Message.body, Message.created_at, Message.hidden_at,
+    User.name, *_name_columns(Organization),
+)  # fmt: skip
+_MESSAGES = (
+    select(*_MESSAGE_COLUMNS)
+    .outerjoin(User, User.id == Message.author_id)
+    .outerjoin(Organization, Organization.id == Message.organization_id)
+    .where(Message.conversation_id == bindparam("conversation_id"))
+    .order_by(Message.id.desc())
+)
+
+
+def _with_files(messages: Select) -> Select:
+    """The messages the statement selects, newest first, each with its files: a row for each file, or one row
+    without any (a page's messages and their files in one query)."""
+    page = messages.limit(MESSAGES_PER_PAGE + 1).subquery()
+    return (
+        select(page, MessageAttachment.id, MessageAttachment.original_name, MessageAttachment.size)
+        .outerjoin(MessageAttachment, MessageAttachment.message_id == page.c.id)
+        .order_by(page.c.id.desc(), MessageAttachment.id)
     )
+
+
+_NEWEST_MESSAGES = _with_files(_MESSAGES)
+_MESSAGES_BEFORE = _with_files(_MESSAGES.where(Message.id < bindparam("before")))
+
+
+def message_page(conversation: Conversation, before: int | None = None) -> MessagePage:
+    """The newest messages (before a message id, for older pages), with author, organization and files: one query
+    through the (conversation, id) index, whatever the conversation's length."""
+    if before is None:
+        rows: list[Any] = list(db.session.execute(_NEWEST_MESSAGES, {"conversation_id": conversation.id}))
+    else:
+        rows = list(db.session.execute(_MESSAGES_BEFORE, {"conversation_id": conversation.id, "before": before}))
+    newest_first: list[Any] = []
+    files: dict[int, list[FileLine]] = {}
+    for row in rows:
+        message_files = files.get(row[0])
+        if message_files is None:
+            message_files = files[row[0]] = []
+            newest_first.append(row)
+        if row[10] is not None:
+            message_files.append(FileLine(row[10], row[11], row[12]))
     shown = newest_first[:MESSAGES_PER_PAGE]
-    older = shown[-1].id if len(newest_first) > MESSAGES_PER_PAGE else None
-    return MessagePage(shown[::-1], older)
+    older = shown[-1][0] if len(newest_first) > MESSAGES_PER_PAGE else None
+    names: dict[int | None, str | None] = {None: None}  # the two organizations' names, made once a page
+    lines = []
+    for (message_id, author_id, organization_id, body, created_at, hidden_at, author_name, kind, prefecture_code, name,
+         *_file) in reversed(shown):  # fmt: skip
+        organization_name = names.get(organization_id)
+        if organization_name is None and organization_id is not None:
+            organization_name = names[organization_id] = Organization.display_name_of(kind, prefecture_code, name)
+        lines.append(
+            MessageLine(
+                message_id,
+                author_id,
+                organization_id,
+                author_name if author_id is not None else None,
+                organization_name,
+                body,
+                created_at.isoformat(),
+                format_datetime(created_at),
+                hidden_at is not None,
+                tuple(files[message_id]),
+            )
+        )
+    return MessagePage(lines, older)
 
 
 def first_message_of(conversation: Conversation, organization_id: int) -> Message | None:
@@ -102,19 +240,24 @@ def first_message_of(conversation: Conversation, organization_id: int) -> Messag
 
 def last_read_id(user: User, conversation: Conversation) -> int:
     """The last message the user has read in the conversation (0 for none)."""
-    value = db.session.scalar(
-        select(ConversationRead.last_read_message_id).where(
-            ConversationRead.conversation_id == conversation.id, ConversationRead.user_id == user.id
-        )
-    )
+    value = db.session.scalar(_LAST_READ, {"conversation_id": conversation.id, "user_id": user.id})
     return value or 0
 
 
-@dataclass
-class ConversationRow:
-    """A line of the dashboard: the conversation and how many of its messages the user has not read."""
+_LAST_READ = select(ConversationRead.last_read_message_id).where(
+    ConversationRead.conversation_id == bindparam("conversation_id"), ConversationRead.user_id == bindparam("user_id")
+)
 
-    conversation: Conversation
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    """A line of the desk's conversations, read as plain columns: the conversation, its post's title, the other
+    organization, its latest message's time and how many of its messages the user has not read."""
+
+    id: int
+    post_title: str
+    other_organization_name: str
+    last_message_at: datetime
     unread: int
 
 
@@ -128,66 +271,114 @@ class ConversationPage:
 
 
 def organization_conversations(user: User, page: int = 1) -> ConversationPage:
-    """A page of the conversations of the user's organization, latest activity first, with unread counts, in one
-    query."""
-    read = (
-        select(ConversationRead.conversation_id, ConversationRead.last_read_message_id)
-        .where(ConversationRead.user_id == user.id)
-        .subquery()
-    )
-    unread = (
-        select(func.count(Message.id))
-        .where(
-            Message.conversation_id == Conversation.id,
-            Message.id > func.coalesce(read.c.last_read_message_id, 0),
+    """A page of the conversations of the user's organization, latest activity first, with unread counts: one query
+    for the page, and one counting the unread messages of its conversations only."""
+    rows: list[Any] = list(
+        db.session.execute(
+            _ORGANIZATION_CONVERSATIONS,
+            {"organization_id": user.organization_id, "offset": (page - 1) * CONVERSATIONS_PER_PAGE},
         )
-        .correlate(Conversation, read)
-        .scalar_subquery()
     )
-    statement = (
-        select(Conversation, unread)
-        .outerjoin(read, read.c.conversation_id == Conversation.id)
-        .where(
-            or_(
-                Conversation.post_organization_id == user.organization_id,
-                Conversation.partner_organization_id == user.organization_id,
-            )
-        )
-        .options(
-            joinedload(Conversation.post).load_only(*_POST_LINK_COLUMNS),
-            joinedload(Conversation.post_organization),
-            joinedload(Conversation.partner_organization),
-            joinedload(Conversation.response),
-        )
-        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-        .offset((page - 1) * CONVERSATIONS_PER_PAGE)
-        .limit(CONVERSATIONS_PER_PAGE + 1)
-    )
-    rows = list(cast(Iterable[tuple[Conversation, int]], db.session.execute(statement)))
+    shown = rows[:CONVERSATIONS_PER_PAGE]
+    unread = _unread_counts(user, [row[0] for row in shown])
+    display_name = Organization.display_name_of
     return ConversationPage(
-        [ConversationRow(conversation, count) for conversation, count in rows[:CONVERSATIONS_PER_PAGE]],
+        [
+            ConversationRow(
+                conversation_id,
+                title,
+                display_name(kind, prefecture_code, name),
+                last_message_at,
+                unread.get(conversation_id, 0),
+            )
+            for conversation_id, last_message_at, title, kind, prefecture_code, name in shown
+        ],
         page,
         len(rows) > CONVERSATIONS_PER_PAGE,
     )
 
 
-def responses_awaiting_answer(user: User) -> list[Response]:
-    """The 20 oldest open responses to the posts of the user's organization, and the 21st if there is one (the desk
-    then says "20 or more"; every one of them is also among its conversations)."""
-    return list(
-        db.session.scalars(
-            select(Response)
-            .join(Response.post)
-            .where(Post.organization_id == user.organization_id, Response.state == ResponseState.OPEN)
-            .options(
-                joinedload(Response.organization),
-                joinedload(Response.post).load_only(*_POST_LINK_COLUMNS),
-                joinedload(Response.conversation),
-            )
-            .order_by(Response.created_at)
-            .limit(AWAITING_SHOWN + 1)
+_ORGANIZATION_CONVERSATIONS = (
+    select(Conversation.id, Conversation.last_message_at, Post.title, *_name_columns(_OtherOrganization))
+    .join(Post, Post.id == Conversation.post_id)
+    .join(
+        _OtherOrganization,
+        _OtherOrganization.id
+        == case(
+            (Conversation.post_organization_id == bindparam("organization_id"), Conversation.partner_organization_id),
+            else_=Conversation.post_organization_id,
+        ),
+    )
+    .where(
+        or_(
+            Conversation.post_organization_id == bindparam("organization_id"),
+            Conversation.partner_organization_id == bindparam("organization_id"),
         )
     )
+    .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+    .offset(bindparam("offset"))
+    .limit(CONVERSATIONS_PER_PAGE + 1)
+)
+
+
+def _unread_counts(user: User, conversation_ids: list[int]) -> dict[int, int]:
+    """How many messages of each conversation come after the user's read marker (conversations without unread
+    messages are left out). Always one query, through the (conversation, id) index."""
+    counts = db.session.execute(_UNREAD_COUNTS, {"user_id": user.id, "conversation_ids": conversation_ids})
+    return {conversation_id: count for conversation_id, count in counts}
+
+
+_UNREAD_COUNTS = (
+    select(Message.conversation_id, func.count(Message.id))
+    .outerjoin(
+        ConversationRead,
+        and_(
+            ConversationRead.conversation_id == Message.conversation_id,
+            ConversationRead.user_id == bindparam("user_id"),
+        ),
+    )
+    .where(
+        Message.conversation_id.in_(bindparam("conversation_ids", expanding=True)),
+        Message.id > func.coalesce(ConversationRead.last_read_message_id, 0),
+    )
+    .group_by(Message.conversation_id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitingRow:
+    """A response awaiting an answer, as the desk lists it: who responded and how (the kind's label in the reader's
+    language), to which post, when, and its conversation."""
+
+    conversation_id: int
+    organization_name: str
+    kind_label: str
+    post_title: str
+    created_at: datetime
+
+
+def responses_awaiting_answer(user: User) -> list[AwaitingRow]:
+    """The 20 oldest open responses to the posts of the user's organization, and the 21st if there is one (the desk
+    then says "20 or more"; every one of them is also among its conversations)."""
+    rows: list[Any] = list(db.session.execute(_AWAITING_ANSWER, {"organization_id": user.organization_id}))
+    labels = response_labels().kinds
+    display_name = Organization.display_name_of
+    return [
+        AwaitingRow(conversation_id, display_name(org_kind, prefecture_code, name), labels[kind], title, created_at)
+        for conversation_id, org_kind, prefecture_code, name, kind, title, created_at in rows
+    ]
+
+
+_AWAITING_ANSWER = (
+    select(Conversation.id, *_name_columns(Organization), Response.kind, Post.title, Response.created_at)
+    .select_from(Response)
+    .join(Post, Post.id == Response.post_id)
+    .join(Organization, Organization.id == Response.organization_id)
+    .join(Conversation, Conversation.response_id == Response.id)
+    .where(Post.organization_id == bindparam("organization_id"), Response.state == ResponseState.OPEN)
+    .order_by(Response.created_at)
+    .limit(AWAITING_SHOWN + 1)
+)
 
 
 def responses_to(post: Post) -> list[Response]:
@@ -204,6 +395,53 @@ def responses_to(post: Post) -> list[Response]:
             .order_by(Response.created_at)
         )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseLine:
+    """A response as the post's page lists it for its organizations and moderators, read as plain columns: who
+    responded, how and when, where it stands (labels in the reader's language), its conversation and the partnership
+    it may have become."""
+
+    organization_name: str
+    kind_label: str
+    created_at_text: str  # in Japan time
+    state_label: str
+    conversation_id: int
+    partnership_id: int | None
+
+
+def response_lines(post: Post) -> list[ResponseLine]:
+    """Every response to a post, oldest first, as the post's page lists them: one query."""
+    rows: list[Any] = list(db.session.execute(_RESPONSE_LINES, {"post_id": post.id}))
+    labels = response_labels()
+    kinds, states = labels.kinds, labels.states
+    display_name = Organization.display_name_of
+    return [
+        ResponseLine(
+            display_name(org_kind, prefecture_code, name), kinds[kind], format_datetime(created_at), states[state],
+            conversation_id, partnership_id,
+        )
+        for org_kind, prefecture_code, name, kind, created_at, state, conversation_id, partnership_id in rows
+    ]  # fmt: skip
+
+
+_RESPONSE_LINES = (
+    select(
+        *_name_columns(Organization),
+        Response.kind,
+        Response.created_at,
+        Response.state,
+        Conversation.id,
+        Partnership.id,
+    )
+    .select_from(Response)
+    .join(Organization, Organization.id == Response.organization_id)
+    .join(Conversation, Conversation.response_id == Response.id)
+    .outerjoin(Partnership, Partnership.response_id == Response.id)
+    .where(Response.post_id == bindparam("post_id"))
+    .order_by(Response.created_at)
+)
 
 
 def _own_response(post: Post, organization_id: int) -> Response | None:
@@ -230,23 +468,28 @@ def contact_of(side: str, organization: Organization, author: User | None) -> Co
     """The side's contact: its author while active in the organization, else its first active administrator."""
     if author is not None and author.state == UserState.ACTIVE and author.organization_id == organization.id:
         return Contact(side, organization, author)
-    administrator = db.session.scalar(
-        select(User)
-        .where(User.organization_id == organization.id, User.role == OrgRole.ADMIN, User.state == UserState.ACTIVE)
-        .order_by(User.id)
-        .limit(1)
-    )
+    administrator = db.session.scalar(_FIRST_ADMINISTRATOR, {"organization_id": organization.id})
     return Contact(side, organization, administrator, author_left=True)
+
+
+_FIRST_ADMINISTRATOR = (
+    select(User)
+    .where(
+        User.organization_id == bindparam("organization_id"), User.role == OrgRole.ADMIN, User.state == UserState.ACTIVE
+    )
+    .order_by(User.id)
+    .limit(1)
+)
 
 
 def post_side_contact(post: Post) -> Contact:
     """The post's side: the officer who wrote it."""
-    return contact_of(str(_l("投稿した団体")), post.organization, post.created_by)
+    return contact_of(response_labels().post_side, post.organization, post.created_by)
 
 
 def response_side_contact(response: Response) -> Contact:
     """The responding side: the officer who wrote the response."""
-    return contact_of(str(_l("応答した団体")), response.organization, response.author)
+    return contact_of(response_labels().response_side, response.organization, response.author)
 
 
 def conversation_contacts(conversation: Conversation) -> list[Contact]:
@@ -261,7 +504,7 @@ class ResponsesPanel:
 
     can_respond: bool = False
     own: Response | None = None
-    all: list[Response] = field(default_factory=list)
+    all: list[ResponseLine] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
 
 
@@ -280,27 +523,55 @@ def responses_panel(user: User, post: Post) -> ResponsesPanel:
     return ResponsesPanel(
         can_respond=own is None and can_respond(user, post),
         own=own,
-        all=responses_to(post) if sees_all else [],
+        all=response_lines(post) if sees_all else [],
         contacts=contacts,
     )
 
 
-def organization_partnerships(user: User) -> list[Partnership]:
+@dataclass(frozen=True, slots=True)
+class PartnershipRow:
+    """A partnership as the desk lists it, read as plain columns."""
+
+    id: int
+    title: str
+    post_organization_name: str
+    partner_organization_name: str
+    agreed_on: date
+    is_case: bool
+
+
+def organization_partnerships(user: User) -> list[PartnershipRow]:
     """The partnerships of the user's organization, newest first."""
-    return list(
-        db.session.scalars(
-            select(Partnership)
-            .where(
-                or_(
-                    Partnership.post_organization_id == user.organization_id,
-                    Partnership.partner_organization_id == user.organization_id,
-                )
-            )
-            .options(joinedload(Partnership.post_organization), joinedload(Partnership.partner_organization))
-            .order_by(Partnership.created_at.desc())
-            .limit(DASHBOARD_LIMIT)
+    display_name = Organization.display_name_of
+    return [
+        PartnershipRow(
+            row[0], row[1], display_name(row[4], row[5], row[6]), display_name(row[7], row[8], row[9]), row[2],
+            row[3] is not None,
+        )
+        for row in db.session.execute(_ORGANIZATION_PARTNERSHIPS, {"organization_id": user.organization_id})
+    ]  # fmt: skip
+
+
+_ORGANIZATION_PARTNERSHIPS = (
+    select(
+        Partnership.id,
+        Partnership.title,
+        Partnership.agreed_on,
+        Partnership.published_at,
+        *_name_columns(_PostOrganization),
+        *_name_columns(_PartnerOrganization),
+    )
+    .join(_PostOrganization, _PostOrganization.id == Partnership.post_organization_id)
+    .join(_PartnerOrganization, _PartnerOrganization.id == Partnership.partner_organization_id)
+    .where(
+        or_(
+            Partnership.post_organization_id == bindparam("organization_id"),
+            Partnership.partner_organization_id == bindparam("organization_id"),
         )
     )
+    .order_by(Partnership.created_at.desc())
+    .limit(DASHBOARD_LIMIT)
+)
 
 
 def get_partnership(partnership_id: int) -> Partnership | None:

@@ -74,9 +74,8 @@ def conversation(conversation_id: int):
         is_latest=before is None,
         first_unread_id=first_unread_id,
         contacts=queries.conversation_contacts(conversation),
+        labels=queries.response_labels(),
         form=form,
-        action_form=ConfirmActionForm(),
-        report_form=ReasonForm(formdata=None),
     )
     # Only a plain read moves the marker (a refused reply changes nothing), and only after rendering: the marker's
     # own transaction ends the one the page was read in. It never passes the newest message shown.

@@ -251,6 +251,25 @@ def test_at_most_five_files_a_message(app, client, auth, people, answer):
     assert len(files_of(answer.conversation.id)) == MAX_MESSAGE_FILES
 
 
+def test_each_message_lists_its_own_files_in_order_with_their_links(client, auth, people, answer):
+    conversation_id = answer.conversation.id
+    auth.login(people.shinagawa)
+    assert send(client, conversation_id, (PDF, "日程.pdf"), (office_bytes("xlsx"), "見積.xlsx")).status_code == 302
+    assert send(client, conversation_id, message="ファイルなし").status_code == 302
+    assert send(client, conversation_id, (PDF, "地図.pdf")).status_code == 302
+    first, second = files_of(conversation_id)[:2], files_of(conversation_id)[2:]
+    auth.logout()
+    auth.login(people.sakai)
+    page = page_of(client.get(f"/conversations/{conversation_id}"))
+    messages = [e for e in page.all("li") if "message" in e.classes]
+    shown = [[name for name in ("日程.pdf", "見積.xlsx", "地図.pdf") if name in m.text] for m in messages]
+    assert shown[-3:] == [["日程.pdf", "見積.xlsx"], [], ["地図.pdf"]]
+    links = [a.attrs["href"] for a in page.all("a") if "/files/" in a.attrs.get("href", "")]
+    assert links == [
+        f"/conversations/{conversation_id}/messages/{item.message_id}/files/{item.id}" for item in first + second
+    ]
+
+
 def test_files_are_downloaded_by_the_two_organizations_and_moderators_only(client, auth, people, answer):
     auth.login(people.shinagawa)
     send(client, answer.conversation.id, (office_bytes("xlsx"), "黄金がに 見積.xlsx"))

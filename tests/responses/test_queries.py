@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, insert, select, update
 
 from bulletin.accounts.models import User
@@ -26,6 +27,7 @@ from bulletin.responses.models import (
     ResponseKind,
     ResponseState,
 )
+from bulletin.responses.queries import response_labels
 from tests.constants import SAKAI, SHINAGAWA
 from tests.factories import Page, new_client
 
@@ -410,3 +412,18 @@ def test_a_post_seen_by_its_own_organization_costs_the_same_with_1_or_20_respons
     assert small.writes == large.writes == []
     assert small.queries == large.queries <= MAX_QUERIES
     assert client.get(f"/posts/{many.id}").get_data(as_text=True).count('href="/conversations/') == 20
+
+
+def test_the_responses_labels_are_kept_for_each_language_apart(app):
+    with app.test_request_context():
+        with force_locale("ja"):
+            japanese = response_labels()
+        with force_locale("en"):
+            english = response_labels()
+        with force_locale("ja"):
+            assert response_labels() is japanese
+    assert japanese.kinds[ResponseKind.OFFER] == "具体的に提案します"
+    assert japanese.states[ResponseState.OPEN] == "回答待ち" and japanese.post_side == "投稿した団体"
+    assert english.kinds[ResponseKind.OFFER] != japanese.kinds[ResponseKind.OFFER]
+    assert all(label.isascii() for label in (*english.kinds.values(), *english.states.values()))
+    assert "data-confirm-title" in english.accept_dialog and english.accept_dialog != japanese.accept_dialog

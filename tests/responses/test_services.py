@@ -78,7 +78,7 @@ def decisions(action: str) -> list[ModerationDecision]:
 
 def unread(user, conversation: Conversation) -> int:
     """The unread count the user's dashboard shows for the conversation."""
-    [row] = [row for row in queries.organization_conversations(user).rows if row.conversation.id == conversation.id]
+    [row] = [row for row in queries.organization_conversations(user).rows if row.id == conversation.id]
     return row.unread
 
 

@@ -40,6 +40,22 @@ def test_those_who_may_not_post_are_not_offered_it(app, people):
     assert "新規投稿" not in header_links(new_client(app).get("/terms"))
 
 
+def test_the_kept_menu_follows_each_users_rights_unread_count_and_language(app, people):
+    for _ in range(2):  # the second round is drawn from the kept menus
+        moderator = header_links(new_client(app, people.moderator).get("/posts"))
+        assert "承認待ち" in moderator and "新規投稿" not in moderator
+        officer = header_links(new_client(app, people.sakai).get("/posts"))
+        assert "新規投稿" in officer and "承認待ち" not in officer
+        assert "承認待ち" not in header_links(new_client(app).get("/terms"))
+    people.sakai.unread_notifications = 3
+    db.session.flush()
+    assert "お知らせ 3 件の未読" in header_links(new_client(app, people.sakai).get("/posts"))
+    people.sakai.locale = "en"
+    db.session.flush()
+    page = page_of(new_client(app, people.sakai).get("/posts"))
+    assert [e for e in page.elements if e.tag == "nav" and e.attrs.get("aria-label") == "Main menu"]
+
+
 def test_the_signed_in_header_is_a_menu_that_opens_without_javascript(app, people):
     page = page_of(new_client(app, people.sakai).get("/posts"))
     details = page.with_class("site-menu")

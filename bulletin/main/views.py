@@ -4,15 +4,42 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import text
 
 from bulletin.core.forms import ConfirmActionForm
+from bulletin.core.templating import request_locale
 from bulletin.core.urls import safe_next_path
 from bulletin.extensions import db
-from bulletin.posts import queries
+from bulletin.posts import queries, services
 from bulletin.posts.recommendations import recommendations_for
 
 bp = Blueprint("main", __name__)
+
+_MENUS: dict[tuple, Markup] = {}
+
+
+@bp.app_template_global()
+def site_nav() -> Markup:
+    """The main menu of every page (templates/_nav.html). It depends only on the locale and a few flags of the
+    signed-in user, so it is drawn once per locale and flags and kept: some 15 links and their texts, every page."""
+    user = current_user
+    signed_in = user.is_authenticated
+    flags = {
+        "signed_in": signed_in,
+        "suspended": signed_in and user.organization_is_suspended,
+        "can_create": services.can_create_post(user),
+        "has_organization": signed_in and user.organization_id is not None,
+        "moderator": signed_in and user.can_moderate(),
+        "unread": user.unread_notifications if signed_in else 0,
+    }
+    key = (request_locale(), request.script_root, *flags.values())
+    menu = _MENUS.get(key)
+    if menu is None:
+        if len(_MENUS) > 2_000:
+            _MENUS.clear()
+        menu = _MENUS[key] = Markup(current_app.jinja_env.get_template("_nav.html").render(**flags))
+    return menu
 
 
 @bp.get("/")

@@ -690,12 +690,16 @@ def office_bytes(kind: str = "docx", extra_parts: tuple[str, ...] = ()) -> bytes
     """A minimal zip-based Office file (Word, Excel or PowerPoint) as the applications write one: its content
     types first, then its main part."""
     buffer = io.BytesIO()
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types/>',
+        "_rels/.rels": '<?xml version="1.0"?><Relationships/>',
+        OOXML_MAIN_PARTS[kind]: '<?xml version="1.0"?><document/>',
+        **{part: "x" for part in extra_parts},
+    }
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
-        archive.writestr("_rels/.rels", '<?xml version="1.0"?><Relationships/>')
-        archive.writestr(OOXML_MAIN_PARTS[kind], '<?xml version="1.0"?><document/>')
-        for part in extra_parts:
-            archive.writestr(part, "x")
+        for name, text in parts.items():
+            # A fixed date: the same file byte for byte whenever it is made (a test compares a download with it).
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2015, 11, 1, 0, 0, 0)), text, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
